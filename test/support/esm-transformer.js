@@ -18,7 +18,7 @@ const dynamicImportOfLiteral = /\bimport\((["'][\w:/@.-]+["'])\)/g;
 
 module.exports = {
   getCacheKey(source, path) {
-    return crypto.createHash('sha1').update('esm-v3').update(path).update(source).digest('hex');
+    return crypto.createHash('sha1').update('esm-v5').update(path).update(source).digest('hex');
   },
   process(source, path) {
     if (path.endsWith('.cjs')) {
@@ -28,8 +28,11 @@ module.exports = {
     }
     const rewritten = source
       .replace(/import\.meta\.url/g, "require('node:url').pathToFileURL(__filename).href")
+      .replace(/import\.meta\.resolve\(/g, 'require.resolve(')
       .replace(/import\.meta\.dirname/g, '__dirname')
-      .replace(/import\.meta\.filename/g, '__filename');
+      .replace(/import\.meta\.filename/g, '__filename')
+      // `const require = createRequire(import.meta.url)` would shadow CommonJS's own require.
+      .replace(/\b(?:const|let|var) require\s*=/g, 'const esmRequire =');
     const { outputText } = ts.transpileModule(rewritten, { compilerOptions, fileName: path });
     return { code: outputText };
   },

@@ -1,0 +1,49 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from './audit/audit.module';
+import { ClientsModule } from './clients/clients.module';
+import { ProblemFilter } from './common/problem.filter';
+import { createValidationPipe } from './common/validation';
+import { Environment } from './config/config';
+import { dataSourceOptions, openEmbeddedDatabase } from './database/data-source';
+import { HealthModule } from './health/health.module';
+import { KeysModule } from './keys/keys.module';
+import { ScopesModule } from './scopes/scopes.module';
+
+@Global()
+@Module({})
+class EnvironmentModule {
+  static of(env: Environment): DynamicModule {
+    return { module: EnvironmentModule, providers: [{ provide: Environment, useValue: env }], exports: [Environment] };
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forEnvironment(env: Environment): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        EnvironmentModule.of(env),
+        TypeOrmModule.forRootAsync({
+          useFactory: async () => ({
+            ...dataSourceOptions(env, env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env)),
+            migrationsRun: env.MIGRATIONS_RUN,
+            retryAttempts: 2,
+            retryDelay: 1000,
+          }),
+        }),
+        AuditModule,
+        ClientsModule,
+        ScopesModule,
+        KeysModule,
+        HealthModule,
+      ],
+      providers: [
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,47 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import helmet from '@fastify/helmet';
+import { FastifyInstance, LogController } from 'fastify';
+import { AppModule } from './app.module';
+import { createLogger, NestPinoLogger } from './common/logger';
+import { requestId } from './common/request-id';
+import { Environment } from './config/config';
+import { setUpOpenApi } from './openapi';
+
+/** Builds the whole service on Fastify; `main.ts` listens, tests inject. */
+export async function createApp(env: Environment): Promise<NestFastifyApplication> {
+  const logger = createLogger(env.LOG_LEVEL);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    genReqId: requestId,
+    trustProxy: trustedProxies(env.TRUSTED_PROXIES),
+    bodyLimit: env.BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env), adapter, {
+    logger: new NestPinoLogger(logger.child({ component: 'nest' })),
+    bufferLogs: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  await app.register(helmet as never, { contentSecurityPolicy: false, global: true } as never);
+  if (env.CORS_ORIGINS) app.enableCors({ origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()), maxAge: 600 });
+  // JSON (and form bodies where an endpoint documents them); anything else is a 415.
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addHook('onSend', async (request, reply) => {
+    void reply.header('X-Request-Id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  setUpOpenApi(app);
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** TRUSTED_PROXIES as Fastify's trustProxy: a list of addresses and CIDRs, or false. */
+function trustedProxies(value: string): string[] | false {
+  const list = value.split(',').map((p) => p.trim()).filter(Boolean);
+  return list.length > 0 ? list : false;
+}

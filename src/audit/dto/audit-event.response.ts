@@ -1,0 +1,35 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+export class AuditEventResponse {
+  /** Position in the chain. @example "42" */
+  id!: string;
+  /** @example "2026-01-01T12:00:00.000Z" */
+  occurred_at!: string;
+  /** The key that made the change; null for the service itself (bootstrap). */
+  @ApiProperty({ type: String, nullable: true, example: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11' })
+  actor_key_id!: string | null;
+  /** @example "key.revoked" */
+  action!: string;
+  /** @example "key" */
+  target_type!: string;
+  /** @example "6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11" */
+  target_id!: string;
+  /** The client the target belongs to. */
+  @ApiProperty({ type: String, nullable: true, example: '0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11' })
+  client_id!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: '8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f' })
+  request_id!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: '203.0.113.7' })
+  source_ip!: string | null;
+  /** What changed; never a secret. @example {"reason": "compromised"} */
+  changes!: Record<string, unknown>;
+  /** SHA-256 of the previous event's hash and this event's content. */
+  hash!: string;
+  prev_hash!: string;
+}
+
+export class AuditEventPage {
+  data!: AuditEventResponse[];
+  @ApiProperty({ type: String, nullable: true })
+  next_cursor!: string | null;
+}

@@ -1,0 +1,56 @@
+import type { FastifyRequest } from 'fastify';
+
+/** The key behind an admin request. */
+export interface Actor {
+  keyId: string;
+  clientId: string;
+  /** Root keys belong to the system client and may act on every client. */
+  isSystem: boolean;
+  scopes: string[];
+}
+
+/** Who did it and from where: what every audit event records about its request. */
+export interface RequestContext {
+  actor: Actor | null;
+  requestId: string;
+  sourceIp: string;
+}
+
+export const ADMIN_SCOPES = [
+  'admin:*',
+  'admin:clients:read',
+  'admin:clients:write',
+  'admin:keys:read',
+  'admin:keys:write',
+  'admin:scopes:read',
+  'admin:scopes:write',
+  'admin:audit:read',
+  'admin:introspect',
+] as const;
+export type AdminScope = (typeof ADMIN_SCOPES)[number];
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor?: Actor;
+  }
+}
+
+/** The client whose resources the actor may touch; `null` means any (a root key). */
+export function ownClientOnly(actor: Actor): string | null {
+  return actor.isSystem ? null : actor.clientId;
+}
+
+export function requestContext(request: FastifyRequest): RequestContext {
+  return { actor: request.actor ?? null, requestId: String(request.id), sourceIp: request.ip };
+}
+
+/** Reads a key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function presentedKey(headers: FastifyRequest['headers']): string | null {
+  const authorization = headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    if (match) return match[1]!;
+  }
+  const apiKey = headers['x-api-key'];
+  return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey.trim() : null;
+}

@@ -1,0 +1,36 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { Forbidden, Unauthenticated } from '../common/errors';
+import { KeyVerifier } from '../credentials/key-verifier';
+import { coversAll } from '../credentials/scope-match';
+import { presentedKey } from './actor';
+
+export const REQUIRED_SCOPES = 'keyhouse:required-scopes';
+
+/**
+ * Authenticates an admin request with the same verifier introspection uses, then
+ * checks the scopes the route requires. Missing and bad keys get one identical 401.
+ */
+@Injectable()
+export class AdminGuard implements CanActivate {
+  constructor(
+    private readonly verifier: KeyVerifier,
+    private readonly reflector: Reflector,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const required = this.reflector.getAllAndOverride<string[]>(REQUIRED_SCOPES, [context.getHandler(), context.getClass()]) ?? [];
+    const token = presentedKey(request.headers);
+    if (!token) throw new Unauthenticated();
+    const verdict = await this.verifier.verify(token, { clientIp: request.ip });
+    if (!verdict.active) throw new Unauthenticated();
+    const key = verdict.record;
+    request.actor = { keyId: key.keyId, clientId: key.clientId, isSystem: key.isSystemClient, scopes: key.scopes };
+    if (!coversAll(key.scopes, required)) {
+      throw new Forbidden(`This operation requires the scope ${required.join(' and ')}.`, { required_scopes: required });
+    }
+    return true;
+  }
+}

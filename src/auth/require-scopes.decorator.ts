@@ -1,0 +1,31 @@
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
+import { ApiExtension, ApiForbiddenResponse, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { ProblemResponse } from '../common/problem.response';
+import { AdminScope, requestContext } from './actor';
+import { AdminGuard, REQUIRED_SCOPES } from './admin.guard';
+
+export const BEARER_SCHEME = 'bearer';
+export const API_KEY_SCHEME = 'api_key';
+
+/**
+ * Guards a route with an admin key holding `scope` (or `admin:*`) and documents the
+ * requirement in OpenAPI: both security schemes, the scope, and the 401 and 403.
+ */
+export function RequireScopes(scope: AdminScope) {
+  return applyDecorators(
+    SetMetadata(REQUIRED_SCOPES, [scope]),
+    UseGuards(AdminGuard),
+    // OpenAPI 3.0 allows scopes only for OAuth schemes; the scope is named in x-required-scopes.
+    ApiSecurity(BEARER_SCHEME),
+    ApiSecurity(API_KEY_SCHEME),
+    ApiExtension('x-required-scopes', [scope]),
+    ApiUnauthorizedResponse({ description: 'No key, or a key that is not good.', type: ProblemResponse }),
+    ApiForbiddenResponse({ description: `The key lacks \`${scope}\`.`, type: ProblemResponse }),
+  );
+}
+
+/** The request's actor, request id and source address, for the service and its audit events. */
+export const Ctx = createParamDecorator((_: unknown, context: ExecutionContext) =>
+  requestContext(context.switchToHttp().getRequest<FastifyRequest>()),
+);

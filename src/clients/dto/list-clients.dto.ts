@@ -1,0 +1,8 @@
+import { IsIn, IsOptional } from 'class-validator';
+import { PageQueryDto } from '../../common/pagination.dto';
+import { CLIENT_STATUSES, type ClientStatus } from '../client.entity';
+
+export class ListClientsQueryDto extends PageQueryDto {
+  @IsOptional() @IsIn(CLIENT_STATUSES)
+  status?: ClientStatus;
+}

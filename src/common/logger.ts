@@ -1,0 +1,40 @@
+import type { LoggerService } from '@nestjs/common';
+import pino, { Logger } from 'pino';
+
+/**
+ * One JSON logger for the service. Headers are never logged; the redaction is a
+ * second line of defence for anything that carries a key by mistake.
+ */
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'keyhouse' },
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'token', 'key', '*.token', '*.key', 'BOOTSTRAP_ROOT_KEY', 'KEY_HASH_SECRET'],
+      censor: '[redacted]',
+    },
+    serializers: {
+      req: (req: { id: string; method: string; url: string; ip?: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0], ip: req.ip }),
+    },
+  });
+}
+
+/** Nest's own messages (start-up, errors outside requests) through the same logger. */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string) {
+    this.logger.info({ context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string) {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string) {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string) {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string) {
+    this.logger.trace({ context }, String(message));
+  }
+}

@@ -1,0 +1,35 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class FieldErrorResponse {
+  /** JSON pointer to the offending field, e.g. `#/scopes/0`. */
+  @ApiProperty({ example: '#/name' })
+  pointer!: string;
+
+  @ApiProperty({ example: 'name must be shorter than or equal to 200 characters' })
+  detail!: string;
+}
+
+/** RFC 9457 problem details, sent as `application/problem+json`. */
+export class ProblemResponse {
+  @ApiProperty({ example: 'urn:keyhouse:problem:not-found' })
+  type!: string;
+
+  @ApiProperty({ example: 'Not Found' })
+  title!: string;
+
+  @ApiProperty({ example: 404 })
+  status!: number;
+
+  @ApiPropertyOptional({ example: 'No key with that id.' })
+  detail?: string;
+
+  @ApiPropertyOptional({ example: '/v1/keys/6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11' })
+  instance?: string;
+
+  @ApiPropertyOptional({ example: '8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f' })
+  request_id?: string;
+
+  /** Present on 400s: one entry per invalid field. */
+  @ApiPropertyOptional({ type: [FieldErrorResponse] })
+  errors?: FieldErrorResponse[];
+}

@@ -1,0 +1,12 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
+
+/** Writes the problem for `err`; an unexpected error is logged once, with its stack, and never sent. */
+export function sendProblem(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { problem, internal } = toProblem(err, request.url.split('?')[0] ?? '/', String(request.id));
+  if (internal) request.log.error({ err }, 'unhandled error');
+  else if (problem.status === 503) request.log.warn({ err: { message: (err as Error)?.message } }, 'database unavailable');
+  if (reply.sent) return;
+  if (problem.status === 503) void reply.header('Retry-After', '1');
+  void reply.status(problem.status).header('Content-Type', PROBLEM_CONTENT_TYPE).send(problem);
+}

@@ -1,0 +1,33 @@
+import { registerDecorator, ValidationOptions } from 'class-validator';
+
+export const METADATA_MAX_BYTES = 4096;
+const METADATA_MAX_DEPTH = 5;
+
+function depth(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  const children = Object.values(value as Record<string, unknown>);
+  return 1 + (children.length === 0 ? 0 : Math.max(...children.map(depth)));
+}
+
+/** A JSON object of free-form labels: at most 4 KiB serialized and 5 levels deep. */
+export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyKey) =>
+    registerDecorator({
+      name: 'isMetadata',
+      target: target.constructor,
+      propertyName: propertyKey as string,
+      options: {
+        message: `$property must be a JSON object of at most ${METADATA_MAX_BYTES} bytes and ${METADATA_MAX_DEPTH} levels`,
+        ...options,
+      },
+      validator: {
+        validate(value: unknown): boolean {
+          if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+          return Buffer.byteLength(JSON.stringify(value), 'utf8') <= METADATA_MAX_BYTES && depth(value) <= METADATA_MAX_DEPTH;
+        },
+      },
+    });
+}
+
+/** Text a person typed: no control characters (so no NUL), trimmed of nothing. */
+export const PRINTABLE = /^[^\p{Cc}]*$/u;

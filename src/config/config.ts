@@ -1,0 +1,104 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value);
+const toBool = ({ value }: { value: unknown }) =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+const blankToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/** Every environment variable Keyhouse reads; `.env.example` documents each one. */
+export class Environment {
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 8080;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Transform(blankToUndefined) @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @Transform(blankToUndefined) @IsOptional() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsString() @MinLength(1)
+  DATA_DIR = './data';
+
+  @Transform(blankToUndefined) @IsOptional() @IsString() @MinLength(32, { message: 'KEY_HASH_SECRET must be at least 32 characters' })
+  KEY_HASH_SECRET?: string;
+
+  @Transform(blankToUndefined) @IsOptional() @IsString() @MaxLength(200)
+  BOOTSTRAP_ROOT_KEY?: string;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  /** Comma-separated addresses or CIDRs whose X-Forwarded-For is believed. */
+  @IsString()
+  TRUSTED_PROXIES = '';
+
+  @Transform(toBool) @IsBoolean()
+  MIGRATIONS_RUN = true;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(200)
+  DB_POOL_SIZE = 10;
+
+  @Transform(toInt) @IsInt() @Min(100) @Max(600_000)
+  DB_STATEMENT_TIMEOUT_MS = 5000;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(60_000)
+  CACHE_TTL_MS = 5000;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(60_000)
+  CACHE_NEGATIVE_TTL_MS = 2000;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(10_000_000)
+  CACHE_MAX_ENTRIES = 100_000;
+
+  @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  USAGE_FLUSH_INTERVAL_MS = 5000;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(30 * 86400)
+  DEFAULT_GRACE_PERIOD_SECONDS = 86400;
+
+  @Transform(toInt) @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
+  BODY_LIMIT_BYTES = 65536;
+
+  /** Set to a comma-separated list of origins to allow browser calls from them. */
+  @IsString()
+  CORS_ORIGINS = '';
+}
+
+export const MAX_GRACE_PERIOD_SECONDS = 30 * 86400;
+
+export class InvalidConfiguration extends Error {}
+
+/** Parses and validates the environment; throws one error naming every bad variable. */
+export function loadEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
+  const known = Object.keys(new Environment()).concat(['DATABASE_URL', 'REDIS_URL', 'KEY_HASH_SECRET', 'BOOTSTRAP_ROOT_KEY']);
+  const raw = Object.fromEntries(Object.entries(env).filter(([name]) => known.includes(name)));
+  const parsed = plainToInstance(Environment, raw);
+  const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: true });
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `  ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    throw new InvalidConfiguration(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (parsed.DATABASE_URL && !parsed.KEY_HASH_SECRET) {
+    throw new InvalidConfiguration('Invalid configuration:\n  KEY_HASH_SECRET: required when DATABASE_URL is set');
+  }
+  return parsed;
+}

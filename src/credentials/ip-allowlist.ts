@@ -1,0 +1,35 @@
+import ipaddr from 'ipaddr.js';
+
+export type IpRange = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/** Parses a CIDR (or a bare address, as a /32 or /128); throws on anything else. */
+export function parseRange(cidr: string): IpRange {
+  if (cidr.includes('/')) return ipaddr.parseCIDR(cidr);
+  const address = ipaddr.parse(cidr);
+  return [address, address.kind() === 'ipv4' ? 32 : 128];
+}
+
+export function isValidRange(cidr: string): boolean {
+  try {
+    parseRange(cidr);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The canonical text of a range, as stored: network address and prefix length. */
+export function normalizeRange(cidr: string): string {
+  const [address, bits] = parseRange(cidr);
+  const network = address.kind() === 'ipv4'
+    ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${bits}`)
+    : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${bits}`);
+  return `${network.toString()}/${bits}`;
+}
+
+/** True when the address falls in one of the ranges; IPv4-mapped IPv6 addresses count as IPv4. */
+export function addressAllowed(address: string, ranges: readonly IpRange[]): boolean {
+  if (!ipaddr.isValid(address)) return false;
+  const parsed = ipaddr.process(address);
+  return ranges.some(([network, bits]) => network.kind() === parsed.kind() && parsed.match(network, bits));
+}

@@ -1,0 +1,84 @@
+import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { Environment } from '../config/config';
+import type { KeyRecord } from './key-record';
+
+/** `null` caches "no such key", so scanning for keys costs the database nothing. */
+export type CachedLookup = KeyRecord | null;
+
+/**
+ * The bounded in-process cache in front of the verifier's query, keyed by digest.
+ *
+ * Invalidation bumps an epoch; a lookup that began before the latest invalidation
+ * does not store its (possibly stale) row, so a notification that arrives while a
+ * query is in flight cannot be undone by that query's answer.
+ */
+@Injectable()
+export class KeyCache {
+  private readonly entries: LRUCache<string, { value: CachedLookup }> | null;
+  private readonly negativeTtl: number;
+  private epoch = 0;
+  readonly stats = { hits: 0, misses: 0, invalidations: 0 };
+
+  constructor(env: Environment) {
+    this.negativeTtl = env.CACHE_NEGATIVE_TTL_MS;
+    this.entries =
+      env.CACHE_TTL_MS > 0 && env.CACHE_MAX_ENTRIES > 0
+        ? new LRUCache({ max: env.CACHE_MAX_ENTRIES, ttl: env.CACHE_TTL_MS, ttlAutopurge: false })
+        : null;
+  }
+
+  get enabled(): boolean {
+    return this.entries !== null;
+  }
+
+  get size(): number {
+    return this.entries?.size ?? 0;
+  }
+
+  /** The cached answer, or `undefined` when the database must be asked. */
+  get(digest: string): CachedLookup | undefined {
+    const entry = this.entries?.get(digest);
+    if (entry === undefined) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    return entry.value;
+  }
+
+  /** Marks the start of a lookup; pass the result to {@link set}. */
+  begin(): number {
+    return this.epoch;
+  }
+
+  set(digest: string, value: CachedLookup, startedAt: number): void {
+    if (!this.entries || startedAt !== this.epoch) return;
+    if (value === null) {
+      if (this.negativeTtl > 0) this.entries.set(digest, { value }, { ttl: this.negativeTtl });
+      return;
+    }
+    this.entries.set(digest, { value });
+  }
+
+  invalidateDigest(digest: string): void {
+    this.epoch++;
+    this.stats.invalidations++;
+    this.entries?.delete(digest);
+  }
+
+  invalidateClient(clientId: string): void {
+    this.epoch++;
+    this.stats.invalidations++;
+    if (!this.entries) return;
+    for (const [digest, entry] of this.entries.entries()) {
+      if (entry.value?.clientId === clientId) this.entries.delete(digest);
+    }
+  }
+
+  clear(): void {
+    this.epoch++;
+    this.stats.invalidations++;
+    this.entries?.clear();
+  }
+}

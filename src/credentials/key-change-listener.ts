@@ -1,0 +1,101 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { Environment } from '../config/config';
+import { SerializedPGlitePool } from '../database/pglite-pool';
+import { KeyCache } from './key-cache';
+
+/** The channel the triggers of migration KeyChangeNotifications announce on. */
+export const INVALIDATION_CHANNEL = 'keyhouse_invalidate';
+
+/**
+ * Drops cache entries when the database announces a change to a key or client.
+ * The announcements come from triggers, so no write path can forget them. While
+ * the connection is down, announcements may be lost: the whole cache is dropped on
+ * every disconnect and reconnect, and the TTL bounds what remains in between.
+ */
+@Injectable()
+export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(KeyChangeListener.name);
+  private client: Client | null = null;
+  private stopped = false;
+  private retryDelayMs = 100;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  connected = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly cache: KeyCache,
+    private readonly env: Environment,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const pool = (this.dataSource.driver as unknown as { master: unknown }).master;
+    if (pool instanceof SerializedPGlitePool) {
+      this.unlisten = await pool.listen(INVALIDATION_CHANNEL, (payload) => this.onNotification(payload));
+      this.connected = true;
+      return;
+    }
+    await this.connect();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.unlisten?.();
+    const client = this.client;
+    this.client = null;
+    this.connected = false;
+    await client?.end().catch(() => undefined);
+  }
+
+  private onNotification(payload: string): void {
+    if (payload.startsWith('k:')) this.cache.invalidateDigest(payload.slice(2));
+    else if (payload.startsWith('c:')) this.cache.invalidateClient(payload.slice(2));
+    else this.cache.clear();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const client = new Client({ connectionString: this.env.DATABASE_URL, connectionTimeoutMillis: 5000, keepAlive: true, application_name: 'keyhouse-listener' });
+    client.on('notification', (msg) => msg.payload && this.onNotification(msg.payload));
+    client.on('error', (err) => this.onLost(client, err));
+    client.on('end', () => this.onLost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${INVALIDATION_CHANNEL}`);
+    } catch (err) {
+      this.onLost(client, err as Error);
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.connected = true;
+    this.retryDelayMs = 100;
+    this.cache.clear(); // whatever changed while we were not listening
+    this.logger.log('listening for key changes');
+  }
+
+  private onLost(client: Client, err?: Error): void {
+    if (this.stopped || (this.client !== null && this.client !== client)) return;
+    if (this.connected) this.logger.warn(`change notifications lost (${err?.message ?? 'connection ended'}); reconnecting`);
+    this.client = null;
+    this.connected = false;
+    this.cache.clear();
+    client.removeAllListeners('end');
+    client.on('error', () => undefined);
+    void client.end().catch(() => undefined);
+    if (this.retryTimer) return;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.connect();
+    }, delay);
+  }
+}

@@ -1,0 +1,74 @@
+import type { Environment } from './key-format';
+
+/** What the hot path knows about a key: one row of the verifier's query, never the secret. */
+export interface KeyRecord {
+  keyId: string;
+  clientId: string;
+  clientActive: boolean;
+  isSystemClient: boolean;
+  environment: Environment;
+  name: string;
+  scopes: string[];
+  createdAt: number;
+  /** Milliseconds since the epoch, or null for never. */
+  expiresAt: number | null;
+  revokedAt: number | null;
+  /** Set once the key has been rotated: the end of its grace period. */
+  graceEndsAt: number | null;
+  rateLimit: { limit: number; windowSeconds: number } | null;
+  ipAllowlist: string[];
+  hasUsageLimit: boolean;
+  metadata: Record<string, unknown>;
+}
+
+export interface KeyRow {
+  id: string;
+  client_id: string;
+  client_status: string;
+  is_system: boolean;
+  environment: Environment;
+  name: string;
+  scopes: string[] | null;
+  created_at: Date | string;
+  expires_at: Date | string | null;
+  revoked_at: Date | string | null;
+  grace_ends_at: Date | string | null;
+  rate_limit: number | null;
+  rate_window_seconds: number | null;
+  ip_allowlist: string[] | null;
+  usage_limit: number | null;
+  metadata: Record<string, unknown> | null;
+}
+
+export const KEY_RECORD_SQL = `
+  SELECT k.id, k.client_id, c.status AS client_status, c.is_system, k.environment, k.name,
+         ARRAY(SELECT ks.scope_name FROM key_scopes ks WHERE ks.key_id = k.id ORDER BY ks.scope_name) AS scopes,
+         k.created_at, k.expires_at, k.revoked_at, k.grace_ends_at, k.rate_limit, k.rate_window_seconds,
+         k.ip_allowlist, k.usage_limit, k.metadata
+    FROM api_keys k JOIN clients c ON c.id = k.client_id
+   WHERE k.digest = $1`;
+
+const millis = (v: Date | string | null): number | null => (v === null ? null : new Date(v).getTime());
+
+export function keyRecordFromRow(row: KeyRow): KeyRecord {
+  return {
+    keyId: row.id,
+    clientId: row.client_id,
+    clientActive: row.client_status === 'active',
+    isSystemClient: row.is_system,
+    environment: row.environment,
+    name: row.name,
+    scopes: row.scopes ?? [],
+    createdAt: millis(row.created_at)!,
+    expiresAt: millis(row.expires_at),
+    revokedAt: millis(row.revoked_at),
+    graceEndsAt: millis(row.grace_ends_at),
+    rateLimit:
+      row.rate_limit !== null && row.rate_window_seconds !== null
+        ? { limit: row.rate_limit, windowSeconds: row.rate_window_seconds }
+        : null,
+    ipAllowlist: row.ip_allowlist ?? [],
+    hasUsageLimit: row.usage_limit !== null,
+    metadata: row.metadata ?? {},
+  };
+}

@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { DatabaseUnavailable } from '../common/errors';
+import { rawPool } from '../database/raw-pool';
+import { addressAllowed, IpRange, parseRange } from './ip-allowlist';
+import { KeyCache } from './key-cache';
+import { KeyDigest } from './key-digest';
+import { parseKey, type Environment } from './key-format';
+import { KEY_RECORD_SQL, KeyRecord, keyRecordFromRow, type KeyRow } from './key-record';
+import { coversAll } from './scope-match';
+
+/** Why a key is not good, in the order the checks run. */
+export type InactiveReason =
+  | 'malformed'
+  | 'not_found'
+  | 'revoked'
+  | 'expired'
+  | 'client_suspended'
+  | 'environment_mismatch'
+  | 'insufficient_scope'
+  | 'ip_not_allowed'
+  | 'usage_exceeded'
+  | 'rate_limited';
+
+export interface Requirements {
+  scopes?: readonly string[];
+  environment?: Environment;
+  clientIp?: string;
+}
+
+export type Verdict =
+  | { active: true; record: VerifiedKey }
+  | { active: false; reason: InactiveReason; record?: VerifiedKey };
+
+/** A key record with its allowlist parsed once, when it enters the cache. */
+export interface VerifiedKey extends KeyRecord {
+  ipRanges: IpRange[];
+  /** When the key stops being good: its expiry, or the end of its rotation grace. */
+  goodUntil: number | null;
+}
+
+/**
+ * The one verification path: format and checksum, digest, cached lookup, and the
+ * checks every caller of Keyhouse (admin or introspected) must pass.
+ */
+@Injectable()
+export class KeyVerifier {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly digest: KeyDigest,
+    private readonly cache: KeyCache,
+  ) {}
+
+  async verify(token: string, required: Requirements = {}, now = Date.now()): Promise<Verdict> {
+    if (!parseKey(token)) return { active: false, reason: 'malformed' };
+    const record = await this.lookup(this.digest.of(token));
+    if (!record) return { active: false, reason: 'not_found' };
+    const reason = check(record, required, now);
+    return reason ? { active: false, reason, record } : { active: true, record };
+  }
+
+  /** The key with this digest, from the cache or one indexed query. */
+  async lookup(digest: string): Promise<VerifiedKey | null> {
+    const cached = this.cache.get(digest);
+    if (cached !== undefined) return cached as VerifiedKey | null;
+    const startedAt = this.cache.begin();
+    let rows: KeyRow[];
+    try {
+      ({ rows } = await rawPool(this.dataSource).query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] }));
+    } catch (err) {
+      throw new DatabaseUnavailable(err);
+    }
+    const record = rows[0] ? verified(keyRecordFromRow(rows[0])) : null;
+    this.cache.set(digest, record, startedAt);
+    return record;
+  }
+}
+
+function verified(record: KeyRecord): VerifiedKey {
+  const ends = [record.expiresAt, record.graceEndsAt].filter((t): t is number => t !== null);
+  return {
+    ...record,
+    ipRanges: record.ipAllowlist.map(parseRange),
+    goodUntil: ends.length > 0 ? Math.min(...ends) : null,
+  };
+}
+
+function check(key: VerifiedKey, required: Requirements, now: number): InactiveReason | null {
+  if (key.revokedAt !== null && key.revokedAt <= now) return 'revoked';
+  if (key.goodUntil !== null && key.goodUntil <= now) return 'expired';
+  if (!key.clientActive) return 'client_suspended';
+  if (required.environment && required.environment !== key.environment) return 'environment_mismatch';
+  if (required.scopes && required.scopes.length > 0 && !coversAll(key.scopes, required.scopes)) return 'insufficient_scope';
+  if (key.ipRanges.length > 0 && !(required.clientIp && addressAllowed(required.clientIp, key.ipRanges))) return 'ip_not_allowed';
+  return null;
+}

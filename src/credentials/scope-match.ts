@@ -1,0 +1,19 @@
+/**
+ * Scope names: lower-case segments separated by `:`, optionally ending in a `*`
+ * wildcard segment. `orders:*` covers `orders:read` and `orders:items:write`,
+ * never `orders` itself nor `ordersx:read`.
+ */
+export const SCOPE_NAME_PATTERN = /^[a-z][a-z0-9_-]*(?::[a-z0-9_-]+)*(?::\*)?$/;
+export const RESERVED_NAMESPACE = 'admin:';
+
+export function scopeCovers(held: string, needed: string): boolean {
+  if (held === needed) return true;
+  if (!held.endsWith(':*')) return false;
+  const stem = held.slice(0, -1); // keeps the trailing ':'
+  return needed.length > stem.length && needed.startsWith(stem);
+}
+
+/** True when every needed scope is covered by one of the held scopes. */
+export function coversAll(held: readonly string[], needed: readonly string[]): boolean {
+  return needed.every((n) => held.some((h) => scopeCovers(h, n)));
+}

@@ -1,0 +1,64 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { ENVIRONMENTS, type Environment } from '../../credentials/key-format';
+import { KEY_STATUSES, type KeyStatus } from '../key-status';
+import { RateLimitDto } from './key-fields.dto';
+
+/** A key as operators see it: never the secret, never its digest. */
+export class KeyResponse {
+  /** @example "6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11" */
+  id!: string;
+  /** @example "0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11" */
+  client_id!: string;
+  /** @example "checkout production" */
+  name!: string;
+  @ApiProperty({ enum: ENVIRONMENTS, example: 'live' })
+  environment!: Environment;
+  @ApiProperty({ enum: KEY_STATUSES, example: 'active', description: '`expiring` while a rotated key is in its grace period.' })
+  status!: KeyStatus;
+  /** Prefix plus the first and last four characters, to recognise a key. @example "sk_live_7Gq2...x9Qa" */
+  hint!: string;
+  /** @example ["orders:read"] */
+  scopes!: string[];
+  /** @example "2026-01-01T12:00:00.000Z" */
+  created_at!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2027-01-01T00:00:00.000Z' })
+  expires_at!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null })
+  last_used_at!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null })
+  revoked_at!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: null })
+  revoked_reason!: string | null;
+  /** The key this one succeeded by rotation. */
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, example: null })
+  replaces!: string | null;
+  /** The key that succeeded this one by rotation. */
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, example: null })
+  replaced_by!: string | null;
+  /** When a rotated key stops working. */
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null })
+  grace_ends_at!: string | null;
+  @ApiProperty({ type: RateLimitDto, nullable: true })
+  rate_limit!: RateLimitDto | null;
+  /** @example [] */
+  ip_allowlist!: string[];
+  @ApiProperty({ type: Number, nullable: true, example: null })
+  usage_limit!: number | null;
+  /** Uses left under the usage limit. */
+  @ApiProperty({ type: Number, nullable: true, example: null })
+  remaining!: number | null;
+  /** @example {"owner": "payments"} */
+  metadata!: Record<string, unknown>;
+}
+
+/** The answer to issue and rotate: the only response that ever carries the secret. */
+export class IssuedKeyResponse extends KeyResponse {
+  /** The full key. Shown once: store it now, Keyhouse keeps only a digest. @example "sk_live_0000EXAMPLE0KEY0DO0NOT0USE000000000000000000000000" */
+  key!: string;
+}
+
+export class KeyPage {
+  data!: KeyResponse[];
+  @ApiProperty({ type: String, nullable: true })
+  next_cursor!: string | null;
+}

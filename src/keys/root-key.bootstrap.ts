@@ -1,0 +1,68 @@
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditLog } from '../audit/audit-log';
+import { Environment } from '../config/config';
+import { KeyDigest } from '../credentials/key-digest';
+import { generateKey, keyHint, parseKey } from '../credentials/key-format';
+import { KeyScopeEntity } from './key-scope.entity';
+import { KeyEntity } from './key.entity';
+
+/** The system client, made by the first migration; it holds the operators' root keys. */
+export const SYSTEM_CLIENT_ID = '00000000-0000-4000-8000-000000000000';
+const BOOTSTRAP_LOCK = 7_426_002;
+
+/**
+ * On the first start, gives the operators a root key (`admin:*`): BOOTSTRAP_ROOT_KEY
+ * when set, otherwise a new key printed once to standard output. Only while the
+ * system client has never had a key, so a restart never brings a revoked root back.
+ */
+@Injectable()
+export class RootKeyBootstrap implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Bootstrap');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly digest: KeyDigest,
+    private readonly audit: AuditLog,
+    private readonly env: Environment,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const given = this.env.BOOTSTRAP_ROOT_KEY;
+    if (given && !parseKey(given)) {
+      throw new Error('BOOTSTRAP_ROOT_KEY is not a well-formed Keyhouse key (make one with `npm run keygen`)');
+    }
+    const generated = await this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
+      if (await manager.exists(KeyEntity, { where: { clientId: SYSTEM_CLIENT_ID } })) return null;
+      const key = given ?? generateKey('live');
+      const root = await manager.save(
+        manager.create(KeyEntity, {
+          clientId: SYSTEM_CLIENT_ID,
+          environment: parseKey(key)!.environment,
+          name: 'root',
+          digest: this.digest.of(key),
+          hint: keyHint(key),
+          expiresAt: null,
+          ipAllowlist: [],
+          metadata: {},
+        }),
+      );
+      await manager.insert(KeyScopeEntity, { keyId: root.id, scopeName: 'admin:*' });
+      await this.audit.append(manager, { actor: null, requestId: 'bootstrap', sourceIp: 'local' }, {
+        action: 'key.issued',
+        targetType: 'key',
+        targetId: root.id,
+        clientId: SYSTEM_CLIENT_ID,
+        changes: { name: 'root', scopes: ['admin:*'], hint: root.hint, source: given ? 'BOOTSTRAP_ROOT_KEY' : 'generated' },
+      });
+      this.logger.log(`root key ${root.hint} registered (${given ? 'from BOOTSTRAP_ROOT_KEY' : 'generated'})`);
+      return given ? null : key;
+    });
+    if (generated) {
+      // The one place a secret is written out: straight to stdout, on its own line, never through the logger.
+      process.stdout.write(`\nKeyhouse root key (admin:*), shown once and never again: ${generated}\n\n`);
+    }
+  }
+}

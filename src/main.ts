@@ -1,0 +1,27 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app';
+import { InvalidConfiguration, loadEnvironment } from './config/config';
+
+async function main(): Promise<void> {
+  try {
+    process.loadEnvFile?.();
+  } catch {
+    // no .env file: the environment alone configures the service
+  }
+  let env;
+  try {
+    env = loadEnvironment(process.env);
+  } catch (err) {
+    if (err instanceof InvalidConfiguration) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const app = await createApp(env);
+  await app.listen({ port: env.PORT, host: env.HOST });
+  new Logger('Keyhouse').log(`Keyhouse listening on http://${env.HOST}:${env.PORT} (${env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`}); docs at /docs`);
+}
+
+void main();

@@ -1,0 +1,16 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+export class ScopeResponse {
+  /** @example "orders:read" */
+  name!: string;
+  /** @example "Read orders" */
+  description!: string;
+  /** @example "2026-01-01T12:00:00.000Z" */
+  created_at!: string;
+}
+
+export class ScopePage {
+  data!: ScopeResponse[];
+  @ApiProperty({ type: String, nullable: true })
+  next_cursor!: string | null;
+}

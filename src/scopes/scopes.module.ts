@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { AuthModule } from '../auth/auth.module';
+import { ScopesController } from './scopes.controller';
+import { ScopesService } from './scopes.service';
+
+@Module({
+  imports: [AuthModule, AuditModule],
+  controllers: [ScopesController],
+  providers: [ScopesService],
+})
+export class ScopesModule {}

@@ -1,0 +1,92 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from '../../src/app';
+import { Environment, loadEnvironment } from '../../src/config/config';
+
+export interface Call {
+  key?: string | null;
+  body?: unknown;
+  form?: Record<string, string>;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, string | string[] | undefined>;
+  raw: string;
+}
+
+export const usingPostgres = Boolean(process.env.DATABASE_URL);
+export const usingRedis = Boolean(process.env.REDIS_URL);
+
+/**
+ * The real service in-process, requests injected through the Fastify adapter.
+ * Embedded runs get a fresh in-memory database per app; PostgreSQL runs share the
+ * run's database (see global-setup).
+ */
+export class TestApp {
+  private constructor(
+    readonly app: NestFastifyApplication,
+    readonly env: Environment,
+    readonly rootKey: string,
+  ) {}
+
+  static async start(overrides: Partial<Environment> = {}): Promise<TestApp> {
+    const rootKey = process.env.KEYHOUSE_TEST_ROOT_KEY!;
+    const env = Object.assign(
+      loadEnvironment({
+        NODE_ENV: 'test',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+        DATA_DIR: 'memory://',
+        DATABASE_URL: process.env.DATABASE_URL,
+        REDIS_URL: process.env.REDIS_URL,
+        KEY_HASH_SECRET: process.env.KEYHOUSE_TEST_HASH_SECRET,
+        BOOTSTRAP_ROOT_KEY: rootKey,
+      }),
+      overrides,
+    );
+    const app = await createApp(env);
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    return new TestApp(app, env, rootKey);
+  }
+
+  async call<T = any>(method: string, url: string, call: Call = {}): Promise<Reply<T>> {
+    const key = call.key === undefined ? this.rootKey : call.key;
+    const headers: Record<string, string> = { ...(key ? { authorization: `Bearer ${key}` } : {}), ...call.headers };
+    let payload: string | undefined;
+    if (call.form) {
+      headers['content-type'] ??= 'application/x-www-form-urlencoded';
+      payload = new URLSearchParams(call.form).toString();
+    } else if (call.body !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      payload = typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
+    }
+    const res = await this.app.inject({ method: method as 'GET', url, headers, payload, query: call.query });
+    let body: unknown = res.body;
+    try {
+      body = res.body.length > 0 ? JSON.parse(res.body) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.statusCode, body: body as T, headers: res.headers as Reply['headers'], raw: res.body };
+  }
+
+  get<T = any>(url: string, call?: Call) {
+    return this.call<T>('GET', url, call);
+  }
+  post<T = any>(url: string, body?: unknown, call?: Call) {
+    return this.call<T>('POST', url, { ...call, body: body ?? {} });
+  }
+  patch<T = any>(url: string, body: unknown, call?: Call) {
+    return this.call<T>('PATCH', url, { ...call, body });
+  }
+  delete<T = any>(url: string, call?: Call) {
+    return this.call<T>('DELETE', url, call);
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+}
