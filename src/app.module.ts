@@ -9,6 +9,7 @@ import { Environment } from './config/config';
 import { dataSourceOptions, openEmbeddedDatabase } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ScopesModule } from './scopes/scopes.module';
 
 @Global()
@@ -26,6 +27,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         EnvironmentModule.of(env),
+        MetricsModule,
         TypeOrmModule.forRootAsync({
           useFactory: async () => ({
             ...dataSourceOptions(env, env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env)),
