@@ -6,6 +6,8 @@ export type ClientStatus = (typeof CLIENT_STATUSES)[number];
 @Entity('clients')
 @Check('chk_clients_status', `status IN ('active', 'suspended')`)
 @Index('idx_clients_created_id', ['createdAt', 'id'])
+// At most one system client; the migration SystemClientAndAdminScopes creates it.
+@Index('uq_clients_single_system', ['isSystem'], { unique: true, where: '"is_system"' })
 export class ClientEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
+import { dataSourceOptions, openEmbeddedDatabase } from '../src/database/data-source';
+import { ENTITIES } from '../src/database/entities';
+import { ScopeEntity } from '../src/scopes/scope.entity';
+import { TestApp, usingPostgres } from './support/test-app';
+
+/**
+ * The database layer itself: transactions that really isolate (PGlite has one
+ * session, so this is not free), and entities that agree with the migrations.
+ */
+describe('database', () => {
+  describe('concurrent transactions', () => {
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await TestApp.start();
+    });
+    afterAll(() => app.close());
+
+    it(`should commit exactly the transactions that succeed, twenty at once (${usingPostgres ? 'PostgreSQL' : 'embedded'})`, async () => {
+      const sut = app.app.get(DataSource);
+      const run = randomUUID().slice(0, 8);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          sut.transaction(async (manager) => {
+            await manager.insert(ScopeEntity, { name: `txn-${run}:n${i}`, description: 'concurrency probe' });
+            // Yield between the insert and the outcome so the other nineteen get every chance to interleave.
+            await manager.query('SELECT pg_sleep(0.005)');
+            if (i % 2 === 1) throw new Error(`transaction ${i} fails on purpose`);
+          }),
+        ),
+      );
+
+      expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(10);
+      const rows = await sut.query<{ name: string }[]>('SELECT name FROM scopes WHERE name LIKE $1 ORDER BY name', [`txn-${run}:%`]);
+      const expected = Array.from({ length: 10 }, (_, k) => `txn-${run}:n${2 * k}`).sort();
+      expect(rows.map((r) => r.name)).toEqual(expected);
+    });
+  });
+
+  describe('entities and migrations', () => {
+    it('should need no schema change after the migrations ran on a fresh database', async () => {
+      await withFreshDatabase(ENTITIES, async (sut) => {
+        const pending = await sut.driver.createSchemaBuilder().log();
+        expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+      });
+    });
+
+    it('should notice an entity that has no migration', async () => {
+      @Entity('drift_probe')
+      class DriftProbe {
+        @PrimaryColumn({ type: 'uuid' })
+        id!: string;
+
+        @Column({ type: 'text' })
+        note!: string;
+      }
+      await withFreshDatabase([...ENTITIES, DriftProbe], async (sut) => {
+        const pending = await sut.driver.createSchemaBuilder().log();
+        expect(pending.upQueries.map((q) => q.query).join('\n')).toContain('CREATE TABLE "drift_probe"');
+      });
+    });
+  });
+});
+
+/**
+ * Runs the migrations on a database nobody else uses: a new in-memory PGlite, or on
+ * PostgreSQL a throwaway database next to the run's, dropped afterwards.
+ */
+async function withFreshDatabase(entities: Function[], check: (dataSource: DataSource) => Promise<void>): Promise<void> {
+  const url = process.env.DATABASE_URL;
+  let dataSource: DataSource;
+  let dropDatabase = async () => {};
+  if (url) {
+    const name = `kh_schema_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const admin = new Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const fresh = new URL(url);
+    fresh.pathname = `/${name}`;
+    dataSource = new DataSource({ ...dataSourceOptions({ DATABASE_URL: fresh.toString(), DB_POOL_SIZE: 2, DB_STATEMENT_TIMEOUT_MS: 10_000 }), entities });
+    dropDatabase = async () => {
+      const again = new Client({ connectionString: url });
+      await again.connect();
+      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.end();
+    };
+  } else {
+    const pglite = await openEmbeddedDatabase({ DATA_DIR: 'memory://' });
+    dataSource = new DataSource({ ...dataSourceOptions({ DATABASE_URL: undefined, DB_POOL_SIZE: 1, DB_STATEMENT_TIMEOUT_MS: 10_000 }, pglite), entities });
+  }
+  try {
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    await check(dataSource);
+  } finally {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await dropDatabase();
+  }
+}
