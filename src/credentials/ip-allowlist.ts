@@ -2,8 +2,16 @@ import ipaddr from 'ipaddr.js';
 
 export type IpRange = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
-/** Parses a CIDR (or a bare address, as a /32 or /128); throws on anything else. */
+/**
+ * Parses a CIDR (or a bare address, as a /32 or /128); throws on anything else,
+ * including IPv4 shorthand and octal forms ("10.1", "010.0.0.1" is 8.0.0.1) and IPv6
+ * zone ids, which would silently allow another address than the one written.
+ */
 export function parseRange(cidr: string): IpRange {
+  const text = cidr.split('/')[0]!;
+  if (!ipaddr.IPv4.isValidFourPartDecimal(text) && !(ipaddr.IPv6.isValid(text) && !text.includes('%'))) {
+    throw new Error(`not an IPv4 or IPv6 address: ${text}`);
+  }
   if (cidr.includes('/')) return ipaddr.parseCIDR(cidr);
   const address = ipaddr.parse(cidr);
   return [address, address.kind() === 'ipv4' ? 32 : 128];

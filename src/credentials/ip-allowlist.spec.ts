@@ -1,0 +1,50 @@
+import { addressAllowed, isValidRange, normalizeRange, parseRange } from './ip-allowlist';
+
+describe('IP allowlist', () => {
+  it.each(['10.0.0.0/8', '203.0.113.7', '203.0.113.7/32', '0.0.0.0/0', '2001:db8::/32', '::1', '::/0', 'fe80::1/128', '::ffff:10.0.0.0/104'])(
+    'should accept %s',
+    (range) => {
+      expect(isValidRange(range)).toBe(true);
+    },
+  );
+
+  // Shorthand and octal IPv4 forms parse to other addresses than a reader sees ("010.0.0.1" is 8.0.0.1).
+  it.each(['', 'abc', '10.0.0.0/33', '300.1.1.1', '10.0.0.1/-1', '::/129', '2001:db8::/32/1', '10.1', '1', '010.0.0.1', '0x7f.0.0.1', '10.0.0.1/', 'fe80::1%eth0'])(
+    'should reject %j',
+    (range) => {
+      expect(isValidRange(range)).toBe(false);
+      expect(() => parseRange(range)).toThrow();
+    },
+  );
+
+  it.each([
+    ['10.1.2.3/8', '10.0.0.0/8'],
+    ['203.0.113.7', '203.0.113.7/32'],
+    ['2001:DB8:0:0::1/32', '2001:db8::/32'],
+    ['::1', '::1/128'],
+  ])('should store %s as %s', (given, stored) => {
+    expect(normalizeRange(given)).toBe(stored);
+  });
+
+  const ranges = ['10.0.0.0/8', '203.0.113.7', '2001:db8::/32'].map(parseRange);
+
+  it.each([
+    ['10.200.1.1', true],
+    ['11.0.0.1', false],
+    ['203.0.113.7', true],
+    ['203.0.113.8', false],
+    ['2001:db8:1::5', true],
+    ['2001:db9::5', false],
+    ['::ffff:10.1.2.3', true],
+    ['::ffff:11.1.2.3', false],
+    ['not an address', false],
+    ['', false],
+  ])('should decide %s is allowed: %s', (address, allowed) => {
+    expect(addressAllowed(address, ranges)).toBe(allowed);
+  });
+
+  it('should never match an IPv4 address against an IPv6 range or the reverse', () => {
+    expect(addressAllowed('10.0.0.1', [parseRange('::/0')])).toBe(false);
+    expect(addressAllowed('2001:db8::1', [parseRange('0.0.0.0/0')])).toBe(false);
+  });
+});
