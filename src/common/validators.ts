@@ -1,4 +1,5 @@
-import { registerDecorator, ValidationOptions } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { IsDateString, Matches, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 
 export const METADATA_MAX_BYTES = 4096;
 const METADATA_MAX_DEPTH = 5;
@@ -31,3 +32,20 @@ export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
 
 /** Text a person typed: no control characters (so no NUL), trimmed of nothing. */
 export const PRINTABLE = /^[^\p{Cc}]*$/u;
+
+/**
+ * The field may be left out, but `null` is validated like any other value, so it is
+ * refused unless the field's own rules allow it. (`@IsOptional()` lets `null` through
+ * unvalidated, which turned `{"name": null}` into a 500 from a NOT NULL column.)
+ * Fields where `null` means "clear" use `@IsOptional()` on purpose.
+ */
+export const IsOmittable = () => ValidateIf((_, value) => value !== undefined);
+
+/** RFC 3339 date-time with its offset: "2027-01-01T00:00:00Z", never a bare date or local time. */
+export const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+export const IsTimestamp = () =>
+  applyDecorators(
+    IsDateString({ strict: true }),
+    Matches(RFC3339, { message: '$property must be an RFC 3339 date-time with a time zone, such as 2027-01-01T00:00:00Z' }),
+  );

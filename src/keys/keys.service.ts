@@ -257,15 +257,15 @@ export class KeysService {
   }
 }
 
-/** An expiry from `expires_at` or `ttl_seconds` (not both); it must lie in the future. */
-function expiryFrom(expiresAt: string | undefined, ttlSeconds: number | undefined): Date | null {
+/** An expiry from `expires_at` or `ttl_seconds` (not both); it must lie in the future. `null` means never. */
+function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | undefined): Date | null {
   if (expiresAt !== undefined && ttlSeconds !== undefined) {
     throw new BadInput('Give expires_at or ttl_seconds, not both.', {
       errors: [{ pointer: '#/ttl_seconds', detail: 'ttl_seconds cannot be combined with expires_at' }],
     });
   }
   if (ttlSeconds !== undefined) return new Date(Date.now() + ttlSeconds * 1000);
-  if (expiresAt === undefined) return null;
+  if (expiresAt === undefined || expiresAt === null) return null;
   const at = new Date(expiresAt);
   if (at.getTime() <= Date.now()) {
     throw new BadInput('expires_at must lie in the future.', { errors: [{ pointer: '#/expires_at', detail: 'expires_at must be in the future' }] });

@@ -1,5 +1,5 @@
-import { IsObject, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { IsMetadata, PRINTABLE } from '../../common/validators';
+import { IsObject, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsMetadata, IsOmittable, PRINTABLE } from '../../common/validators';
 
 export class CreateClientDto {
   /** A name people recognise: the service, partner or customer holding the keys. */
@@ -7,10 +7,10 @@ export class CreateClientDto {
   name!: string;
 
   /** @example "Checkout service, team Payments" */
-  @IsOptional() @IsString() @MaxLength(2000) @Matches(PRINTABLE, { message: 'description must not contain control characters' })
+  @IsOmittable() @IsString() @MaxLength(2000) @Matches(PRINTABLE, { message: 'description must not contain control characters' })
   description?: string;
 
   /** Free-form labels. @example {"team": "payments"} */
-  @IsOptional() @IsObject() @IsMetadata()
+  @IsOmittable() @IsObject() @IsMetadata()
   metadata?: Record<string, unknown>;
 }

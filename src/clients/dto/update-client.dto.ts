@@ -1,10 +1,11 @@
 import { PartialType } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn } from 'class-validator';
+import { IsOmittable } from '../../common/validators';
 import { CLIENT_STATUSES, type ClientStatus } from '../client.entity';
 import { CreateClientDto } from './create-client.dto';
 
-export class UpdateClientDto extends PartialType(CreateClientDto) {
+export class UpdateClientDto extends PartialType(CreateClientDto, { skipNullProperties: false }) {
   /** `suspended` makes every key of the client inactive at once; `active` restores them. */
-  @IsOptional() @IsIn(CLIENT_STATUSES)
+  @IsOmittable() @IsIn(CLIENT_STATUSES)
   status?: ClientStatus;
 }

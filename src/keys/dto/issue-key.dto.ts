@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
+import { IsOmittable, IsTimestamp } from '../../common/validators';
 import { ENVIRONMENTS, type Environment } from '../../credentials/key-format';
 import { KeyField, RateLimitDto } from './key-fields.dto';
 
@@ -13,15 +14,15 @@ export class IssueKeyDto {
   name!: string;
 
   /** Catalogued scopes; a trailing `:*` scope covers everything below it. @example ["orders:read", "orders:write"] */
-  @IsOptional() @KeyField.scopes()
+  @IsOmittable() @KeyField.scopes()
   scopes?: string[];
 
-  /** When the key stops working (RFC 3339, in the future). Give this or `ttl_seconds`, not both; neither means never. @example "2027-01-01T00:00:00Z" */
-  @IsOptional() @IsDateString({ strict: true })
-  expires_at?: string;
+  /** When the key stops working (RFC 3339, in the future). Give this or `ttl_seconds`, not both; neither (or null) means never. @example "2027-01-01T00:00:00Z" */
+  @IsOptional() @IsTimestamp()
+  expires_at?: string | null;
 
   /** Lifetime in seconds from now, instead of `expires_at`. @example 7776000 */
-  @IsOptional() @KeyField.ttlSeconds()
+  @IsOmittable() @KeyField.ttlSeconds()
   ttl_seconds?: number;
 
   @ApiPropertyOptional({ type: RateLimitDto, nullable: true })
@@ -29,7 +30,7 @@ export class IssueKeyDto {
   rate_limit?: RateLimitDto | null;
 
   /** Addresses or CIDR ranges (IPv4 or IPv6) the key may be used from; empty means anywhere. @example ["203.0.113.0/24", "2001:db8::/32"] */
-  @IsOptional() @KeyField.ipAllowlist()
+  @IsOmittable() @KeyField.ipAllowlist()
   ip_allowlist?: string[];
 
   /** How many good calls the key may make in all; absent means unlimited. @example 10000 */
@@ -37,6 +38,6 @@ export class IssueKeyDto {
   usage_limit?: number | null;
 
   /** @example {"owner": "payments"} */
-  @IsOptional() @KeyField.metadata()
+  @IsOmittable() @KeyField.metadata()
   metadata?: Record<string, unknown>;
 }

@@ -1,8 +1,8 @@
-import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { PRINTABLE } from '../../common/validators';
+import { IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsOmittable, PRINTABLE } from '../../common/validators';
 
 export class RevokeKeyDto {
   /** Why, for the audit trail. @example "compromised" */
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(500) @Matches(PRINTABLE, { message: 'reason must not contain control characters' })
+  @IsOmittable() @IsString() @MinLength(1) @MaxLength(500) @Matches(PRINTABLE, { message: 'reason must not contain control characters' })
   reason?: string;
 }
