@@ -2,12 +2,14 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { AuditController } from './audit.controller';
 import { AuditLog } from './audit-log';
+import { AuditChainVerifier } from './audit-verifier';
 import { AuditService } from './audit.service';
+import { DeniedAttempts } from './denied-attempts';
 
 @Module({
   imports: [AuthModule],
   controllers: [AuditController],
-  providers: [AuditLog, AuditService],
+  providers: [AuditLog, AuditService, AuditChainVerifier, DeniedAttempts],
   exports: [AuditLog],
 })
 export class AuditModule {}

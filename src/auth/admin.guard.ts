@@ -8,6 +8,17 @@ import { presentedKey } from './actor';
 
 export const REQUIRED_SCOPES = 'keyhouse:required-scopes';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    requiredScopes?: string[];
+  }
+}
+
+/** The scopes the guard required of a request, for the record of a denied attempt. */
+export function requiredScopesOf(request: FastifyRequest): string[] {
+  return request.requiredScopes ?? [];
+}
+
 /**
  * Authenticates an admin request with the same verifier introspection uses, then
  * checks the scopes the route requires. Missing and bad keys get one identical 401.
@@ -22,6 +33,7 @@ export class AdminGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const required = this.reflector.getAllAndOverride<string[]>(REQUIRED_SCOPES, [context.getHandler(), context.getClass()]) ?? [];
+    request.requiredScopes = required;
     const token = presentedKey(request.headers);
     if (!token) throw new Unauthenticated();
     const verdict = await this.verifier.verify(token, { clientIp: request.ip });

@@ -1,7 +1,15 @@
 import { Global, Module } from '@nestjs/common';
+import { CredentialsModule } from '../credentials/credentials.module';
 import { Metrics } from './metrics';
+import { MetricsController } from './metrics.controller';
+import { MetricsSources } from './metrics-sources';
 
 /** Global: any module may record; the /metrics endpoint reads the same registry. */
 @Global()
-@Module({ providers: [Metrics], exports: [Metrics] })
+@Module({
+  imports: [CredentialsModule],
+  controllers: [MetricsController],
+  providers: [Metrics, MetricsSources],
+  exports: [Metrics],
+})
 export class MetricsModule {}

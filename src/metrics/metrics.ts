@@ -1,6 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, collectDefaultMetrics, Registry } from 'prom-client';
 
+export interface PoolStats {
+  total?: number;
+  idle?: number;
+  waiting?: number;
+}
+
 /**
  * The service's Prometheus metrics, one registry per app. Labels carry only
  * bounded values (endpoint, reason code, outcome): never a key, digest or id.
@@ -49,6 +55,51 @@ export class Metrics {
     help: 'Rate-limit decisions made locally because Redis was unreachable.',
     registers: [this.registry],
   });
+
+  readonly deniedAttempts = new Counter({
+    name: 'keyhouse_denied_attempts_total',
+    help: 'Denied admin attempts, by what became of their audit event: recorded, failed (write error) or dropped (queue full).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  private poolStats: () => PoolStats | null = () => null;
+  private cacheSize: () => number | null = () => null;
+
+  readonly dbPoolConnections = new Gauge({
+    name: 'keyhouse_db_pool_connections',
+    help: 'Database pool connections by state: total, idle, and waiting (requests queued for a connection). Embedded: one, and total only.',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.dbPoolConnections.reset();
+      const stats = this.poolStats();
+      if (!stats) return;
+      for (const state of ['total', 'idle', 'waiting'] as const) {
+        const value = stats[state];
+        if (typeof value === 'number') this.dbPoolConnections.set({ state }, value);
+      }
+    },
+  });
+
+  readonly keyCacheEntries = new Gauge({
+    name: 'keyhouse_key_cache_entries',
+    help: 'Entries in the key cache, misses (negative entries) included.',
+    registers: [this.registry],
+    collect: () => {
+      const size = this.cacheSize();
+      if (size !== null) this.keyCacheEntries.set(size);
+    },
+  });
+
+  /** Where the pool gauges read from at each scrape. */
+  observePool(stats: () => PoolStats | null): void {
+    this.poolStats = stats;
+  }
+
+  observeCacheSize(size: () => number | null): void {
+    this.cacheSize = size;
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'keyhouse_' });
