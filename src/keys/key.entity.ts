@@ -86,10 +86,11 @@ export class KeyEntity {
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata!: Record<string, unknown>;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  /** Milliseconds, as the API reports it, so a keyset cursor carries the exact value (and updated_at, so it is never earlier). */
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt!: Date;
 
-  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz', precision: 3 })
   updatedAt!: Date;
 
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
