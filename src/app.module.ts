@@ -11,6 +11,7 @@ import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ScopesModule } from './scopes/scopes.module';
+import { UsageModule } from './usage/usage.module';
 
 @Global()
 @Module({})
@@ -40,6 +41,7 @@ export class AppModule {
         ClientsModule,
         ScopesModule,
         KeysModule,
+        UsageModule,
         HealthModule,
       ],
       providers: [

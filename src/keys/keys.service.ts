@@ -13,6 +13,8 @@ import { KeyDigest } from '../credentials/key-digest';
 import { generateKey, keyHint } from '../credentials/key-format';
 import { coversAll, RESERVED_NAMESPACE } from '../credentials/scope-match';
 import { ScopeEntity } from '../scopes/scope.entity';
+import { UsedSinceRotationResponse } from '../usage/dto/used-since-rotation.response';
+import { usedSinceRotation } from '../usage/rotation-usage';
 import { IssuedKeyResponse, KeyResponse } from './dto/key.response';
 import { IssueKeyDto } from './dto/issue-key.dto';
 import { ListKeysQueryDto } from './dto/list-keys.dto';
@@ -104,12 +106,14 @@ export class KeysService {
     if (cursor) qb.andWhere('(k.created_at, k.id) < (:at, :id)', { at: cursor.at, id: cursor.id });
     const rows = await qb.orderBy('k.created_at', 'DESC').addOrderBy('k.id', 'DESC').limit(query.limit + 1).getMany();
     const scopes = await this.scopesOf(this.dataSource.manager, rows.map((k) => k.id));
-    return toPage(rows, query.limit, (k) => map(k, scopes.get(k.id) ?? []), (k) => ({ at: k.createdAt.toISOString(), id: k.id }));
+    const rotations = await usedSinceRotation(this.dataSource.manager, rows);
+    return toPage(rows, query.limit, (k) => map(k, scopes.get(k.id) ?? [], rotations.get(k.id)), (k) => ({ at: k.createdAt.toISOString(), id: k.id }));
   }
 
   async get(id: string, actor: Actor): Promise<KeyResponse> {
     const key = await this.visible(this.dataSource.manager, id, actor);
-    return map(key, await this.scopesOfOne(this.dataSource.manager, id));
+    const rotation = (await usedSinceRotation(this.dataSource.manager, [key])).get(id);
+    return map(key, await this.scopesOfOne(this.dataSource.manager, id), rotation);
   }
 
   async update(id: string, dto: UpdateKeyDto, ctx: RequestContext): Promise<KeyResponse> {
@@ -140,7 +144,7 @@ export class KeysService {
       }
       const saved = await manager.save(key);
       await this.audit.append(manager, ctx, { action: 'key.updated', targetType: 'key', targetId: id, clientId: key.clientId, changes });
-      return map(saved, scopes);
+      return map(saved, scopes, (await usedSinceRotation(manager, [saved])).get(id));
     });
   }
 
@@ -197,7 +201,8 @@ export class KeysService {
     return this.dataSource.transaction(async (manager) => {
       const key = await this.visible(manager, id, ctx.actor!, true);
       const scopes = await this.scopesOfOne(manager, id);
-      if (key.revokedAt) return map(key, scopes);
+      const rotation = (await usedSinceRotation(manager, [key])).get(id);
+      if (key.revokedAt) return map(key, scopes, rotation);
       key.revokedAt = new Date();
       key.revokedReason = dto.reason ?? 'unspecified';
       const saved = await manager.save(key);
@@ -208,7 +213,7 @@ export class KeysService {
         clientId: key.clientId,
         changes: { reason: key.revokedReason },
       });
-      return map(saved, scopes);
+      return map(saved, scopes, rotation);
     });
   }
 
@@ -277,7 +282,8 @@ function iso(d: Date | null): string | null {
   return d ? d.toISOString() : null;
 }
 
-export function map(k: KeyEntity, scopes: string[]): KeyResponse {
+/** `rotation`: the key's use since it was rotated, for a rotated key (see usedSinceRotation). */
+export function map(k: KeyEntity, scopes: string[], rotation?: UsedSinceRotationResponse): KeyResponse {
   return {
     id: k.id,
     client_id: k.clientId,
@@ -294,6 +300,7 @@ export function map(k: KeyEntity, scopes: string[]): KeyResponse {
     replaces: k.replaces,
     replaced_by: k.replacedBy,
     grace_ends_at: iso(k.graceEndsAt),
+    used_since_rotation: rotation ?? null,
     rate_limit: k.rateLimit === null ? null : { limit: k.rateLimit, window_seconds: k.rateWindowSeconds! },
     ip_allowlist: k.ipAllowlist,
     usage_limit: k.usageLimit,

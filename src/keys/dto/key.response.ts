@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ENVIRONMENTS, type Environment } from '../../credentials/key-format';
+import { UsedSinceRotationResponse } from '../../usage/dto/used-since-rotation.response';
 import { KEY_STATUSES, type KeyStatus } from '../key-status';
 import { RateLimitDto } from './key-fields.dto';
 
@@ -38,6 +39,9 @@ export class KeyResponse {
   /** When a rotated key stops working. */
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null })
   grace_ends_at!: string | null;
+  /** For a rotated key: its use since the rotation, to tell when callers have moved to the successor. */
+  @ApiProperty({ type: UsedSinceRotationResponse, nullable: true })
+  used_since_rotation!: UsedSinceRotationResponse | null;
   @ApiProperty({ type: RateLimitDto, nullable: true })
   rate_limit!: RateLimitDto | null;
   /** @example [] */

@@ -1,0 +1,56 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { GRANULARITIES, type Granularity } from './usage-query.dto';
+
+const OUTCOMES_SCHEMA = {
+  type: 'object',
+  additionalProperties: { type: 'integer' },
+  description: 'Calls by outcome: `valid`, or the introspection reason code (`revoked`, `expired`, `rate_limited`, ...). Outcomes with no calls are left out.',
+  example: { valid: 1200, rate_limited: 3 },
+} as const;
+
+export class UsageCounts {
+  /** Calls of every outcome. @example 1203 */
+  total!: number;
+  @ApiProperty(OUTCOMES_SCHEMA)
+  outcomes!: Record<string, number>;
+}
+
+export class UsageBucket extends UsageCounts {
+  /** Start of the UTC hour or day. @example "2026-01-01T13:00:00.000Z" */
+  start!: string;
+}
+
+export class UsageReport {
+  @ApiProperty({ enum: GRANULARITIES })
+  granularity!: Granularity;
+  /** Start of the first bucket of the range (inclusive). */
+  from!: string;
+  /** End of the last bucket of the range (exclusive). */
+  to!: string;
+  /** The last call counted, whatever its outcome; exact, unlike the buckets. */
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  last_used_at!: string | null;
+  totals!: UsageCounts;
+  /** Buckets with at least one call, oldest first; buckets without calls are left out. */
+  buckets!: UsageBucket[];
+}
+
+export class KeyUsageResponse extends UsageReport {
+  key_id!: string;
+}
+
+export class KeyUsageSummary {
+  key_id!: string;
+  name!: string;
+  /** @example "sk_live_7Gq2...x9Qa" */
+  hint!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  last_used_at!: string | null;
+  totals!: UsageCounts;
+}
+
+export class ClientUsageResponse extends UsageReport {
+  client_id!: string;
+  /** The client's keys with calls in the range, busiest first. */
+  keys!: KeyUsageSummary[];
+}

@@ -1,0 +1,18 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+/**
+ * A rotated key's use since its rotation: what tells an operator whether callers
+ * have moved to the successor. Usage is kept per hour, so `count` starts at
+ * `counted_from`, the start of the hour of the rotation; `last_used_at` is exact.
+ */
+export class UsedSinceRotationResponse {
+  /** When the key was rotated (its successor's creation). */
+  rotated_at!: string;
+  /** Start of the UTC hour of the rotation: where `count` begins. */
+  counted_from!: string;
+  /** Calls presenting this key since `counted_from`, of every outcome. @example 42 */
+  count!: number;
+  /** The key's last use if it came after the rotation, else null. */
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  last_used_at!: string | null;
+}
