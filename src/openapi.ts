@@ -1,25 +1,42 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './auth/require-scopes.decorator';
+import { EXAMPLE_KEYS } from './credentials/example-keys';
+import { polishOpenApiDocument } from './openapi-polish';
 
+/** Swagger UI shows the groups in this order. */
+export const OPENAPI_TAGS: ReadonlyArray<{ name: string; description: string }> = [
+  { name: 'clients', description: 'Who holds keys: services, partners, customers. Suspending a client stops all its keys at once.' },
+  { name: 'keys', description: 'Issue, list, change, rotate (with a grace period) and revoke keys. The full key is sent once, when it is created.' },
+  { name: 'scopes', description: 'The catalog of scopes keys may carry, such as `orders:read`; `orders:*` covers every scope below `orders:`.' },
+  { name: 'introspection', description: 'The hot path: is this key good, right now, for these scopes? For services (RFC 7662) and gateways (forward auth).' },
+  { name: 'audit', description: 'The append-only, hash-chained trail of every change: who, what, when, from where.' },
+  { name: 'usage', description: 'How each key is used: calls per hour and per outcome.' },
+  { name: 'operations', description: 'Health and metrics, for load balancers and monitoring. No key needed.' },
+];
+
+const DESCRIPTION = `Keyhouse issues API keys to clients, scopes them, rotates them with a grace period, revokes them at once, and tells every service on every request whether a key is good.
+
+**Authentication.** Every \`/v1\` operation takes a Keyhouse key, as \`Authorization: Bearer <key>\` or \`X-API-Key: <key>\`. Each operation names the admin scope it requires (in its description and in \`x-required-scopes\`); \`admin:*\` covers them all. A key of a non-system client that holds admin scopes acts on its own client only: anything else is a 404. Use **Authorize** with a root key to try the operations here.
+
+**Errors** are RFC 9457 problem details (\`application/problem+json\`) with a \`request_id\`; a 400 names each bad field in \`errors\`. Unknown body fields are refused, never stored.
+
+**Lists** are \`{"data": [...], "next_cursor": "..." | null}\`, newest first; pass \`next_cursor\` back as \`cursor\` for the next page.
+
+**Times** are RFC 3339 in UTC. Keys in these examples (such as \`${EXAMPLE_KEYS.live}\`) are well formed but published, and Keyhouse refuses them.`;
+
+/** The document served at /docs-json and committed as openapi/openapi.json (`npm run openapi`). */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const config = new DocumentBuilder()
+  const builder = new DocumentBuilder()
     .setTitle('Keyhouse')
-    .setDescription(
-      'API key management: issue keys to clients, scope them, rotate them with a grace period, revoke them at once, ' +
-        'and introspect them on every request.\n\nAuthenticate with a Keyhouse key holding the admin scope each operation names ' +
-        '(`x-required-scopes`), as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Errors are RFC 9457 problem details.',
-    )
+    .setDescription(DESCRIPTION)
     .setVersion('1.0.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'sk_live_… / sk_test_…', description: 'A Keyhouse key.' }, BEARER_SCHEME)
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Keyhouse key, the alternative to a bearer token.' }, API_KEY_SCHEME)
-    .addTag('clients', 'Who holds keys: services, partners, customers.')
-    .addTag('keys', 'Issue, list, change, rotate and revoke keys.')
-    .addTag('scopes', 'The catalog of scopes keys may carry.')
-    .addTag('audit', 'The trail of every change.')
-    .addTag('operations', 'Health and metrics.')
-    .build();
-  return SwaggerModule.createDocument(app, config);
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A Keyhouse key (`sk_live_…` or `sk_test_…`): paste the key alone, without "Bearer".' }, BEARER_SCHEME)
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Keyhouse key, instead of a bearer token.' }, API_KEY_SCHEME);
+  for (const tag of OPENAPI_TAGS) builder.addTag(tag.name, tag.description);
+  const document = SwaggerModule.createDocument(app, builder.build(), { operationIdFactory });
+  // Operations that are not Nest routes are added here, before the polish, so they get the shared parts too.
+  return polishOpenApiDocument(document);
 }
 
 /** Swagger UI at /docs and the document at /docs-json. */
@@ -27,6 +44,37 @@ export function setUpOpenApi(app: INestApplication): void {
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'Keyhouse API',
-    swaggerOptions: { persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: false },
+    swaggerOptions: {
+      persistAuthorization: true,
+      displayRequestDuration: true,
+      tryItOutEnabled: false,
+      docExpansion: 'list',
+      defaultModelsExpandDepth: 0,
+      showExtensions: true,
+    },
   });
+}
+
+/** The committed form of the document: keys sorted at every level, two-space indent, trailing newline. */
+export function serializeOpenApiDocument(document: OpenAPIObject): string {
+  return `${JSON.stringify(sortKeys(document), null, 2)}\n`;
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  );
+}
+
+const UNCOUNTABLE = new Set(['Audit', 'Health', 'Metrics', 'Usage']);
+
+/** `KeysController.rotate` -> `rotateKey`, `KeysController.list` -> `listKeys`: names generated clients read well. */
+function operationIdFactory(controllerKey: string, methodKey: string): string {
+  const resource = controllerKey.replace(/Controller$/, '');
+  const noun = methodKey === 'list' || UNCOUNTABLE.has(resource) ? resource : resource.replace(/s$/, '');
+  return `${methodKey}${noun}`;
 }

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common
 import { ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequestContext } from '../auth/actor';
 import { Ctx, RequireScopes } from '../auth/require-scopes.decorator';
-import { ApiBadRequest } from '../common/api-responses';
+import { ApiBadRequest, ApiConflict } from '../common/api-responses';
 import { IdPipe } from '../common/id.pipe';
 import { ProblemResponse } from '../common/problem.response';
 import { ClientsService } from './clients.service';
@@ -52,6 +52,7 @@ export class ClientsController {
   @ApiOkResponse({ type: ClientResponse })
   @ApiBadRequest()
   @ApiNotFoundResponse({ type: ProblemResponse, description: 'No such client, or not yours.' })
+  @ApiConflict('The system client holds the root keys and cannot be suspended.')
   update(@Param('id', IdPipe) id: string, @Body() dto: UpdateClientDto, @Ctx() ctx: RequestContext): Promise<ClientResponse> {
     return this.clients.update(id, dto, ctx);
   }

@@ -17,7 +17,7 @@ export class ProblemResponse {
   @ApiProperty({ example: 'Not Found' })
   title!: string;
 
-  @ApiProperty({ example: 404 })
+  @ApiProperty({ type: 'integer', example: 404 })
   status!: number;
 
   @ApiPropertyOptional({ example: 'No key with that id.' })
@@ -32,4 +32,16 @@ export class ProblemResponse {
   /** Present on 400s: one entry per invalid field. */
   @ApiPropertyOptional({ type: [FieldErrorResponse] })
   errors?: FieldErrorResponse[];
+
+  /** On a 403 for a missing scope: the scopes the operation requires. */
+  @ApiPropertyOptional({ type: [String], example: ['admin:keys:write'] })
+  required_scopes?: string[];
+
+  /** On a 409 for rotating a key a second time: the successor to rotate instead. */
+  @ApiPropertyOptional({ type: String, format: 'uuid', example: '9a7d3c52-8e41-4b6f-b0d2-5c3e1f7a9b80' })
+  replaced_by?: string;
+
+  /** On a 409 for deleting a scope: how many keys still hold it. */
+  @ApiPropertyOptional({ type: 'integer', example: 2 })
+  holders?: number;
 }

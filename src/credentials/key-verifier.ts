@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DatabaseUnavailable } from '../common/errors';
 import { rawPool } from '../database/raw-pool';
+import { isExampleKey } from './example-keys';
 import { addressAllowed, IpRange, parseRange } from './ip-allowlist';
 import { KeyCache } from './key-cache';
 import { KeyDigest } from './key-digest';
@@ -53,7 +54,8 @@ export class KeyVerifier {
   ) {}
 
   async verify(token: string, required: Requirements = {}, now = Date.now()): Promise<Verdict> {
-    if (!parseKey(token)) return { active: false, reason: 'malformed' };
+    // The documented example keys are well formed but published: never good.
+    if (!parseKey(token) || isExampleKey(token)) return { active: false, reason: 'malformed' };
     const record = await this.lookup(this.digest.of(token));
     if (!record) return { active: false, reason: 'not_found' };
     const reason = check(record, required, now);

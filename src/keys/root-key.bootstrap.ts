@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log';
 import { Environment } from '../config/config';
+import { isExampleKey } from '../credentials/example-keys';
 import { KeyDigest } from '../credentials/key-digest';
 import { generateKey, keyHint, parseKey } from '../credentials/key-format';
 import { KeyScopeEntity } from './key-scope.entity';
@@ -32,6 +33,9 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
     const given = this.env.BOOTSTRAP_ROOT_KEY;
     if (given && !parseKey(given)) {
       throw new Error('BOOTSTRAP_ROOT_KEY is not a well-formed Keyhouse key (make one with `npm run keygen`)');
+    }
+    if (given && isExampleKey(given)) {
+      throw new Error('BOOTSTRAP_ROOT_KEY is the documented example key, which Keyhouse never accepts (make a real one with `npm run keygen`)');
     }
     const generated = await this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);

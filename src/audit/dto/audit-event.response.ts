@@ -23,13 +23,15 @@ export class AuditEventResponse {
   source_ip!: string | null;
   /** What changed; never a secret. @example {"reason": "compromised"} */
   changes!: Record<string, unknown>;
-  /** SHA-256 of the previous event's hash and this event's content. */
+  /** SHA-256 of the previous event's hash and this event's content. @example "9c1185a5c5e9fc54612808977ee8f548b2258d31a7f1b5a1c0c7e1f4d7a0b6e3" */
   hash!: string;
+  /** The hash of the event before this one in the chain. @example "2f0d8c4b6a1e9d3c7b5a4f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c" */
   prev_hash!: string;
 }
 
 export class AuditEventPage {
   data!: AuditEventResponse[];
-  @ApiProperty({ type: String, nullable: true })
+  /** Pass as `cursor` for the next page; null on the last page. */
+  @ApiProperty({ type: String, nullable: true, example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ' })
   next_cursor!: string | null;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ENVIRONMENTS, type Environment } from '../../credentials/key-format';
+import { EXAMPLE_KEYS } from '../../credentials/example-keys';
+import { ENVIRONMENTS, keyHint, type Environment } from '../../credentials/key-format';
 import { UsedSinceRotationResponse } from '../../usage/dto/used-since-rotation.response';
 import { KEY_STATUSES, type KeyStatus } from '../key-status';
 import { RateLimitDto } from './key-fields.dto';
@@ -16,7 +17,8 @@ export class KeyResponse {
   environment!: Environment;
   @ApiProperty({ enum: KEY_STATUSES, example: 'active', description: '`expiring` while a rotated key is in its grace period.' })
   status!: KeyStatus;
-  /** Prefix plus the first and last four characters, to recognise a key. @example "sk_live_7Gq2...x9Qa" */
+  /** Prefix plus the first and last four characters, to recognise a key. */
+  @ApiProperty({ example: keyHint(EXAMPLE_KEYS.live) })
   hint!: string;
   /** @example ["orders:read"] */
   scopes!: string[];
@@ -57,12 +59,14 @@ export class KeyResponse {
 
 /** The answer to issue and rotate: the only response that ever carries the secret. */
 export class IssuedKeyResponse extends KeyResponse {
-  /** The full key. Shown once: store it now, Keyhouse keeps only a digest. @example "sk_live_0000EXAMPLE0KEY0DO0NOT0USE000000000000000000000000" */
+  /** The full key. Shown once: store it now, Keyhouse keeps only a digest. */
+  @ApiProperty({ example: EXAMPLE_KEYS.live })
   key!: string;
 }
 
 export class KeyPage {
   data!: KeyResponse[];
-  @ApiProperty({ type: String, nullable: true })
+  /** Pass as `cursor` for the next page; null on the last page. */
+  @ApiProperty({ type: String, nullable: true, example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ' })
   next_cursor!: string | null;
 }
