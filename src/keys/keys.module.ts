@@ -4,12 +4,14 @@ import { AuthModule } from '../auth/auth.module';
 import { ClientsModule } from '../clients/clients.module';
 import { KeysController } from './keys.controller';
 import { KeysService } from './keys.service';
+import { LeakedKeysController } from './leaked-keys.controller';
+import { LeakedKeysService } from './leaked-keys.service';
 import { RootKeyBootstrap } from './root-key.bootstrap';
 
 @Module({
   imports: [AuthModule, AuditModule, ClientsModule],
-  controllers: [KeysController],
-  providers: [KeysService, RootKeyBootstrap],
+  controllers: [KeysController, LeakedKeysController],
+  providers: [KeysService, LeakedKeysService, RootKeyBootstrap],
   exports: [KeysService],
 })
 export class KeysModule {}
