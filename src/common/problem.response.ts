@@ -41,6 +41,10 @@ export class ProblemResponse {
   @ApiPropertyOptional({ type: String, format: 'uuid', example: '9a7d3c52-8e41-4b6f-b0d2-5c3e1f7a9b80' })
   replaced_by?: string;
 
+  /** On a 409 for rotating or changing a key that is not good: its status. */
+  @ApiPropertyOptional({ enum: ['expired', 'revoked'], example: 'revoked' })
+  key_status?: string;
+
   /** On a 409 for deleting a scope: how many keys still hold it. */
   @ApiPropertyOptional({ type: 'integer', example: 2 })
   holders?: number;

@@ -64,10 +64,10 @@ export class KeysService {
 
   async issue(clientId: string, dto: IssueKeyDto, ctx: RequestContext): Promise<IssuedKeyResponse> {
     const expiresAt = expiryFrom(dto.expires_at, dto.ttl_seconds);
-    const scopes = dto.scopes ?? [];
+    const scopes = sorted(dto.scopes ?? []);
     return this.dataSource.transaction(async (manager) => {
       await this.clients.visible(manager, clientId, ctx.actor!);
-      await this.assertGrantable(manager, scopes, ctx.actor);
+      await this.assertGrantable(manager, dto.scopes ?? [], ctx.actor);
       const key = generateKey(dto.environment);
       const entity = manager.create(KeyEntity, {
         clientId,
@@ -134,11 +134,11 @@ export class KeysService {
         key.remaining = dto.usage_limit;
       }
       if (dto.metadata !== undefined) key.metadata = dto.metadata;
-      const scopes = dto.scopes ?? scopesBefore;
+      const scopes = dto.scopes ? sorted(dto.scopes) : scopesBefore;
       const changes = diff(before, AUDITED(key, scopes));
-      if (Object.keys(changes).length === 0) return map(key, scopesBefore);
+      if (Object.keys(changes).length === 0) return map(key, scopesBefore, (await usedSinceRotation(manager, [key])).get(id));
       if (changes.scopes) {
-        await this.assertGrantable(manager, scopes, ctx.actor);
+        await this.assertGrantable(manager, dto.scopes!, ctx.actor);
         await manager.delete(KeyScopeEntity, { keyId: id });
         await manager.insert(KeyScopeEntity, scopes.map((scopeName) => ({ keyId: id, scopeName })));
       }
@@ -252,8 +252,9 @@ export class KeysService {
   private async scopesOf(manager: EntityManager, keyIds: string[]): Promise<Map<string, string[]>> {
     const byKey = new Map<string, string[]>();
     if (keyIds.length === 0) return byKey;
-    const links = await manager.find(KeyScopeEntity, { where: { keyId: In(keyIds) }, order: { scopeName: 'ASC' } });
+    const links = await manager.find(KeyScopeEntity, { where: { keyId: In(keyIds) } });
     for (const link of links) byKey.set(link.keyId, [...(byKey.get(link.keyId) ?? []), link.scopeName]);
+    for (const [keyId, names] of byKey) byKey.set(keyId, sorted(names));
     return byKey;
   }
 
@@ -276,6 +277,11 @@ function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | u
     throw new BadInput('expires_at must lie in the future.', { errors: [{ pointer: '#/expires_at', detail: 'expires_at must be in the future' }] });
   }
   return at;
+}
+
+/** Scopes in one order everywhere (code-point order, whatever the database's collation). */
+function sorted(scopes: readonly string[]): string[] {
+  return [...scopes].sort();
 }
 
 function iso(d: Date | null): string | null {
