@@ -44,6 +44,8 @@ export function setUpOpenApi(app: INestApplication): void {
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'Keyhouse API',
+    // The top bar only offers to load another document.
+    customCss: '.swagger-ui .topbar { display: none }',
     swaggerOptions: {
       persistAuthorization: true,
       displayRequestDuration: true,
