@@ -1,0 +1,18 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** The checkout: the nearest folder above this file with the project's nest-cli.json. */
+function findRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'nest-cli.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no nest-cli.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export const ROOT = findRoot(__dirname);
+/** Built by `nest build --path bench/tsconfig.service.json` (see that file for why not dist/). */
+export const SERVICE_MAIN = join(ROOT, 'bench', 'results', 'build', 'service', 'src', 'main.js');
+export const RESULTS_DIR = join(ROOT, 'bench', 'results');

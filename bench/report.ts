@@ -1,0 +1,109 @@
+import type { DbCounters } from './database';
+import type { LoadResult } from './load';
+import type { Machine } from './machine';
+
+/** One side of a case, over every round: medians of the rounds' figures, sums of counts. */
+export interface SideFigures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  requests: number;
+  rounds: LoadResult[];
+}
+
+export interface CaseResult {
+  id: string;
+  title: string;
+  service: SideFigures | null;
+  baseline: SideFigures | null;
+  baselineKind: string | null;
+  /** service req/s over baseline req/s. */
+  ratio: number | null;
+  p99Ratio: number | null;
+  serviceRssMb: number | null;
+  /** What PostgreSQL counted during the service's first runs (warm-up and measurement): `requests` of them over `seconds`. */
+  database: (DbCounters & { requests: number; seconds: number }) | null;
+  note?: string;
+}
+
+export interface Target {
+  id: string;
+  text: string;
+  status: 'MET' | 'NOT MET' | 'NOT MEASURED';
+  figure: string;
+}
+
+export interface Report {
+  machine: Machine;
+  profile: Record<string, unknown>;
+  cases: CaseResult[];
+  writes: (DbCounters & { introspections: number; workload: string }) | null;
+  targets: Target[];
+  notes: string[];
+  startedAt: string;
+  minutes: number;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+export function figures(rounds: LoadResult[]): SideFigures | null {
+  if (rounds.length === 0) return null;
+  return {
+    rps: median(rounds.map((r) => r.rps)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    requests: rounds.reduce((n, r) => n + r.requests, 0),
+    rounds,
+  };
+}
+
+const fmt = (n: number | null | undefined, digits = 0): string =>
+  n === null || n === undefined || Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+export function printReport(report: Report, write: (line: string) => void): void {
+  const m = report.machine;
+  write('');
+  write(`Machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGb} GB, ${m.os}; Node ${m.node}; ${m.database}${m.redis ? `; ${m.redis}` : ''}`);
+  write(`Commit ${m.commit}; load average at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '-'}`);
+  write(`Profile: ${Object.entries(report.profile).map(([k, v]) => `${k}=${String(v)}`).join(', ')}`);
+  write('');
+  const header = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'RSS MB'];
+  const widths = [34, 10, 9, 7, 7, 7, 6, 7];
+  const row = (cells: string[]) => write(cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' '));
+  row(header);
+  for (const c of report.cases) {
+    if (!c.service) {
+      row([c.title, 'skipped', '', '', '', '', '', '']);
+      if (c.note) write(`  ${c.note}`);
+      continue;
+    }
+    row([c.title, 'service', fmt(c.service.rps), fmt(c.service.p50, 1), fmt(c.service.p99, 1), fmt(c.service.errors), fmt(c.ratio, 2), fmt(c.serviceRssMb)]);
+    if (c.baseline) row(['', c.baselineKind ?? 'baseline', fmt(c.baseline.rps), fmt(c.baseline.p50, 1), fmt(c.baseline.p99, 1), fmt(c.baseline.errors), '', '']);
+    if (c.database) {
+      const d = c.database;
+      write(`  PostgreSQL during ${fmt(d.requests)} service requests: ${fmt(d.digestLookups)} key lookups (${fmt(d.digestLookups / d.requests, 3)} per request), ${fmt(d.transactions)} transactions`);
+    }
+    if (c.note) write(`  ${c.note}`);
+  }
+  if (report.writes) {
+    const w = report.writes;
+    write('');
+    write(`Database writes for ${fmt(w.introspections)} introspections (${w.workload}): ${fmt(w.rowsWritten)} rows written, ${fmt(w.transactions)} transactions committed (reads included)` +
+      (w.writeStatements !== null ? `, ${fmt(w.writeStatements)} write statements` : ''));
+  }
+  write('');
+  write('Targets (issue 6):');
+  for (const t of report.targets) write(`  ${t.status.padEnd(12)} ${t.text}: ${t.figure}`);
+  if (report.notes.length > 0) {
+    write('');
+    for (const n of report.notes) write(`Note: ${n}`);
+  }
+  write('');
+  write(`Finished in ${fmt(report.minutes, 1)} minutes.`);
+}
