@@ -1,9 +1,12 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString, IsUrl, Matches, MaxLength, MinLength } from 'class-validator';
 import { PRINTABLE } from '../common/validators';
+import { EXAMPLE_KEYS } from '../credentials/example-keys';
 
 /** A key found where it should not be, as a secret scanner or a person reports it. */
 export class LeakedKeyReportDto {
   /** The full key as found. Never stored, logged or echoed. */
+  @ApiProperty({ example: EXAMPLE_KEYS.live })
   @IsString() @MaxLength(200)
   key!: string;
 

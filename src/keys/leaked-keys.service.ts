@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ownClientOnly, RequestContext } from '../auth/actor';
 import { AuditLog } from '../audit/audit-log';
+import { KeyCache } from '../credentials/key-cache';
 import { KeyDigest } from '../credentials/key-digest';
 import { parseKey } from '../credentials/key-format';
 import { keyStatus } from './key-status';
@@ -24,13 +25,14 @@ export class LeakedKeysService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly digest: KeyDigest,
     private readonly audit: AuditLog,
+    private readonly cache: KeyCache,
   ) {}
 
   async report(dto: LeakedKeyReportDto, ctx: RequestContext): Promise<LeakedKeyResponse> {
     const parsed = parseKey(dto.key.trim());
     if (!parsed) return { matched: false, revoked: false };
     const digest = this.digest.of(parsed.key);
-    return this.dataSource.transaction(async (manager) => {
+    const answer = await this.dataSource.transaction(async (manager): Promise<LeakedKeyResponse> => {
       const key = await manager
         .createQueryBuilder(KeyEntity, 'k')
         .where('k.digest = :digest', { digest })
@@ -53,6 +55,9 @@ export class LeakedKeysService {
       });
       return { matched: true, revoked: true, ...named };
     });
+    // Other instances drop it when the trigger's notification arrives; this one need not wait for it.
+    if (answer.revoked) this.cache.invalidateDigest(digest);
+    return answer;
   }
 }
 

@@ -42,7 +42,7 @@ export class KeyResponse {
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null })
   grace_ends_at!: string | null;
   /** For a rotated key: its use since the rotation, to tell when callers have moved to the successor. */
-  @ApiProperty({ type: UsedSinceRotationResponse, nullable: true })
+  @ApiProperty({ type: UsedSinceRotationResponse, nullable: true, example: null })
   used_since_rotation!: UsedSinceRotationResponse | null;
   @ApiProperty({ type: RateLimitDto, nullable: true })
   rate_limit!: RateLimitDto | null;

@@ -23,12 +23,12 @@ export class UsageBucket extends UsageCounts {
 export class UsageReport {
   @ApiProperty({ enum: GRANULARITIES })
   granularity!: Granularity;
-  /** Start of the first bucket of the range (inclusive). */
+  /** Start of the first bucket of the range (inclusive). @example "2026-03-01T09:00:00.000Z" */
   from!: string;
-  /** End of the last bucket of the range (exclusive). */
+  /** End of the last bucket of the range (exclusive). @example "2026-03-02T10:00:00.000Z" */
   to!: string;
-  /** The last call counted, whatever its outcome; exact, unlike the buckets. */
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  /** The last use of the key (of any key of the client); exact, unlike the buckets. */
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-03-02T09:41:07.000Z' })
   last_used_at!: string | null;
   totals!: UsageCounts;
   /** Buckets with at least one call, oldest first; buckets without calls are left out. */
@@ -36,20 +36,24 @@ export class UsageReport {
 }
 
 export class KeyUsageResponse extends UsageReport {
+  /** @example "6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11" */
   key_id!: string;
 }
 
 export class KeyUsageSummary {
+  /** @example "6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11" */
   key_id!: string;
+  /** @example "checkout production" */
   name!: string;
   /** @example "sk_live_7Gq2...x9Qa" */
   hint!: string;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-03-02T09:41:07.000Z' })
   last_used_at!: string | null;
   totals!: UsageCounts;
 }
 
 export class ClientUsageResponse extends UsageReport {
+  /** @example "0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11" */
   client_id!: string;
   /** The client's keys with calls in the range, busiest first. */
   keys!: KeyUsageSummary[];
