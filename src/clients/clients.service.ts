@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Actor, ownClientOnly, RequestContext } from '../auth/actor';
 import { AuditLog } from '../audit/audit-log';
 import { Conflict, Forbidden, NotFound } from '../common/errors';
+import { KeyCache } from '../credentials/key-cache';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { diff } from '../common/diff';
 import { ClientEntity } from './client.entity';
@@ -23,6 +24,7 @@ export class ClientsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditLog,
+    private readonly cache: KeyCache,
   ) {}
 
   async create(dto: CreateClientDto, ctx: RequestContext): Promise<ClientResponse> {
@@ -58,7 +60,8 @@ export class ClientsService {
   }
 
   async update(id: string, dto: UpdateClientDto, ctx: RequestContext): Promise<ClientResponse> {
-    return this.dataSource.transaction(async (manager) => {
+    let statusChanged = false;
+    const updated = await this.dataSource.transaction(async (manager) => {
       const client = await this.visible(manager, id, ctx.actor!, true);
       if (client.isSystem && dto.status === 'suspended') {
         throw new Conflict('The system client holds the root keys and cannot be suspended.');
@@ -71,8 +74,12 @@ export class ClientsService {
       const saved = await manager.save(client);
       const action = changes.status ? (after.status === 'suspended' ? 'client.suspended' : 'client.reactivated') : 'client.updated';
       await this.audit.append(manager, ctx, { action, targetType: 'client', targetId: id, clientId: id, changes });
+      statusChanged = Boolean(changes.status);
       return map(saved);
     });
+    // After the commit, as for keys (KeysService.changeKey): the trigger's notification may come later.
+    if (statusChanged) this.cache.invalidateClient(id);
+    return updated;
   }
 
   /** The client if the actor may see it; otherwise the same 404 as for a client that does not exist. */

@@ -9,6 +9,7 @@ import { diff } from '../common/diff';
 import { BadInput, Conflict, Forbidden, NotFound } from '../common/errors';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { normalizeRange } from '../credentials/ip-allowlist';
+import { KeyCache } from '../credentials/key-cache';
 import { KeyDigest } from '../credentials/key-digest';
 import { generateKey, keyHint } from '../credentials/key-format';
 import { coversAll, RESERVED_NAMESPACE } from '../credentials/scope-match';
@@ -59,6 +60,7 @@ export class KeysService {
     private readonly clients: ClientsService,
     private readonly audit: AuditLog,
     private readonly digest: KeyDigest,
+    private readonly cache: KeyCache,
     private readonly env: Environment,
   ) {}
 
@@ -117,7 +119,7 @@ export class KeysService {
   }
 
   async update(id: string, dto: UpdateKeyDto, ctx: RequestContext): Promise<KeyResponse> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.changeKey(id, async (manager) => {
       const key = await this.visible(manager, id, ctx.actor!, true);
       if (key.revokedAt) throw new KeyNotGood('revoked');
       const scopesBefore = await this.scopesOfOne(manager, id);
@@ -149,7 +151,7 @@ export class KeysService {
   }
 
   async rotate(id: string, dto: RotateKeyDto, ctx: RequestContext): Promise<IssuedKeyResponse> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.changeKey(id, async (manager) => {
       const old = await this.visible(manager, id, ctx.actor!, true);
       if (old.replacedBy) throw new KeyAlreadyRotated(old.replacedBy);
       const status = keyStatus(old);
@@ -198,7 +200,7 @@ export class KeysService {
   }
 
   async revoke(id: string, dto: RevokeKeyDto, ctx: RequestContext): Promise<KeyResponse> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.changeKey(id, async (manager) => {
       const key = await this.visible(manager, id, ctx.actor!, true);
       const scopes = await this.scopesOfOne(manager, id);
       const rotation = (await usedSinceRotation(manager, [key])).get(id);
@@ -215,6 +217,23 @@ export class KeysService {
       });
       return map(saved, scopes, rotation);
     });
+  }
+
+  /**
+   * Runs a change to key `id` in a transaction, then, once it has committed, drops the
+   * key from this instance's cache. The database trigger tells every instance, but its
+   * notification may land after this response: whoever revoked a key must not see it
+   * work on the next request. (Dropping it before the commit could let a concurrent
+   * lookup cache the old row again.)
+   */
+  private async changeKey<T>(id: string, change: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const { result, digest } = await this.dataSource.transaction(async (manager) => {
+      const result = await change(manager);
+      const [row] = await manager.query<{ digest: string }[]>('SELECT digest FROM api_keys WHERE id = $1', [id]);
+      return { result, digest: row?.digest };
+    });
+    if (digest) this.cache.invalidateDigest(digest);
+    return result;
   }
 
   /** The key if the actor may see it; otherwise the same 404 as for a key that does not exist. */
