@@ -8,6 +8,7 @@ import { createValidationPipe } from './common/validation';
 import { Environment } from './config/config';
 import { dataSourceOptions, openEmbeddedDatabase } from './database/data-source';
 import { HealthModule } from './health/health.module';
+import { IntrospectionModule } from './introspection/introspection.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ScopesModule } from './scopes/scopes.module';
@@ -42,6 +43,7 @@ export class AppModule {
         ScopesModule,
         KeysModule,
         UsageModule,
+        IntrospectionModule,
         HealthModule,
       ],
       providers: [

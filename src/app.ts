@@ -19,6 +19,8 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
     bodyLimit: env.BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // Route schemas (the hot path's) take JSON as sent: a number is not a string.
+    ajv: { customOptions: { coerceTypes: false } },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env), adapter, {
     logger: new NestPinoLogger(logger.child({ component: 'nest' })),

@@ -35,6 +35,10 @@ export class Environment {
   @Transform(blankToUndefined) @IsOptional() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
+  /** A rate-limit decision Redis has not answered in this time is made locally instead. */
+  @Transform(toInt) @IsInt() @Min(10) @Max(10_000)
+  REDIS_COMMAND_TIMEOUT_MS = 250;
+
   @IsString() @MinLength(1)
   DATA_DIR = './data';
 

@@ -23,6 +23,7 @@ export class MetricsSources implements OnModuleInit {
   onModuleInit(): void {
     this.metrics.observePool(() => poolStats(this.dataSource));
     this.metrics.observeCacheSize(() => this.cache.size);
+    this.metrics.observeCacheEvents(() => this.cache.stats);
   }
 }
 

@@ -1,6 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, collectDefaultMetrics, Registry } from 'prom-client';
 
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  invalidations: number;
+}
+
 export interface PoolStats {
   total?: number;
   idle?: number;
@@ -35,6 +41,7 @@ export class Metrics {
     help: 'Key cache hits, misses and invalidations.',
     labelNames: ['event'] as const,
     registers: [this.registry],
+    collect: () => this.collectCacheEvents(),
   });
 
   readonly usageFlushRows = new Histogram({
@@ -44,10 +51,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly usageFlushLag = new Gauge({
+  readonly usageFlushLag: Gauge = new Gauge({
     name: 'keyhouse_usage_flush_lag_seconds',
     help: 'Age of the oldest usage count not yet written to the database.',
     registers: [this.registry],
+    collect: (): void => this.usageFlushLag.set(this.usageLag()),
   });
 
   readonly rateLimiterFallbacks = new Counter({
@@ -65,6 +73,9 @@ export class Metrics {
 
   private poolStats: () => PoolStats | null = () => null;
   private cacheSize: () => number | null = () => null;
+  private cacheStats: () => CacheStats | null = () => null;
+  private readonly cacheStatsSeen: CacheStats = { hits: 0, misses: 0, invalidations: 0 };
+  private usageLag: () => number = () => 0;
 
   readonly dbPoolConnections = new Gauge({
     name: 'keyhouse_db_pool_connections',
@@ -99,6 +110,26 @@ export class Metrics {
 
   observeCacheSize(size: () => number | null): void {
     this.cacheSize = size;
+  }
+
+  /** The key cache's running totals, turned into counter increments at each scrape. */
+  observeCacheEvents(stats: () => CacheStats | null): void {
+    this.cacheStats = stats;
+  }
+
+  /** Seconds since the oldest usage count still in memory was recorded (0 when none). */
+  observeUsageLag(lag: () => number): void {
+    this.usageLag = lag;
+  }
+
+  private collectCacheEvents(): void {
+    const stats = this.cacheStats();
+    if (!stats) return;
+    for (const [field, event] of [['hits', 'hit'], ['misses', 'miss'], ['invalidations', 'invalidation']] as const) {
+      const delta = stats[field] - this.cacheStatsSeen[field];
+      if (delta > 0) this.cacheEvents.inc({ event }, delta);
+      this.cacheStatsSeen[field] = stats[field];
+    }
   }
 
   constructor() {

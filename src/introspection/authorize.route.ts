@@ -1,0 +1,108 @@
+import type { FastifyReply, FastifyRequest, LogLevel, HTTPMethods, RouteOptions } from 'fastify';
+import { presentedKey } from '../auth/actor';
+import { isDatabaseUnavailable } from '../common/problem';
+import type { InactiveReason } from '../credentials/key-verifier';
+import type { RateDecision } from '../ratelimit/sliding-window';
+import type { DrainGate } from './drain-gate';
+import { scopeList } from './introspect.route';
+import type { KeyCheck } from './key-check';
+
+export const AUTHORIZE_PATH = '/v1/authorize';
+/** Envoy's ext_authz (HTTP) sends the original method, and the original path after its path_prefix. */
+const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+/** Envoy only lets a request through on 200: its configuration asks for that status with this header. */
+const SUCCESS_STATUS_HEADER = 'x-keyhouse-success-status';
+
+/** What the gateway answers the caller, by reason: 401 for a key that is not good, 403 for one not good for this request. */
+const STATUS: Record<InactiveReason, number> = {
+  malformed: 401,
+  not_found: 401,
+  revoked: 401,
+  expired: 401,
+  client_suspended: 401,
+  environment_mismatch: 403,
+  insufficient_scope: 403,
+  ip_not_allowed: 403,
+  usage_exceeded: 403,
+  rate_limited: 429,
+};
+
+const REALM = 'Bearer realm="keyhouse"';
+
+/**
+ * Forward auth for gateways (nginx auth_request, Envoy ext_authz over HTTP, Traefik
+ * ForwardAuth): the key from the forwarded request's own headers, the scopes it needs
+ * from X-Required-Scopes or `?scope=`, the caller's address from X-Forwarded-For only
+ * through TRUSTED_PROXIES (Fastify's trustProxy sets request.ip). Answers never carry
+ * a body: 204 (or 200) with the key's identity in headers, else 401, 403, 429 or 503.
+ */
+export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; logLevel: LogLevel }): RouteOptions[] {
+  const { check, gate } = deps;
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (!gate.enter()) return void reply.status(503).header('retry-after', '1').send();
+    try {
+      const token = presentedKey(request.headers);
+      const decision = await check.check('authorize', token ?? '', {
+        scopes: requiredScopes(request),
+        environment: firstOf(request.headers['x-required-environment']) ?? firstOf((request.query as Record<string, unknown>).environment),
+        clientIp: request.ip,
+      });
+      if (decision.rate) rateLimitHeaders(reply, decision.rate);
+      if (decision.active) {
+        const { key } = decision;
+        void reply.headers({ 'x-client-id': key.clientId, 'x-key-id': key.keyId, 'x-scopes': key.scopes.join(' ') });
+        return void reply.status(request.headers[SUCCESS_STATUS_HEADER] === '200' ? 200 : 204).send();
+      }
+      const status = STATUS[decision.reason];
+      // RFC 6750 §3.1: no error code when the request carried no key at all.
+      if (status === 401) void reply.header('www-authenticate', token ? `${REALM}, error="invalid_token"` : REALM);
+      if (decision.reason === 'insufficient_scope') void reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
+      if (status === 429) void reply.header('retry-after', String(Math.max(1, Math.ceil(decision.rate!.resetMs / 1000))));
+      return void reply.status(status).send();
+    } finally {
+      gate.leave();
+    }
+  };
+  return [AUTHORIZE_PATH, `${AUTHORIZE_PATH}/*`].map((url) => ({
+    method: METHODS,
+    url,
+    logLevel: deps.logLevel,
+    // HEAD is listed: Fastify's automatic HEAD route would not take the catch-all's methods.
+    exposeHeadRoute: false,
+    errorHandler: bareError,
+    handler,
+  }));
+}
+
+/** Errors too leave without a body: 503 when the database could not say, 4xx for a request Fastify refused, else 500. */
+function bareError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  if (isDatabaseUnavailable(err)) {
+    request.log.warn({ err: { message: (err as Error).message } }, 'database unavailable');
+    return void reply.status(503).header('retry-after', '1').send();
+  }
+  const status = (err as { statusCode?: number }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return void reply.status(status).send();
+  request.log.error({ err }, 'unhandled error');
+  void reply.status(500).send();
+}
+
+function requiredScopes(request: FastifyRequest): string[] {
+  const header = request.headers['x-required-scopes'];
+  const query = (request.query as Record<string, unknown>).scope;
+  const values = [header, query].flat().filter((v): v is string => typeof v === 'string');
+  return values.flatMap((v) => scopeList(v));
+}
+
+function firstOf(value: unknown): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' && first.length > 0 ? first : undefined;
+}
+
+/** Seconds, as the IETF RateLimit fields have them: the gateway can pass them on to its callers. */
+function rateLimitHeaders(reply: FastifyReply, rate: RateDecision): void {
+  void reply.headers({
+    'x-ratelimit-limit': String(rate.limit),
+    'x-ratelimit-remaining': String(rate.remaining),
+    'x-ratelimit-reset': String(Math.max(0, Math.ceil(rate.resetMs / 1000))),
+  });
+}

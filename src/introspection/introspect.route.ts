@@ -1,0 +1,99 @@
+import type { FastifyReply, FastifyRequest, LogLevel, FastifySchemaValidationError, RouteOptions } from 'fastify';
+import ipaddr from 'ipaddr.js';
+import { presentedKey } from '../auth/actor';
+import { BadInput, Forbidden, Unauthenticated } from '../common/errors';
+import { sendProblem } from '../common/send-problem';
+import { ENVIRONMENTS } from '../credentials/key-format';
+import { KeyVerifier } from '../credentials/key-verifier';
+import { coversAll } from '../credentials/scope-match';
+import { type DrainGate, ShuttingDown } from './drain-gate';
+import { introspectionBody } from './introspection-body';
+import type { KeyCheck } from './key-check';
+
+export const INTROSPECT_PATH = '/v1/introspect';
+export const INTROSPECT_SCOPE = 'admin:introspect';
+const REQUIRED = [INTROSPECT_SCOPE];
+
+/**
+ * The body, JSON or form-encoded. Other fields (such as the `client_id` and
+ * `client_secret` OAuth clients add, RFC 6749 §2.3) are accepted and ignored.
+ */
+export const INTROSPECT_BODY_SCHEMA = {
+  type: 'object',
+  required: ['token'],
+  properties: {
+    token: { type: 'string', maxLength: 1024 },
+    token_type_hint: { type: 'string', maxLength: 100 },
+    scope: { type: 'string', maxLength: 4096 },
+    client_ip: { type: 'string', maxLength: 100 },
+    environment: { type: 'string', enum: [...ENVIRONMENTS] },
+  },
+} as const;
+
+interface IntrospectBody {
+  token: string;
+  scope?: string;
+  client_ip?: string;
+  environment?: string;
+}
+
+/** Splits a space-separated scope list (RFC 6749 §3.3). */
+export function scopeList(value: string | undefined): string[] {
+  return value ? value.split(/[\s,]+/).filter((s) => s.length > 0) : [];
+}
+
+export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; gate: DrainGate; logLevel: LogLevel }): RouteOptions {
+  const { verifier, check, gate } = deps;
+  return {
+    method: 'POST',
+    url: INTROSPECT_PATH,
+    schema: { body: INTROSPECT_BODY_SCHEMA },
+    // The caller is authenticated before its body is judged: a stranger learns nothing from a 400.
+    attachValidation: true,
+    logLevel: deps.logLevel,
+    errorHandler: (err: unknown, request: FastifyRequest, reply: FastifyReply) => sendProblem(err, request, reply),
+    handler: async (request, reply) => {
+      if (!gate.enter()) throw new ShuttingDown();
+      try {
+        await authenticateCaller(verifier, request);
+        if (request.validationError) throw invalidBody(request.validationError.validation);
+        const body = request.body as IntrospectBody;
+        if (body.client_ip !== undefined && !ipaddr.isValid(body.client_ip)) {
+          throw new BadInput('The request is not valid.', { errors: [{ pointer: '#/client_ip', detail: 'client_ip must be an IPv4 or IPv6 address' }] });
+        }
+        const decision = await check.check('introspect', body.token, {
+          scopes: scopeList(body.scope),
+          environment: body.environment,
+          clientIp: body.client_ip,
+        });
+        void reply.header('cache-control', 'no-store');
+        return introspectionBody(decision);
+      } finally {
+        gate.leave();
+      }
+    },
+  };
+}
+
+/** The caller's own key must be good and hold `admin:introspect`, as the admin guard would require. */
+async function authenticateCaller(verifier: KeyVerifier, request: FastifyRequest): Promise<void> {
+  request.requiredScopes = REQUIRED;
+  const token = presentedKey(request.headers);
+  if (!token) throw new Unauthenticated();
+  const verdict = await verifier.verify(token, { clientIp: request.ip });
+  if (!verdict.active) throw new Unauthenticated();
+  const key = verdict.record;
+  request.actor = { keyId: key.keyId, clientId: key.clientId, isSystem: key.isSystemClient, scopes: key.scopes };
+  if (!coversAll(key.scopes, REQUIRED)) {
+    throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, { required_scopes: REQUIRED });
+  }
+}
+
+function invalidBody(validation: FastifySchemaValidationError[]): BadInput {
+  const errors = validation.map((e) => {
+    const missing = (e.params as { missingProperty?: string }).missingProperty;
+    const field = missing ?? e.instancePath.replace(/^\//, '');
+    return { pointer: `#/${field}`, detail: `${field || 'body'} ${e.message ?? 'is not valid'}` };
+  });
+  return new BadInput('The request is not valid.', { errors });
+}

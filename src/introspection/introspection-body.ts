@@ -1,0 +1,57 @@
+import type { VerifiedKey } from '../credentials/key-verifier';
+import type { RateDecision } from '../ratelimit/sliding-window';
+import type { Decision } from './key-check';
+
+/** The rate limit as introspection reports it; `reset` in seconds since the epoch, like `exp`. */
+export interface RateLimitBody {
+  limit: number;
+  remaining: number;
+  reset: number;
+}
+
+export interface ActiveIntrospection {
+  active: true;
+  scope: string;
+  client_id: string;
+  sub: string;
+  token_type: 'api_key';
+  iat: number;
+  environment: string;
+  key_name: string;
+  metadata: Record<string, unknown>;
+  exp?: number;
+  rate_limit?: RateLimitBody;
+}
+
+export interface InactiveIntrospection {
+  active: false;
+  reason: string;
+  rate_limit?: RateLimitBody;
+}
+
+/** RFC 7662's answer, with Keyhouse's extensions; never the key itself. */
+export function introspectionBody(decision: Decision, now = Date.now()): ActiveIntrospection | InactiveIntrospection {
+  if (!decision.active) {
+    return decision.rate ? { active: false, reason: decision.reason, rate_limit: rateLimitBody(decision.rate, now) } : { active: false, reason: decision.reason };
+  }
+  const key: VerifiedKey = decision.key;
+  const body: ActiveIntrospection = {
+    active: true,
+    scope: key.scopes.join(' '),
+    client_id: key.clientId,
+    sub: key.keyId,
+    token_type: 'api_key',
+    iat: Math.floor(key.createdAt / 1000),
+    environment: key.environment,
+    key_name: key.name,
+    metadata: key.metadata,
+  };
+  // While a rotated key is in grace, this is the end of its grace (or its own expiry, if sooner).
+  if (key.goodUntil !== null) body.exp = Math.floor(key.goodUntil / 1000);
+  if (decision.rate) body.rate_limit = rateLimitBody(decision.rate, now);
+  return body;
+}
+
+function rateLimitBody(rate: RateDecision, now: number): RateLimitBody {
+  return { limit: rate.limit, remaining: rate.remaining, reset: Math.ceil((now + rate.resetMs) / 1000) };
+}

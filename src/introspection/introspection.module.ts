@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { CredentialsModule } from '../credentials/credentials.module';
+import { RateLimitModule } from '../ratelimit/ratelimit.module';
+import { UsageModule } from '../usage/usage.module';
+import { HotPathRoutes } from './hot-path.routes';
+import { KeyCheck } from './key-check';
+import { UsageLimit } from './usage-limit';
+
+/** POST /v1/introspect and GET /v1/authorize: the hot path. */
+@Module({
+  imports: [CredentialsModule, RateLimitModule, UsageModule],
+  providers: [KeyCheck, UsageLimit, HotPathRoutes],
+})
+export class IntrospectionModule {}

@@ -1,0 +1,135 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Environment } from '../config/config';
+import { Metrics } from '../metrics/metrics';
+
+const HOUR = 3_600_000;
+/** Rows per statement: well under PostgreSQL's parameter and message limits. */
+const BATCH_ROWS = 5000;
+
+interface Pending {
+  keyId: string;
+  bucket: number;
+  outcome: string;
+  count: number;
+}
+
+const UPSERT_BUCKETS = `
+  INSERT INTO usage_buckets (key_id, bucket_start, outcome, count)
+  SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::bigint[])
+  ON CONFLICT (key_id, bucket_start, outcome) DO UPDATE SET count = usage_buckets.count + EXCLUDED.count`;
+
+/** The key triggers ignore last_used_at, so this invalidates no cache. */
+const TOUCH_KEYS = `
+  UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, u.at)
+  FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id`;
+
+/**
+ * Counts hot-path outcomes in memory, per key, UTC hour and outcome, with each key's
+ * last use, and writes them in batches every USAGE_FLUSH_INTERVAL_MS and at shutdown:
+ * never a database write per call. A flush that fails keeps its counts for the next.
+ * Concurrent instances add to the same rows (ON CONFLICT ... count + EXCLUDED.count);
+ * rows are written in one order so two flushes cannot deadlock each other.
+ */
+@Injectable()
+export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger('UsageRecorder');
+  private pending = new Map<string, Pending>();
+  private lastUsed = new Map<string, number>();
+  /** When the oldest count not yet written was recorded. */
+  private pendingSince: number | null = null;
+  private flushing: Promise<number> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private failing = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly env: Environment,
+    private readonly metrics: Metrics,
+  ) {}
+
+  onModuleInit(): void {
+    this.metrics.observeUsageLag(() => (this.pendingSince === null ? 0 : (Date.now() - this.pendingSince) / 1000));
+    this.timer = setInterval(() => void this.flush(), this.env.USAGE_FLUSH_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  record(keyId: string, outcome: string, at = Date.now()): void {
+    const bucket = at - (at % HOUR);
+    const id = `${keyId}|${bucket}|${outcome}`;
+    const entry = this.pending.get(id);
+    if (entry) entry.count++;
+    else this.pending.set(id, { keyId, bucket, outcome, count: 1 });
+    if ((this.lastUsed.get(keyId) ?? 0) < at) this.lastUsed.set(keyId, at);
+    this.pendingSince ??= at;
+  }
+
+  /** Writes what has been counted so far; resolves with the number of usage rows written. */
+  flush(): Promise<number> {
+    // One flush at a time; a call during a flush waits for it and then writes what came since.
+    const previous = this.flushing ?? Promise.resolve(0);
+    const next = previous.then(() => this.writePending());
+    this.flushing = next;
+    void next.finally(() => {
+      if (this.flushing === next) this.flushing = null;
+    });
+    return next;
+  }
+
+  private async writePending(): Promise<number> {
+    if (this.pending.size === 0 && this.lastUsed.size === 0) return 0;
+    const rows = [...this.pending.values()];
+    const touched = [...this.lastUsed];
+    const since = this.pendingSince;
+    this.pending = new Map();
+    this.lastUsed = new Map();
+    this.pendingSince = null;
+    rows.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : a.bucket - b.bucket || (a.outcome < b.outcome ? -1 : 1)));
+    touched.sort(([a], [b]) => (a < b ? -1 : 1));
+    try {
+      await this.dataSource.transaction(async (manager) => {
+        for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+          const batch = rows.slice(i, i + BATCH_ROWS);
+          await manager.query(UPSERT_BUCKETS, [
+            batch.map((r) => r.keyId),
+            batch.map((r) => new Date(r.bucket)),
+            batch.map((r) => r.outcome),
+            batch.map((r) => r.count),
+          ]);
+        }
+        for (let i = 0; i < touched.length; i += BATCH_ROWS) {
+          const batch = touched.slice(i, i + BATCH_ROWS);
+          await manager.query(TOUCH_KEYS, [batch.map(([id]) => id), batch.map(([, at]) => new Date(at))]);
+        }
+      });
+    } catch (err) {
+      this.restore(rows, touched, since);
+      if (!this.failing) this.logger.warn(`usage counts not written, kept for the next flush: ${(err as Error).message}`);
+      this.failing = true;
+      return 0;
+    }
+    if (this.failing) this.logger.log('usage counts written again');
+    this.failing = false;
+    this.metrics.usageFlushRows.observe(rows.length);
+    return rows.length;
+  }
+
+  /** Puts back counts whose write failed, merged with what arrived meanwhile. */
+  private restore(rows: Pending[], touched: Array<[string, number]>, since: number | null): void {
+    for (const row of rows) {
+      const id = `${row.keyId}|${row.bucket}|${row.outcome}`;
+      const entry = this.pending.get(id);
+      if (entry) entry.count += row.count;
+      else this.pending.set(id, row);
+    }
+    for (const [keyId, at] of touched) if ((this.lastUsed.get(keyId) ?? 0) < at) this.lastUsed.set(keyId, at);
+    if (since !== null) this.pendingSince = Math.min(since, this.pendingSince ?? since);
+  }
+}
