@@ -123,6 +123,7 @@ export class KeysService {
       const key = await this.visible(manager, id, ctx.actor!, true);
       if (key.revokedAt) throw new KeyNotGood('revoked');
       const scopesBefore = await this.scopesOfOne(manager, id);
+      assertHeld(scopesBefore, ctx.actor, 'change');
       const before = AUDITED(key, scopesBefore);
       if (dto.name !== undefined) key.name = dto.name;
       if (dto.expires_at !== undefined) key.expiresAt = dto.expires_at === null ? null : expiryFrom(dto.expires_at, undefined);
@@ -158,6 +159,7 @@ export class KeysService {
       if (status !== 'active') throw new KeyNotGood(status);
       const now = Date.now();
       const scopes = await this.scopesOfOne(manager, id);
+      assertHeld(scopes, ctx.actor, 'rotate');
       const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : null;
       const expiresAt =
         dto.expires_at !== undefined || dto.ttl_seconds !== undefined
@@ -262,10 +264,7 @@ export class KeysService {
     const known = new Set((await manager.find(ScopeEntity, { where: { name: In(scopes) }, select: { name: true } })).map((s) => s.name));
     const unknown = scopes.flatMap((s, i) => (known.has(s) ? [] : [{ pointer: `#/scopes/${i}`, detail: `${s} is not in the scope catalog` }]));
     if (unknown.length > 0) throw new BadInput('Keys may carry only catalogued scopes.', { errors: unknown });
-    const admin = scopes.filter((s) => s.startsWith(RESERVED_NAMESPACE));
-    if (actor && admin.length > 0 && !coversAll(actor.scopes, admin)) {
-      throw new Forbidden(`A key may grant only admin: scopes it holds itself; yours does not cover ${admin.join(', ')}.`);
-    }
+    assertHeld(scopes, actor, 'grant');
   }
 
   private async scopesOf(manager: EntityManager, keyIds: string[]): Promise<Map<string, string[]>> {
@@ -296,6 +295,22 @@ function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | u
     throw new BadInput('expires_at must lie in the future.', { errors: [{ pointer: '#/expires_at', detail: 'expires_at must be in the future' }] });
   }
   return at;
+}
+
+/**
+ * A key may grant only admin: scopes it holds itself, and for the same reason may
+ * change or rotate only keys whose admin: scopes it holds: a rotation hands the
+ * successor's secret to the caller, and a change could loosen a stronger key's
+ * limits. (Revoking a stronger key hands nothing out, so it needs no such check.)
+ */
+function assertHeld(scopes: readonly string[], actor: Actor | null, verb: 'grant' | 'change' | 'rotate'): void {
+  const admin = scopes.filter((s) => s.startsWith(RESERVED_NAMESPACE));
+  if (!actor || admin.length === 0 || coversAll(actor.scopes, admin)) return;
+  throw new Forbidden(
+    verb === 'grant'
+      ? `A key may grant only admin: scopes it holds itself; yours does not cover ${admin.join(', ')}.`
+      : `A key may ${verb} only keys whose admin: scopes it holds itself; yours does not cover ${admin.join(', ')}.`,
+  );
 }
 
 /** Scopes in one order everywhere (code-point order, whatever the database's collation). */
