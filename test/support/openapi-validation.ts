@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAPIResponseValidator from 'openapi-response-validator';
@@ -34,7 +35,7 @@ export class OpenApiMismatch extends Error {
   override name = 'OpenApiMismatch';
 }
 
-/** What this process checked, written to test-artifacts/openapi-validation/ for `.ci/run` to add up. */
+/** What this test file checked, written to test-artifacts/openapi-validation/ for `.ci/run` to add up. */
 export const tally = { validated: 0, notYetDocumented: 0, documentation: 0, preflight: 0, exempted: 0 };
 
 type Json = Record<string, any>;
@@ -118,11 +119,13 @@ export function exempt(): void {
   tally.exempted++;
 }
 
-/** Writes this process's tally; each jest worker keeps one file, overwritten as it goes. */
+/** Jest loads this module afresh for every test file: one tally file each, rewritten as its apps close. */
+const TALLY_FILE = `${process.pid}-${randomUUID()}.json`;
+
 export function recordTally(): void {
   const dir = join(__dirname, '..', '..', 'test-artifacts', 'openapi-validation');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${process.pid}.json`), `${JSON.stringify(tally)}\n`);
+  writeFileSync(join(dir, TALLY_FILE), `${JSON.stringify(tally)}\n`);
 }
 
 function load() {
