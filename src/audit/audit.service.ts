@@ -23,7 +23,8 @@ export class AuditService {
     if (query.to) qb.andWhere('e.occurred_at < :to', { to: query.to });
     if (cursor) qb.andWhere('e.id < :id', { id: cursor.id });
     const rows = await qb.orderBy('e.id', 'DESC').limit(query.limit + 1).getMany();
-    return toPage(rows, query.limit, map, (e) => ({ at: e.occurredAt.toISOString(), id: e.id }));
+    // The embedded driver reads bigint as a number, pg as a string; the cursor holds a string.
+    return toPage(rows, query.limit, map, (e) => ({ at: e.occurredAt.toISOString(), id: String(e.id) }));
   }
 }
 
