@@ -1,0 +1,171 @@
+import { generateKey } from '../src/credentials/key-format';
+import { makeClient, makeKey, makeScope, unique } from './support/factories';
+import { Reply, TestApp } from './support/test-app';
+
+/**
+ * GET /v1/authorize as gateways call it: no Keyhouse credential of their own, the
+ * caller's key in the forwarded Authorization or X-API-Key header, the route's needs in
+ * X-Required-Scopes (nginx, Envoy) or ?scope= (Traefik's address), the caller's address
+ * in X-Forwarded-For. Injected requests come from 127.0.0.1, the trusted proxy here.
+ */
+describe('GET /v1/authorize', () => {
+  let app: TestApp;
+  let client: { id: string };
+  let read: string;
+  let write: string;
+
+  const authorize = (headers: Record<string, string>, path = '/v1/authorize', method = 'GET') => app.call(method, path, { key: null, headers });
+  const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  /** Gateways pass nothing but the status and headers on: a body would be a leak waiting to happen. */
+  function expectNoBody(res: Reply): void {
+    expect(res.raw).toBe('');
+  }
+
+  beforeAll(async () => {
+    app = await TestApp.start({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
+    const stem = unique('gw').replace('-', '');
+    read = (await makeScope(app, `${stem}:read`)).name;
+    write = (await makeScope(app, `${stem}:write`)).name;
+    await makeScope(app, `${stem}:*`);
+    client = await makeClient(app);
+  });
+  afterAll(() => app.close());
+
+  it('should answer 204 with the key identity and scopes for a good key, as nginx auth_request forwards it', async () => {
+    const key = await makeKey(app, client.id, { scopes: [read, write] });
+    const res = await authorize({
+      ...bearer(key.key),
+      'x-required-scopes': read,
+      'x-forwarded-for': '198.51.100.7',
+      'x-original-uri': '/orders/42',
+    });
+    expect(res.status).toBe(204);
+    expectNoBody(res);
+    expect(res.headers).toMatchObject({ 'x-client-id': client.id, 'x-key-id': key.id, 'x-scopes': `${read} ${write}` });
+    expect(res.headers['x-ratelimit-limit']).toBeUndefined();
+  });
+
+  it('should read the key from X-API-Key and the scopes from ?scope=, as Traefik ForwardAuth calls an address', async () => {
+    const key = await makeKey(app, client.id, { scopes: [read] });
+    const ok = await authorize({ 'x-api-key': key.key, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/orders' }, `/v1/authorize?scope=${encodeURIComponent(read)}`);
+    expect(ok.status).toBe(204);
+    expect(ok.headers['x-key-id']).toBe(key.id);
+    const denied = await authorize({ 'x-api-key': key.key }, `/v1/authorize?scope=${encodeURIComponent(write)}`);
+    expect(denied.status).toBe(403);
+  });
+
+  it('should take the original method and path after the prefix, and answer 200 when asked to, as Envoy ext_authz needs', async () => {
+    const key = await makeKey(app, client.id, { scopes: [write] });
+    const headers = { ...bearer(key.key), 'x-required-scopes': write, 'x-keyhouse-success-status': '200' };
+    // Envoy's request to the authorization service: the original method, path_prefix + the original path.
+    const res = await app.call('POST', '/v1/authorize/orders/42?expand=items', { key: null, headers, skipOpenApiValidation: 'Envoy forwards the original method and path; the GET operation documents it' });
+    expect(res.status).toBe(200);
+    expectNoBody(res);
+    expect(res.headers['x-key-id']).toBe(key.id);
+    const denied = await app.call('DELETE', '/v1/authorize/orders/42', { key: null, headers: { ...headers, 'x-required-scopes': read }, skipOpenApiValidation: 'as above' });
+    expect(denied.status).toBe(403);
+  });
+
+  it('should answer 401 with WWW-Authenticate for a missing, malformed, unknown, revoked or expired key', async () => {
+    const revoked = await makeKey(app, client.id);
+    await app.post(`/v1/keys/${revoked.id}/revoke`, {});
+    const expired = await makeKey(app, client.id);
+    await app.post(`/v1/keys/${expired.id}/rotate`, { grace_period_seconds: 0 });
+
+    const missing = await authorize({});
+    expect(missing.status).toBe(401);
+    expect(missing.headers['www-authenticate']).toBe('Bearer realm="keyhouse"');
+    expectNoBody(missing);
+    for (const token of ['sk_live_nonsense', generateKey('live'), revoked.key, expired.key]) {
+      const res = await authorize(bearer(token));
+      expect({ token, status: res.status }).toEqual({ token, status: 401 });
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="keyhouse", error="invalid_token"');
+      expect(res.headers['x-key-id']).toBeUndefined();
+      expectNoBody(res);
+    }
+  });
+
+  it('should answer 401 for a key of a suspended client', async () => {
+    const own = await makeClient(app);
+    const key = await makeKey(app, own.id);
+    expect((await authorize(bearer(key.key))).status).toBe(204);
+    await app.patch(`/v1/clients/${own.id}`, { status: 'suspended' });
+    expect((await authorize(bearer(key.key))).status).toBe(401);
+  });
+
+  it('should answer 403 for a missing scope, with wildcards of the key counted', async () => {
+    const narrow = await makeKey(app, client.id, { scopes: [read] });
+    const res = await authorize({ ...bearer(narrow.key), 'x-required-scopes': `${read} ${write}` });
+    expect(res.status).toBe(403);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="keyhouse", error="insufficient_scope"');
+    expectNoBody(res);
+    const wide = await makeKey(app, client.id, { scopes: [`${read.split(':')[0]}:*`] });
+    expect((await authorize({ ...bearer(wide.key), 'x-required-scopes': `${read}, ${write}` })).status).toBe(204);
+  });
+
+  it('should answer 403 for the wrong environment, from X-Required-Environment or ?environment=', async () => {
+    const key = await makeKey(app, client.id, { environment: 'test' });
+    expect((await authorize({ ...bearer(key.key), 'x-required-environment': 'test' })).status).toBe(204);
+    expect((await authorize({ ...bearer(key.key), 'x-required-environment': 'live' })).status).toBe(403);
+    expect((await authorize(bearer(key.key), '/v1/authorize?environment=live')).status).toBe(403);
+  });
+
+  it('should check the allowlist against X-Forwarded-For from a trusted proxy, IPv4 and IPv6', async () => {
+    const key = await makeKey(app, client.id, { ip_allowlist: ['2001:db8::/32', '203.0.113.0/24'] });
+    expect((await authorize({ ...bearer(key.key), 'x-forwarded-for': '2001:db8::42' })).status).toBe(204);
+    expect((await authorize({ ...bearer(key.key), 'x-forwarded-for': '203.0.113.9' })).status).toBe(204);
+    // The address nearest the trusted proxy counts, not one the caller wrote further left.
+    expect((await authorize({ ...bearer(key.key), 'x-forwarded-for': '203.0.113.9, 198.51.100.1' })).status).toBe(403);
+    expect((await authorize({ ...bearer(key.key), 'x-forwarded-for': '2001:db9::1' })).status).toBe(403);
+    // Without X-Forwarded-For, the peer itself (127.0.0.1) is not on the list.
+    expect((await authorize(bearer(key.key))).status).toBe(403);
+  });
+
+  it('should answer 403 once the usage limit is spent', async () => {
+    const key = await makeKey(app, client.id, { usage_limit: 1 });
+    expect((await authorize(bearer(key.key))).status).toBe(204);
+    expect((await authorize(bearer(key.key))).status).toBe(403);
+  });
+
+  it('should answer 429 with Retry-After and the rate-limit headers over the limit', async () => {
+    const key = await makeKey(app, client.id, { rate_limit: { limit: 2, window_seconds: 30 } });
+    const first = await authorize(bearer(key.key));
+    expect(first.status).toBe(204);
+    expect(first.headers).toMatchObject({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '1' });
+    expect(Number(first.headers['x-ratelimit-reset'])).toBeGreaterThanOrEqual(30);
+    expect(Number(first.headers['x-ratelimit-reset'])).toBeLessThanOrEqual(33);
+    expect((await authorize(bearer(key.key))).headers['x-ratelimit-remaining']).toBe('0');
+    const limited = await authorize(bearer(key.key));
+    expect(limited.status).toBe(429);
+    expectNoBody(limited);
+    expect(limited.headers).toMatchObject({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '0' });
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(33);
+    expect(limited.headers['x-client-id']).toBeUndefined();
+  });
+
+  it('should answer HEAD like GET', async () => {
+    const key = await makeKey(app, client.id);
+    expect((await authorize(bearer(key.key), '/v1/authorize', 'HEAD')).status).toBe(204);
+    expect((await authorize({}, '/v1/authorize', 'HEAD')).status).toBe(401);
+  });
+});
+
+describe('GET /v1/authorize behind no trusted proxy', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await TestApp.start({ TRUSTED_PROXIES: '' });
+  });
+  afterAll(() => app.close());
+
+  it('should ignore X-Forwarded-For and check the peer address', async () => {
+    const client = await makeClient(app);
+    const key = await makeKey(app, client.id, { ip_allowlist: ['203.0.113.0/24'] });
+    const spoofed = await app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${key.key}`, 'x-forwarded-for': '203.0.113.9' } });
+    expect(spoofed.status).toBe(403);
+    const local = await makeKey(app, client.id, { ip_allowlist: ['127.0.0.0/8', '::1'] });
+    expect((await app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${local.key}`, 'x-forwarded-for': '203.0.113.9' } })).status).toBe(204);
+  });
+});
