@@ -49,6 +49,19 @@ describe('denied admin attempts', () => {
     });
   });
 
+  it('should record a 403 from introspection for a key without admin:introspect', async () => {
+    const { res, events } = await attempt('POST', '/v1/introspect', reader.key, { token: othersKey.key });
+    expect(res.status).toBe(403);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      actor_key_id: reader.id,
+      target_type: 'system',
+      target_id: '/v1/introspect',
+      changes: { status: 403, method: 'POST', path: '/v1/introspect', required_scopes: ['admin:introspect'], reason: 'missing_scope' },
+    });
+    expect(JSON.stringify(events)).not.toContain(othersKey.key);
+  });
+
   it('should record a 403 a service gives a key that holds the scope', async () => {
     const { res, events } = await attempt('GET', '/v1/audit-events/verify', reader.key);
     expect(res.status).toBe(403);

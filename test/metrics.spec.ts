@@ -1,4 +1,5 @@
 import { DeniedAttempts } from '../src/audit/denied-attempts';
+import { KeyCache } from '../src/credentials/key-cache';
 import { KeyDigest } from '../src/credentials/key-digest';
 import { makeClient, makeKey } from './support/factories';
 import { TestApp, usingPostgres } from './support/test-app';
@@ -77,9 +78,14 @@ describe('metrics', () => {
     } else {
       expect(pool).toEqual({ total: 1 });
     }
-    const cache = all.find((s) => s.name === 'keyhouse_key_cache_entries');
-    // The root key that made the client is cached.
-    expect(Number(cache?.value)).toBeGreaterThanOrEqual(1);
+    expect(Number(all.find((s) => s.name === 'keyhouse_key_cache_entries')?.value)).toBeGreaterThanOrEqual(0);
+    // Other instances' changes empty this cache at any time (PostgreSQL runs share one database), so the size is pinned.
+    const size = jest.spyOn(app.app.get(KeyCache), 'size', 'get').mockReturnValue(1234);
+    try {
+      expect(samples((await scrape()).raw).find((s) => s.name === 'keyhouse_key_cache_entries')?.value).toBe('1234');
+    } finally {
+      size.mockRestore();
+    }
   });
 
   it('should carry no key, digest, id or other unbounded value in any label', async () => {
@@ -90,6 +96,10 @@ describe('metrics', () => {
     await app.get(`/v1/keys/${reader.id}`, { key: reader.key });
     await app.post(`/v1/keys/${reader.id}/revoke`, {}, { key: reader.key });
     await app.get('/v1/keys', { key: 'sk_live_' + 'B'.repeat(49) });
+    for (const token of [reader.key, leaked.key, 'sk_live_' + 'C'.repeat(49), 'not a key']) {
+      expect((await app.post('/v1/introspect', { token, scope: 'orders:read' })).status).toBe(200);
+    }
+    await app.call('GET', '/v1/authorize', { key: reader.key, headers: { 'x-required-scopes': 'orders:read' } });
     await app.post('/v1/keys/leaked', { key: leaked.key, source: 'metrics test' });
     await app.app.get(DeniedAttempts).settled();
 
@@ -104,6 +114,7 @@ describe('metrics', () => {
     );
     expect(offending).toEqual([]);
     expect(all.find((s) => s.name === 'keyhouse_denied_attempts_total' && s.labels.result === 'recorded')).toBeDefined();
+    expect(all.find((s) => s.name === 'keyhouse_introspections_total' && s.labels.endpoint === 'introspect')).toBeDefined();
 
     const digest = app.app.get(KeyDigest);
     for (const secret of [reader.key, leaked.key, app.rootKey]) {

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { UsageRecorder } from '../src/usage/usage-recorder';
 import { makeClient, makeKey } from './support/factories';
 import { TestApp } from './support/test-app';
 
@@ -237,6 +238,32 @@ describe('rotation visibility', () => {
     // The operator revokes it early; the answer keeps the record.
     const revoked = await app.post(`/v1/keys/${old.id}/revoke`, { reason: 'callers moved' });
     expect(revoked.body).toMatchObject({ status: 'revoked', used_since_rotation: { count: 14 } });
+  });
+
+  it('should count real introspections of the old key, and stop when callers use the successor', async () => {
+    const client = await makeClient(app);
+    const old = await makeKey(app, client.id);
+    const successor = (await app.post(`/v1/keys/${old.id}/rotate`, { grace_period_seconds: 3600 })).body;
+    const introspect = async (token: string, scope?: string) => {
+      const res = await app.post('/v1/introspect', { token, ...(scope ? { scope } : {}) });
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    const flushed = () => app.app.get(UsageRecorder).flush();
+
+    for (let i = 0; i < 3; i++) expect(await introspect(old.key)).toMatchObject({ active: true });
+    expect(await introspect(old.key, 'payments:refund')).toMatchObject({ active: false, reason: 'insufficient_scope' });
+    await flushed();
+    const during = (await app.get(`/v1/keys/${old.id}`)).body.used_since_rotation;
+    expect(during).toMatchObject({ count: 4, last_used_at: expect.any(String) });
+    expect(Date.parse(during.last_used_at)).toBeGreaterThanOrEqual(Date.parse(during.rotated_at));
+    const report = await app.get(`/v1/keys/${old.id}/usage`);
+    expect(report.body.totals).toEqual({ total: 4, outcomes: { valid: 3, insufficient_scope: 1 } });
+
+    for (let i = 0; i < 5; i++) expect(await introspect(successor.key)).toMatchObject({ active: true });
+    await flushed();
+    expect((await app.get(`/v1/keys/${old.id}`)).body.used_since_rotation).toEqual(during);
+    expect((await app.get(`/v1/keys/${successor.id}/usage`)).body.totals).toEqual({ total: 5, outcomes: { valid: 5 } });
   });
 
   it('should not count a last use from before the rotation', async () => {
