@@ -14,7 +14,8 @@ import { TestApp } from './support/test-app';
  */
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..');
-const WORK = join(ROOT, 'test-artifacts', 'generated-client');
+// Per process: two test runs at once must not compile each other's half-written files.
+const WORK = join(ROOT, 'test-artifacts', 'generated-client', String(process.pid));
 
 /** The client script: issue, rotate and revoke a key, then try a second rotation (a 409 problem). */
 const SCRIPT = `import createClient from 'openapi-fetch';
@@ -72,7 +73,10 @@ describe('a client generated from openapi/openapi.json', () => {
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     base = await app.app.getUrl();
   });
-  afterAll(() => app.close());
+  afterAll(async () => {
+    await app.close();
+    rmSync(WORK, { recursive: true, force: true });
+  });
 
   it('should generate, type-check, and issue, rotate and revoke a key against the running service', async () => {
     await run(process.execPath, [join(ROOT, 'node_modules', 'openapi-typescript', 'bin', 'cli.js'), OPENAPI_FILE, '-o', join(WORK, 'keyhouse-api.d.ts')], { cwd: ROOT });
