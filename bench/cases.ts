@@ -1,7 +1,7 @@
 import { countersDelta, type SettledCounters } from './database';
-import type { LoadResult, LoadSpec } from './load';
+import type { LoadSpec } from './load';
 import type { Baseline, LoadGenerator, Service } from './processes';
-import { figures, type CaseResult } from './report';
+import { figures, type CaseResult, type RoundResult } from './report';
 import { BENCH_SCOPE, type Seed } from './seed';
 
 type Spec = Omit<LoadSpec, 'durationSeconds' | 'amount'>;
@@ -115,19 +115,22 @@ export class BenchCases {
       return { id: def.id, title: def.title, ...empty, note: def.skip };
     }
     const baseline = def.baseline === 'pg' ? phase.pgBaseline : phase.baseline;
-    const rounds: Record<'service' | 'baseline', LoadResult[]> = { service: [], baseline: [] };
+    const rounds: Record<'service' | 'baseline', RoundResult[]> = { service: [], baseline: [] };
     let database: CaseResult['database'] = null;
     const wholeCase = def.countUntilStop && counters ? await counters.read() : null;
     let serviceRequests = 0;
     for (let round = 0; round < profile.rounds; round++) {
       const sides: ('service' | 'baseline')[] = !baseline ? ['service'] : round % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
       for (const side of sides) {
-        const spec = def.spec(side === 'service' ? phase.service.url : baseline!.url, profile.connections);
+        const server = side === 'service' ? phase.service : baseline!;
+        const spec = def.spec(server.url, profile.connections);
         // Else, in the full run, the case's first service run alone, between two complete readings.
         const counted = !wholeCase && side === 'service' && round === 0 && counters !== null && profile.perCaseDbCounters;
         const before = counted ? await counters.read() : null;
         const warm = await loader.run({ ...spec, durationSeconds: profile.warmupSeconds });
-        const result = await loader.run({ ...spec, durationSeconds: profile.measureSeconds });
+        const cpuBefore = server.cpuSeconds();
+        const measured = await loader.run({ ...spec, durationSeconds: profile.measureSeconds });
+        const result = { ...measured, cpuUsPerRequest: ((server.cpuSeconds() - cpuBefore) * 1e6) / measured.requests };
         if (side === 'service') serviceRequests += warm.requests + result.requests;
         const trafficSeconds = before ? (Date.now() - before.at) / 1000 : 0;
         if (side === 'service' || def.baseline === 'pg') counters?.touched();
@@ -160,7 +163,8 @@ export class BenchCases {
       note: base ? undefined : def.baseline === 'pg' ? 'no pg baseline: it needs DATABASE_URL' : undefined,
     };
     const lookups = database ? `, ${(database.digestLookups / database.requests).toFixed(3)} key lookups per request` : '';
-    log(`${def.title}: service ${Math.round(service.rps)} req/s p99 ${service.p99} ms` + (base ? `, baseline ${Math.round(base.rps)} req/s p99 ${base.p99} ms, ratio ${result.ratio!.toFixed(2)}` : '') + `, errors ${service.errors}, RSS ${result.serviceRssMb} MB${lookups}`);
+    const side = (f: typeof service) => `${Math.round(f.rps)} req/s p99 ${f.p99} ms ${Math.round(f.cpuUsPerRequest)} CPU µs/req`;
+    log(`${def.title}: service ${side(service)}` + (base ? `; baseline ${side(base)}; ratio ${result.ratio!.toFixed(2)}` : '') + `; errors ${service.errors}, RSS ${result.serviceRssMb} MB${lookups}`);
     return result;
   }
 }

@@ -24,6 +24,16 @@ export function residentMb(pid: number): number {
   return line ? Number(line.replace(/\D+/g, '')) / 1024 : NaN;
 }
 
+/** CPU time a process has used so far (user + system), from /proc/<pid>/stat, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may hold spaces, closed by the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+/** USER_HZ: 100 on Linux for every architecture the service runs on. */
+const CLOCK_TICKS = 100;
+
 function exited(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -74,6 +84,10 @@ export class Service {
     return residentMb(this.pid);
   }
 
+  cpuSeconds(): number {
+    return cpuSeconds(this.pid);
+  }
+
   private async ready(): Promise<void> {
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
@@ -116,6 +130,10 @@ export class Baseline {
 
   rssMb(): number {
     return residentMb(this.child.pid!);
+  }
+
+  cpuSeconds(): number {
+    return cpuSeconds(this.child.pid!);
   }
 
   stop(): Promise<void> {

@@ -2,14 +2,21 @@ import type { DbCounters } from './database';
 import type { LoadResult } from './load';
 import type { Machine } from './machine';
 
+/** One measured run, with the CPU time the server process spent on it. */
+export interface RoundResult extends LoadResult {
+  /** The server process's CPU time (user + system) per request: steadier than req/s on a shared machine. */
+  cpuUsPerRequest: number;
+}
+
 /** One side of a case, over every round: medians of the rounds' figures, sums of counts. */
 export interface SideFigures {
   rps: number;
   p50: number;
   p99: number;
+  cpuUsPerRequest: number;
   errors: number;
   requests: number;
-  rounds: LoadResult[];
+  rounds: RoundResult[];
 }
 
 export interface CaseResult {
@@ -51,12 +58,13 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-export function figures(rounds: LoadResult[]): SideFigures | null {
+export function figures(rounds: RoundResult[]): SideFigures | null {
   if (rounds.length === 0) return null;
   return {
     rps: median(rounds.map((r) => r.rps)),
     p50: median(rounds.map((r) => r.p50)),
     p99: median(rounds.map((r) => r.p99)),
+    cpuUsPerRequest: median(rounds.map((r) => r.cpuUsPerRequest)),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
     requests: rounds.reduce((n, r) => n + r.requests, 0),
     rounds,
@@ -73,24 +81,25 @@ export function printReport(report: Report, write: (line: string) => void): void
   write(`Commit ${m.commit}; load average at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '-'}`);
   write(`Profile: ${Object.entries(report.profile).map(([k, v]) => `${k}=${String(v)}`).join(', ')}`);
   write('');
-  const header = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'RSS MB'];
-  const widths = [34, 10, 9, 7, 7, 7, 6, 7];
+  const header = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'CPU µs/req', 'RSS MB'];
+  const widths = [34, 10, 9, 7, 7, 7, 6, 11, 7];
   const row = (cells: string[]) => write(cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' '));
   row(header);
   for (const c of report.cases) {
     if (!c.service) {
-      row([c.title, 'skipped', '', '', '', '', '', '']);
+      row([c.title, 'skipped', '', '', '', '', '', '', '']);
       if (c.note) write(`  ${c.note}`);
       continue;
     }
-    row([c.title, 'service', fmt(c.service.rps), fmt(c.service.p50, 1), fmt(c.service.p99, 1), fmt(c.service.errors), fmt(c.ratio, 2), fmt(c.serviceRssMb)]);
-    if (c.baseline) row(['', c.baselineKind ?? 'baseline', fmt(c.baseline.rps), fmt(c.baseline.p50, 1), fmt(c.baseline.p99, 1), fmt(c.baseline.errors), '', '']);
+    row([c.title, 'service', fmt(c.service.rps), fmt(c.service.p50, 1), fmt(c.service.p99, 1), fmt(c.service.errors), fmt(c.ratio, 2), fmt(c.service.cpuUsPerRequest), fmt(c.serviceRssMb)]);
+    if (c.baseline) row(['', c.baselineKind ?? 'baseline', fmt(c.baseline.rps), fmt(c.baseline.p50, 1), fmt(c.baseline.p99, 1), fmt(c.baseline.errors), '', fmt(c.baseline.cpuUsPerRequest), '']);
     if (c.database) {
       const d = c.database;
       write(`  PostgreSQL during ${fmt(d.requests)} service requests: ${fmt(d.digestLookups)} key lookups (${fmt(d.digestLookups / d.requests, 3)} per request), ${fmt(d.transactions)} transactions`);
     }
     if (c.note) write(`  ${c.note}`);
   }
+  write('ratio: service req/s over its baseline\'s. CPU µs/req: CPU time of the server process alone per request (PostgreSQL\'s own is not in it), steadier than req/s when other work shares the machine.');
   if (report.writes) {
     const w = report.writes;
     write('');

@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --json FILE] [-- --keep]`: the introspection benchmark of issue 6.
+ * `npm run bench [-- --quick] [--json FILE] [--keep] [--only ids] [--rounds N] [--seconds N]`:
+ * the introspection benchmark of issue 6 (docs/performance.md).
  *
  * Starts the built service in production mode as its own process (on DATABASE_URL and
  * REDIS_URL when set, else on the embedded database in a temporary DATA_DIR), seeds it
@@ -25,8 +26,12 @@ import { judge } from './targets';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const jsonFile = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const valueOf = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const jsonFile = valueOf('--json');
 const keep = args.includes('--keep');
+/** `--only introspect-cached,writes`: a subset of the cases (ids as in cases.ts, plus `writes`), for working on one figure. */
+const only = valueOf('--only')?.split(',');
+const selected = (id: string) => !only || only.includes(id);
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 const REDIS_URL = process.env.REDIS_URL || undefined;
 
@@ -34,6 +39,10 @@ const REDIS_URL = process.env.REDIS_URL || undefined;
 const profile = quick
   ? { mode: 'quick', rounds: 1, warmupSeconds: 1, measureSeconds: 2, connections: 50, apiKeys: 100, smallKeys: 1000, totalKeys: 10_000, perCaseDbCounters: false }
   : { mode: 'full', rounds: 3, warmupSeconds: 2, measureSeconds: 6, connections: 50, apiKeys: 1000, smallKeys: 1000, totalKeys: 100_000, perCaseDbCounters: true };
+// `--rounds N` and `--seconds N` (measured, per side and round) override the profile's.
+if (valueOf('--rounds')) profile.rounds = Number(valueOf('--rounds'));
+if (valueOf('--seconds')) profile.measureSeconds = Number(valueOf('--seconds'));
+const profileShown = { ...profile, ...(only ? { only: only.join(',') } : {}) };
 const CACHE_TTL_MS = 5000;
 const USAGE_FLUSH_INTERVAL_MS = 5000;
 const WRITES_INTROSPECTIONS = 10_000;
@@ -103,7 +112,7 @@ async function main(): Promise<void> {
     const seed = await seedThroughApi(service.url, rootKey, profile.apiKeys);
     log(`seeded ${profile.apiKeys + OTHER_KEYS - 1} keys through the API in ${((Date.now() - at) / 1000).toFixed(1)} s`);
     const defs = caseDefinitions(seed, files, { redis: !!REDIS_URL, postgres: db.kind === 'postgres', bulkLabel: bulkLabel() });
-    const byPhase = (n: number) => defs.filter((d) => d.phase === n);
+    const byPhase = (n: number) => defs.filter((d) => d.phase === n && selected(d.id));
     await service.stop();
 
     // Phase 1: about 1,000 keys in the database.
@@ -118,7 +127,7 @@ async function main(): Promise<void> {
     let baseline = await Baseline.start(smallFixture, baselineEnv, false);
     notes.push(...(await checkSameShape(service.url, baseline.url, seed)));
     for (const def of byPhase(1)) results.push(await runner({ service, baseline, pgBaseline: null }).run(def));
-    if (counters && db.kind === 'postgres') {
+    if (counters && db.kind === 'postgres' && selected('writes')) {
       // Counts of the case above reach the database at the next flush: let them land before the first reading.
       const before = await counters.read(USAGE_FLUSH_INTERVAL_MS);
       const run = await loader.run({ ...defs.find((d) => d.id === 'introspect-cached')!.spec(service.url, profile.connections), amount: WRITES_INTROSPECTIONS });
@@ -132,30 +141,34 @@ async function main(): Promise<void> {
     await Promise.all([service.stop(), baseline.stop()]);
 
     // Phase 2: the large key set, inserted by SQL while no service runs.
-    const bulk = bulkKeys(seed.customersClientId, profile.totalKeys - small.length - OTHER_KEYS, 'large', Math.floor(Date.now() / 1000) * 1000);
-    await insert(bulk);
-    const large = [...small, ...bulk];
-    writeTokens(files.largeTokens, large.map((k) => k.token));
-    const largeFixture = join(work, 'fixture-large.json');
-    writeFixture(largeFixture, { callers: [seed.caller], keys: [seed.cached, seed.rateLimited, ...large] });
-    service = await startService();
-    baseline = await Baseline.start(largeFixture, baselineEnv, false);
-    const phase2 = runner({ service, baseline, pgBaseline: null });
-    for (const def of byPhase(2)) results.push(await phase2.run(def));
-    await Promise.all([service.stop(), baseline.stop()]);
+    if (byPhase(2).length > 0) {
+      const bulk = bulkKeys(seed.customersClientId, profile.totalKeys - small.length - OTHER_KEYS, 'large', Math.floor(Date.now() / 1000) * 1000);
+      await insert(bulk);
+      const large = [...small, ...bulk];
+      writeTokens(files.largeTokens, large.map((k) => k.token));
+      const largeFixture = join(work, 'fixture-large.json');
+      writeFixture(largeFixture, { callers: [seed.caller], keys: [seed.cached, seed.rateLimited, ...large] });
+      service = await startService();
+      baseline = await Baseline.start(largeFixture, baselineEnv, false);
+      const phase2 = runner({ service, baseline, pgBaseline: null });
+      for (const def of byPhase(2)) results.push(await phase2.run(def));
+      await Promise.all([service.stop(), baseline.stop()]);
+    }
 
     // Phase 3: no cache, one query per call, against the same query from bare node:http.
-    service = await startService({ CACHE_TTL_MS: '0' });
-    const pgBaseline = db.kind === 'postgres' ? await Baseline.start(smallFixture, baselineEnv, true) : null;
-    for (const def of byPhase(3)) results.push(await runner({ service, baseline: null, pgBaseline }).run(def));
-    await Promise.all([service.stop(), pgBaseline?.stop()]);
+    if (byPhase(3).length > 0) {
+      service = await startService({ CACHE_TTL_MS: '0' });
+      const pgBaseline = db.kind === 'postgres' ? await Baseline.start(smallFixture, baselineEnv, true) : null;
+      for (const def of byPhase(3)) results.push(await runner({ service, baseline: null, pgBaseline }).run(def));
+      await Promise.all([service.stop(), pgBaseline?.stop()]);
+    }
   } finally {
     await loader.stop();
     if (db.kind === 'postgres') await db.close();
   }
 
   machine.loadAverageAtEnd = loadavg().map((n) => Math.round(n * 100) / 100);
-  const partial = { machine, profile, cases: results, writes, notes, startedAt: startedAt.toISOString(), minutes: (Date.now() - startedAt.getTime()) / 60_000 };
+  const partial = { machine, profile: profileShown, cases: results, writes, notes, startedAt: startedAt.toISOString(), minutes: (Date.now() - startedAt.getTime()) / 60_000 };
   const report: Report = { ...partial, targets: judge(partial, { bulkLabel: bulkLabel(), lookupAllowance: (seconds) => lookupAllowance(seconds) }) };
   printReport(report, (line) => process.stdout.write(`${line}\n`));
   const json = JSON.stringify(report, null, 2);
