@@ -49,8 +49,8 @@ export function polishOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
   document.components ??= {};
   document.components.headers = {
     ...document.components.headers,
-    'X-Request-Id': { description: 'Identifies the request in the logs and audit events; also in every problem body.', schema: { type: 'string' } },
-    'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer', example: 1 } },
+    'X-Request-Id': { description: 'Identifies the request in the logs and audit events; also in every problem body.', required: true, schema: { type: 'string' } },
+    'Retry-After': { description: 'Seconds to wait before trying again.', required: true, schema: { type: 'integer', example: 1 } },
   };
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {

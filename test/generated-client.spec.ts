@@ -104,5 +104,5 @@ describe('a client generated from openapi/openapi.json', () => {
 
     const old = await app.get(`/v1/keys/${result.issued.id}`);
     expect(old.body).toMatchObject({ status: 'expiring', replaced_by: result.rotated.id });
-  });
+  }, 180_000); // code generation, tsc and a child process
 });

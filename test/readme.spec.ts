@@ -68,5 +68,5 @@ describe('README', () => {
       rmSync(cwd, { recursive: true, force: true });
       await app.close();
     }
-  });
+  }, 120_000); // a real port and a dozen curl processes
 });

@@ -15,6 +15,8 @@ import { TestApp } from './support/test-app';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
 const browserPresent = existsSync(CHROMIUM);
+// A browser start and a dozen page round trips; generous, as CI machines are often busy.
+const BROWSER_TIMEOUT_MS = 180_000;
 
 if (!browserPresent && !process.env.CI) {
   process.stderr.write(`\nSKIPPED test/swagger-ui.spec.ts: ${CHROMIUM} is missing (apt-get install -y chromium). In CI it runs and fails without it.\n\n`);
@@ -40,6 +42,7 @@ if (!browserPresent && !process.env.CI) {
       viewport: { width: 1280, height: 900 },
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
+    context.setDefaultTimeout(60_000);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('response', async (response) => {
       const url = new URL(response.url());
@@ -57,7 +60,7 @@ if (!browserPresent && !process.env.CI) {
         mismatches.push((err as Error).message);
       }
     });
-  });
+  }, BROWSER_TIMEOUT_MS);
 
   afterAll(async () => {
     await context?.close();
@@ -96,7 +99,7 @@ if (!browserPresent && !process.env.CI) {
   }
 
   async function expectVisible(locator: Locator): Promise<void> {
-    await locator.waitFor({ state: 'visible', timeout: 10_000 });
+    await locator.waitFor({ state: 'visible' });
   }
 
   it('should authorize, create a client, issue a key, and show a problem for a bad request', async () => {
@@ -130,5 +133,5 @@ if (!browserPresent && !process.env.CI) {
     await page.screenshot({ path: join(ARTIFACTS, 'swagger-ui.png') });
 
     expect(mismatches).toEqual([]);
-  });
+  }, BROWSER_TIMEOUT_MS);
 });

@@ -4,6 +4,7 @@ export class AuditEventResponse {
   /** Position in the chain. @example "42" */
   id!: string;
   /** @example "2026-01-01T12:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   occurred_at!: string;
   /** The key that made the change; null for the service itself (bootstrap). */
   @ApiProperty({ type: String, nullable: true, example: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11' })

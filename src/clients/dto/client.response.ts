@@ -13,8 +13,10 @@ export class ClientResponse {
   /** @example {"team": "payments"} */
   metadata!: Record<string, unknown>;
   /** @example "2026-01-01T12:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   created_at!: string;
   /** @example "2026-01-01T12:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   updated_at!: string;
 }
 

@@ -23,6 +23,7 @@ export class KeyResponse {
   /** @example ["orders:read"] */
   scopes!: string[];
   /** @example "2026-01-01T12:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   created_at!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2027-01-01T00:00:00.000Z' })
   expires_at!: string | null;

@@ -6,6 +6,7 @@ export class ScopeResponse {
   /** @example "Read orders" */
   description!: string;
   /** @example "2026-01-01T12:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   created_at!: string;
 }
 

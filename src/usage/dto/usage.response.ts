@@ -17,6 +17,7 @@ export class UsageCounts {
 
 export class UsageBucket extends UsageCounts {
   /** Start of the UTC hour or day. @example "2026-01-01T13:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   start!: string;
 }
 
@@ -24,8 +25,10 @@ export class UsageReport {
   @ApiProperty({ enum: GRANULARITIES })
   granularity!: Granularity;
   /** Start of the first bucket of the range (inclusive). @example "2026-03-01T09:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   from!: string;
   /** End of the last bucket of the range (exclusive). @example "2026-03-02T10:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   to!: string;
   /** The last use of the key (of any key of the client); exact, unlike the buckets. */
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-03-02T09:41:07.000Z' })

@@ -9,6 +9,7 @@ export class UsedSinceRotationResponse {
   /** When the key was rotated (its successor's creation). @example "2026-03-01T09:12:44.123Z" */
   rotated_at!: string;
   /** Start of the UTC hour of the rotation: where `count` begins. @example "2026-03-01T09:00:00.000Z" */
+  @ApiProperty({ format: 'date-time' })
   counted_from!: string;
   /** Calls presenting this key since `counted_from`, of every outcome. @example 42 */
   count!: number;
