@@ -1,7 +1,7 @@
-import { createServer, Server, Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { Metrics } from '../src/metrics/metrics';
 import { makeClient, makeClientWithKey, makeKey } from './support/factories';
+import { TcpProxy } from './support/tcp-proxy';
 import { TestApp, usingPostgres, usingRedis } from './support/test-app';
 
 interface Call {
@@ -108,7 +108,7 @@ describeWithRedis(`rate limits when Redis goes away and comes back${usingRedis ?
   beforeAll(async () => {
     warn = jest.spyOn(Logger.prototype, 'warn');
     log = jest.spyOn(Logger.prototype, 'log');
-    proxy = await TcpProxy.start(new URL(process.env.REDIS_URL!));
+    proxy = await TcpProxy.start(new URL(process.env.REDIS_URL!), 6379);
     app = await TestApp.start({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: 100 });
   });
   afterAll(async () => {
@@ -198,46 +198,4 @@ describeShared(`rate limits shared by two instances through Redis${usingRedis &&
 async function sleepUntil(at: number): Promise<void> {
   const wait = at - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-}
-
-/** A TCP relay in front of Redis that the test can cut and restore, on the same port. */
-class TcpProxy {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  private constructor(private readonly target: URL) {}
-
-  static async start(target: URL): Promise<TcpProxy> {
-    const proxy = new TcpProxy(target);
-    await proxy.listen();
-    return proxy;
-  }
-
-  listen(): Promise<void> {
-    const server = createServer((downstream) => {
-      const upstream = new Socket();
-      upstream.connect(Number(this.target.port || 6379), this.target.hostname);
-      for (const s of [downstream, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      downstream.pipe(upstream).pipe(downstream);
-      downstream.on('close', () => upstream.destroy());
-      upstream.on('close', () => downstream.destroy());
-    });
-    this.server = server;
-    return new Promise((resolve) => server.listen(this.port, '127.0.0.1', () => {
-      this.port = (server.address() as { port: number }).port;
-      resolve();
-    }));
-  }
-
-  stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
 }

@@ -12,8 +12,10 @@ export const INVALIDATION_CHANNEL = 'keyhouse_invalidate';
 /**
  * Drops cache entries when the database announces a change to a key or client.
  * The announcements come from triggers, so no write path can forget them. While
- * the connection is down, announcements may be lost: the whole cache is dropped on
- * every disconnect and reconnect, and the TTL bounds what remains in between.
+ * the connection is down, announcements may be lost: the TTL bounds what the cache
+ * keeps meanwhile, and the whole cache is dropped once listening again. It is not
+ * dropped at the disconnect: when the database itself is down, cached keys are
+ * still answered until their TTL, as the hot path promises.
  */
 @Injectable()
 export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestroy {
@@ -86,7 +88,6 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
     if (this.connected) this.logger.warn(`change notifications lost (${err?.message ?? 'connection ended'}); reconnecting`);
     this.client = null;
     this.connected = false;
-    this.cache.clear();
     client.removeAllListeners('end');
     client.on('error', () => undefined);
     void client.end().catch(() => undefined);
