@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './auth/require-scopes.decorator';
 import { EXAMPLE_KEYS } from './credentials/example-keys';
+import { introspectionOpenApi } from './introspection/introspection.openapi';
 import { polishOpenApiDocument } from './openapi-polish';
 
 /** Swagger UI shows the groups in this order. */
@@ -36,6 +37,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   for (const tag of OPENAPI_TAGS) builder.addTag(tag.name, tag.description);
   const document = SwaggerModule.createDocument(app, builder.build(), { operationIdFactory });
   // Operations that are not Nest routes are added here, before the polish, so they get the shared parts too.
+  const hotPath = introspectionOpenApi();
+  Object.assign(document.paths, hotPath.paths);
+  document.components = { ...document.components, schemas: { ...document.components?.schemas, ...hotPath.schemas } };
   return polishOpenApiDocument(document);
 }
 

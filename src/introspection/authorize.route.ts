@@ -1,31 +1,17 @@
 import type { FastifyReply, FastifyRequest, LogLevel, HTTPMethods, RouteOptions } from 'fastify';
 import { presentedKey } from '../auth/actor';
 import { isDatabaseUnavailable } from '../common/problem';
-import type { InactiveReason } from '../credentials/key-verifier';
 import type { RateDecision } from '../ratelimit/sliding-window';
 import type { DrainGate } from './drain-gate';
 import { scopeList } from './introspect.route';
 import type { KeyCheck } from './key-check';
+import { REASONS } from './reasons';
 
 export const AUTHORIZE_PATH = '/v1/authorize';
 /** Envoy's ext_authz (HTTP) sends the original method, and the original path after its path_prefix. */
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 /** Envoy only lets a request through on 200: its configuration asks for that status with this header. */
 const SUCCESS_STATUS_HEADER = 'x-keyhouse-success-status';
-
-/** What the gateway answers the caller, by reason: 401 for a key that is not good, 403 for one not good for this request. */
-const STATUS: Record<InactiveReason, number> = {
-  malformed: 401,
-  not_found: 401,
-  revoked: 401,
-  expired: 401,
-  client_suspended: 401,
-  environment_mismatch: 403,
-  insufficient_scope: 403,
-  ip_not_allowed: 403,
-  usage_exceeded: 403,
-  rate_limited: 429,
-};
 
 const REALM = 'Bearer realm="keyhouse"';
 
@@ -53,7 +39,7 @@ export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; logLev
         void reply.headers({ 'x-client-id': key.clientId, 'x-key-id': key.keyId, 'x-scopes': key.scopes.join(' ') });
         return void reply.status(request.headers[SUCCESS_STATUS_HEADER] === '200' ? 200 : 204).send();
       }
-      const status = STATUS[decision.reason];
+      const status = REASONS[decision.reason].authorize;
       // RFC 6750 §3.1: no error code when the request carried no key at all.
       if (status === 401) void reply.header('www-authenticate', token ? `${REALM}, error="invalid_token"` : REALM);
       if (decision.reason === 'insufficient_scope') void reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
