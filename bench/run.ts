@@ -38,7 +38,7 @@ const REDIS_URL = process.env.REDIS_URL || undefined;
 /** Full: three alternating rounds per case. Quick: one short round and a tenth of the keys, to stay under two minutes. */
 const profile = quick
   ? { mode: 'quick', rounds: 1, warmupSeconds: 1, measureSeconds: 2, connections: 50, apiKeys: 100, smallKeys: 1000, totalKeys: 10_000, perCaseDbCounters: false }
-  : { mode: 'full', rounds: 3, warmupSeconds: 2, measureSeconds: 6, connections: 50, apiKeys: 1000, smallKeys: 1000, totalKeys: 100_000, perCaseDbCounters: true };
+  : { mode: 'full', rounds: 3, warmupSeconds: 2, measureSeconds: 5, connections: 50, apiKeys: 1000, smallKeys: 1000, totalKeys: 100_000, perCaseDbCounters: true };
 // `--rounds N` and `--seconds N` (measured, per side and round) override the profile's.
 if (valueOf('--rounds')) profile.rounds = Number(valueOf('--rounds'));
 if (valueOf('--seconds')) profile.measureSeconds = Number(valueOf('--seconds'));
