@@ -13,6 +13,8 @@ function findRoot(from: string): string {
 }
 
 export const ROOT = findRoot(__dirname);
-/** Built by `nest build --path bench/tsconfig.service.json` (see that file for why not dist/). */
-export const SERVICE_MAIN = join(ROOT, 'bench', 'results', 'build', 'service', 'src', 'main.js');
 export const RESULTS_DIR = join(ROOT, 'bench', 'results');
+/** The build this process runs from: bench/results/build (service/ and bench/), or a run's private copy of it. */
+export const BUILD_DIR = join(__dirname, '..', '..');
+/** Built by `nest build --path bench/tsconfig.service.json` (see that file for why not dist/). */
+export const SERVICE_MAIN = join(BUILD_DIR, 'service', 'src', 'main.js');

@@ -8,7 +8,8 @@
  * drives it from a separate load-generator process, alternating each case with a bare
  * `node:http` baseline. Prints each case, the targets as MET / NOT MET, and writes JSON.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Environment } from '../src/config/config';
@@ -18,7 +19,7 @@ import { BenchCases, caseDefinitions, checkSameShape, Phase } from './cases';
 import { BenchDatabase, countersDelta, EmbeddedBench, PostgresBench, SettledCounters } from './database';
 import { writeFixture, writeTokens, type SeededKey } from './fixture';
 import { describeMachine } from './machine';
-import { RESULTS_DIR, ROOT } from './paths';
+import { BUILD_DIR, RESULTS_DIR, ROOT } from './paths';
 import { Baseline, LoadGenerator, Service } from './processes';
 import { printReport, type CaseResult, type Report } from './report';
 import { bulkKeys, seedThroughApi } from './seed';
@@ -215,7 +216,29 @@ function pgliteVersion(): string {
   return (require(join(ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json')) as { version: string }).version;
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
-  process.exit(1);
-});
+/**
+ * Runs the bench from a private copy of the build: another `npm run bench` in the same tree
+ * rebuilds bench/results/build, and this run starts services from it for minutes.
+ */
+function fromPrivateCopy(): void {
+  const copy = join(RESULTS_DIR, 'runs', String(process.pid));
+  cpSync(BUILD_DIR, copy, { recursive: true });
+  const child = spawn(process.execPath, [join(copy, 'bench', 'bench', 'run.js'), ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, KEYHOUSE_BENCH_PRIVATE_BUILD: '1' },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code) => {
+    rmSync(copy, { recursive: true, force: true });
+    process.exit(code ?? 1);
+  });
+}
+
+if (!process.env.KEYHOUSE_BENCH_PRIVATE_BUILD) {
+  fromPrivateCopy();
+} else {
+  main().catch((err: Error) => {
+    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });
+}
