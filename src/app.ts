@@ -31,11 +31,14 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
   if (env.CORS_ORIGINS) app.enableCors({ origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()), maxAge: 600 });
   // JSON (and form bodies where an endpoint documents them); anything else is a 415.
   fastify.removeContentTypeParser('text/plain');
-  fastify.addHook('onSend', async (request, reply) => {
+  // Callback hooks rather than async ones: every request runs them, and a promise each shows on the hot path.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('X-Request-Id', request.id);
+    done(null, payload);
   });
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request, reply, done) => {
     request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
   });
   setUpOpenApi(app);
   app.enableShutdownHooks();

@@ -75,8 +75,8 @@ function bareError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
 function requiredScopes(request: FastifyRequest): string[] {
   const header = request.headers['x-required-scopes'];
   const query = (request.query as Record<string, unknown>).scope;
-  const values = [header, query].flat().filter((v): v is string => typeof v === 'string');
-  return values.flatMap((v) => scopeList(v));
+  if (query === undefined) return typeof header === 'string' ? scopeList(header) : [];
+  return [header, query].flat().filter((v): v is string => typeof v === 'string').flatMap((v) => scopeList(v));
 }
 
 function firstOf(value: unknown): string | undefined {

@@ -39,7 +39,10 @@ interface IntrospectBody {
 
 /** Splits a space-separated scope list (RFC 6749 §3.3). */
 export function scopeList(value: string | undefined): string[] {
-  return value ? value.split(/[\s,]+/).filter((s) => s.length > 0) : [];
+  if (!value) return [];
+  // Most callers ask for one scope.
+  if (!/[\s,]/.test(value)) return [value];
+  return value.split(/[\s,]+/).filter((s) => s.length > 0);
 }
 
 export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; gate: DrainGate; logLevel: LogLevel }): RouteOptions {
