@@ -77,6 +77,8 @@ describe('rate limits when Redis is unreachable from the start', () => {
   afterAll(async () => {
     warn.mockRestore();
     await app.close();
+    // ioredis keeps a 2-second timer after disconnecting from a server it never reached.
+    await new Promise((r) => setTimeout(r, 2100));
   });
 
   it('should keep checking keys, limit them per instance, log once, and count each local decision', async () => {
