@@ -257,6 +257,8 @@ describe('POST /v1/introspect', () => {
       ['an unknown environment', { token: 'sk_live_x', environment: 'prod' }, '#/environment'],
       ['a scope list that is not a string', { token: 'sk_live_x', scope: ['a:b'] }, '#/scope'],
       ['a client_ip that is no address', { token: 'sk_live_x', client_ip: '10.0.0.300' }, '#/client_ip'],
+      ['a client_ip in IPv4 shorthand', { token: 'sk_live_x', client_ip: '10.1' }, '#/client_ip'],
+      ['a client_ip that is a range', { token: 'sk_live_x', client_ip: '10.0.0.0/8' }, '#/client_ip'],
     ])('should be a 400 problem for %s', async (_, body, pointer) => {
       const res = await introspect(body);
       expectProblem(res, 400, '/v1/introspect');

@@ -61,7 +61,7 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
         await authenticateCaller(verifier, request);
         if (request.validationError) throw invalidBody(request.validationError.validation);
         const body = request.body as IntrospectBody;
-        if (body.client_ip !== undefined && !ipaddr.isValid(body.client_ip)) {
+        if (body.client_ip !== undefined && !isAddress(body.client_ip)) {
           throw new BadInput('The request is not valid.', { errors: [{ pointer: '#/client_ip', detail: 'client_ip must be an IPv4 or IPv6 address' }] });
         }
         const decision = await check.check('introspect', body.token, {
@@ -90,6 +90,11 @@ async function authenticateCaller(verifier: KeyVerifier, request: FastifyRequest
   if (!coversAll(key.scopes, REQUIRED)) {
     throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, { required_scopes: REQUIRED });
   }
+}
+
+/** A plain IPv4 (four decimal parts) or IPv6 address: shorthand and octal forms name other addresses than they seem to. */
+function isAddress(text: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(text) || (ipaddr.IPv6.isValid(text) && !text.includes('%'));
 }
 
 function invalidBody(validation: FastifySchemaValidationError[]): BadInput {
