@@ -47,6 +47,9 @@ export interface VerifiedKey extends KeyRecord {
  */
 @Injectable()
 export class KeyVerifier {
+  /** Queries under way, by digest, with the cache epoch they began in. */
+  private readonly inflight = new Map<string, { epoch: number; answer: Promise<VerifiedKey | null> }>();
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly digest: KeyDigest,
@@ -62,11 +65,29 @@ export class KeyVerifier {
     return reason ? { active: false, reason, record } : { active: true, record };
   }
 
-  /** The key with this digest, from the cache or one indexed query. */
+  /**
+   * The key with this digest, from the cache or one indexed query. With the cache on,
+   * concurrent misses for one digest share a query: when an entry expires under load,
+   * every connection asking for that key would otherwise query at once. A miss after a
+   * change was announced does not join a query begun before it, whose row may be stale.
+   */
   async lookup(digest: string): Promise<VerifiedKey | null> {
     const cached = this.cache.get(digest);
     if (cached !== undefined) return cached as VerifiedKey | null;
     const startedAt = this.cache.begin();
+    if (!this.cache.enabled) return this.query(digest, startedAt);
+    const pending = this.inflight.get(digest);
+    if (pending?.epoch === startedAt) return pending.answer;
+    const entry = { epoch: startedAt, answer: this.query(digest, startedAt) };
+    this.inflight.set(digest, entry);
+    try {
+      return await entry.answer;
+    } finally {
+      if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
+    }
+  }
+
+  private async query(digest: string, startedAt: number): Promise<VerifiedKey | null> {
     let rows: KeyRow[];
     try {
       ({ rows } = await rawPool(this.dataSource).query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] }));

@@ -1,0 +1,91 @@
+import 'reflect-metadata';
+import type { DataSource } from 'typeorm';
+import { DatabaseUnavailable } from '../common/errors';
+import { Environment } from '../config/config';
+import { KeyCache } from './key-cache';
+import { KeyDigest } from './key-digest';
+import type { KeyRow } from './key-record';
+import { KeyVerifier } from './key-verifier';
+
+const DIGEST = 'd'.repeat(64);
+
+function keyRow(): KeyRow {
+  return {
+    id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11',
+    client_id: '0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11',
+    client_status: 'active',
+    is_system: false,
+    environment: 'live',
+    name: 'checkout',
+    scopes: ['orders:read'],
+    created_at: new Date(),
+    expires_at: null,
+    revoked_at: null,
+    grace_ends_at: null,
+    rate_limit: null,
+    rate_window_seconds: null,
+    ip_allowlist: [],
+    usage_limit: null,
+    metadata: {},
+  };
+}
+
+/** A verifier over a fake pool whose queries wait until the test answers them. */
+function setUp(overrides: Partial<Environment> = {}) {
+  const env = Object.assign(new Environment(), { KEY_HASH_SECRET: 'x'.repeat(40), DATA_DIR: 'memory://' }, overrides);
+  const waiting: { resolve: (rows: KeyRow[]) => void; reject: (err: Error) => void }[] = [];
+  const query = jest.fn(
+    () =>
+      new Promise<{ rows: KeyRow[]; rowCount: number }>((resolve, reject) =>
+        waiting.push({ resolve: (rows) => resolve({ rows, rowCount: rows.length }), reject }),
+      ),
+  );
+  const dataSource = { driver: { master: { query } } } as unknown as DataSource;
+  const cache = new KeyCache(env);
+  const sut = new KeyVerifier(dataSource, new KeyDigest(env), cache);
+  const answer = (rows: KeyRow[]) => waiting.splice(0).forEach((q) => q.resolve(rows));
+  const fail = () => waiting.splice(0).forEach((q) => q.reject(new Error('connection refused')));
+  return { sut, cache, query, answer, fail };
+}
+
+describe(KeyVerifier.name, () => {
+  describe('lookup', () => {
+    it('should send one query for concurrent misses of one key', async () => {
+      const { sut, query, answer } = setUp();
+      const lookups = Array.from({ length: 20 }, () => sut.lookup(DIGEST));
+      answer([keyRow()]);
+      const records = await Promise.all(lookups);
+      expect(query).toHaveBeenCalledTimes(1);
+      expect(records.map((r) => r?.name)).toEqual(Array(20).fill('checkout'));
+    });
+
+    it('should not join a query begun before a change was announced', async () => {
+      const { sut, cache, query, answer } = setUp();
+      const before = sut.lookup(DIGEST);
+      cache.invalidateDigest(DIGEST);
+      const after = sut.lookup(DIGEST);
+      answer([keyRow()]);
+      await Promise.all([before, after]);
+      expect(query).toHaveBeenCalledTimes(2);
+    });
+
+    it('should query for every lookup when the cache is off', async () => {
+      const { sut, query, answer } = setUp({ CACHE_TTL_MS: 0 });
+      const lookups = [sut.lookup(DIGEST), sut.lookup(DIGEST), sut.lookup(DIGEST)];
+      answer([keyRow()]);
+      await Promise.all(lookups);
+      expect(query).toHaveBeenCalledTimes(3);
+    });
+
+    it('should give every waiter the database error, then query again', async () => {
+      const { sut, query, answer, fail } = setUp();
+      const lookups = [sut.lookup(DIGEST), sut.lookup(DIGEST)];
+      fail();
+      for (const lookup of lookups) await expect(lookup).rejects.toBeInstanceOf(DatabaseUnavailable);
+      const retry = sut.lookup(DIGEST);
+      answer([]);
+      await expect(retry).resolves.toBeNull();
+      expect(query).toHaveBeenCalledTimes(2);
+    });
+  });
+});
