@@ -1,10 +1,10 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import helmet from '@fastify/helmet';
 import { FastifyInstance, LogController } from 'fastify';
 import { AppModule } from './app.module';
 import { createLogger, NestPinoLogger } from './common/logger';
 import { requestId } from './common/request-id';
+import { helmetHeaders } from './common/security-headers';
 import { Environment } from './config/config';
 import { setUpOpenApi } from './openapi';
 
@@ -27,13 +27,17 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
     bufferLogs: false,
   });
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
-  await app.register(helmet as never, { contentSecurityPolicy: false, global: true } as never);
+  const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
   if (env.CORS_ORIGINS) app.enableCors({ origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()), maxAge: 600 });
   // JSON (and form bodies where an endpoint documents them); anything else is a 415.
   fastify.removeContentTypeParser('text/plain');
   // Callback hooks rather than async ones: every request runs them, and a promise each shows on the hot path.
   fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('X-Request-Id', request.id);
+    if (reply.routeOptions.config.securityHeaders !== false) {
+      // A header the route set itself stays, as it did when helmet set these first.
+      for (const [name, value] of securityHeaders) if (!reply.hasHeader(name)) void reply.header(name, value);
+    }
     done(null, payload);
   });
   fastify.addHook('onResponse', (request, reply, done) => {
