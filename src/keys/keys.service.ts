@@ -13,7 +13,6 @@ import { KeyCache } from '../credentials/key-cache';
 import { KeyDigest } from '../credentials/key-digest';
 import { generateKey, keyHint } from '../credentials/key-format';
 import { coversAll, RESERVED_NAMESPACE } from '../credentials/scope-match';
-import { ScopeEntity } from '../scopes/scope.entity';
 import { UsedSinceRotationResponse } from '../usage/dto/used-since-rotation.response';
 import { usedSinceRotation } from '../usage/rotation-usage';
 import { IssuedKeyResponse, KeyResponse } from './dto/key.response';
@@ -257,11 +256,15 @@ export class KeysService {
 
   /**
    * Scopes must be in the catalog, and admin: scopes can be granted only by a key
-   * that holds them itself, so no key can mint a stronger one.
+   * that holds them itself, so no key can mint a stronger one. The catalog rows are
+   * share-locked until the transaction ends: a scope deleted meanwhile either waits
+   * for this key to hold it (and is refused), or was gone before (and this is a 400),
+   * never a link to a deleted scope failing its foreign key.
    */
   private async assertGrantable(manager: EntityManager, scopes: string[], actor: Actor | null): Promise<void> {
     if (scopes.length === 0) return;
-    const known = new Set((await manager.find(ScopeEntity, { where: { name: In(scopes) }, select: { name: true } })).map((s) => s.name));
+    const rows = await manager.query<{ name: string }[]>('SELECT name FROM scopes WHERE name = ANY($1::text[]) ORDER BY name FOR KEY SHARE', [scopes]);
+    const known = new Set(rows.map((s) => s.name));
     const unknown = scopes.flatMap((s, i) => (known.has(s) ? [] : [{ pointer: `#/scopes/${i}`, detail: `${s} is not in the scope catalog` }]));
     if (unknown.length > 0) throw new BadInput('Keys may carry only catalogued scopes.', { errors: unknown });
     assertHeld(scopes, actor, 'grant');
