@@ -1,12 +1,13 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AuditModule } from './audit/audit.module';
 import { ClientsModule } from './clients/clients.module';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { Environment } from './config/config';
-import { dataSourceOptions, openEmbeddedDatabase } from './database/data-source';
+import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { IntrospectionModule } from './introspection/introspection.module';
 import { KeysModule } from './keys/keys.module';
@@ -33,10 +34,19 @@ export class AppModule {
         TypeOrmModule.forRootAsync({
           useFactory: async () => ({
             ...dataSourceOptions(env, env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env)),
-            migrationsRun: env.MIGRATIONS_RUN,
             retryAttempts: 2,
             retryDelay: 1000,
           }),
+          dataSourceFactory: async (options) => {
+            const dataSource = await new DataSource(options!).initialize();
+            if (env.MIGRATIONS_RUN) {
+              await runMigrations(dataSource).catch(async (error: unknown) => {
+                await dataSource.destroy();
+                throw error;
+              });
+            }
+            return dataSource;
+          },
         }),
         AuditModule,
         ClientsModule,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
-import { dataSourceOptions, openEmbeddedDatabase } from '../src/database/data-source';
+import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from '../src/database/data-source';
 import { ENTITIES } from '../src/database/entities';
 import { ScopeEntity } from '../src/scopes/scope.entity';
 import { TestApp, usingPostgres } from './support/test-app';
@@ -61,6 +61,23 @@ describe('database', () => {
         expect(pending.upQueries.map((q) => q.query).join('\n')).toContain('CREATE TABLE "drift_probe"');
       });
     });
+
+    (usingPostgres ? it : it.skip)('should let instances that start together on an empty database apply each migration once', async () => {
+      const fresh = await createThrowawayDatabase(process.env.DATABASE_URL!);
+      const instances = [1, 2, 3].map(
+        () => new DataSource(dataSourceOptions({ DATABASE_URL: fresh.url, DB_POOL_SIZE: 2, DB_STATEMENT_TIMEOUT_MS: 10_000 })),
+      );
+      try {
+        await Promise.all(instances.map((sut) => sut.initialize()));
+        const outcomes = await Promise.allSettled(instances.map((sut) => runMigrations(sut)));
+        expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status))).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+        const applied: { times: number }[] = await instances[0].query('SELECT count(*)::int AS times FROM migrations GROUP BY name');
+        expect(applied.map((m) => m.times)).toEqual(instances[0].migrations.map(() => 1));
+      } finally {
+        await Promise.all(instances.filter((sut) => sut.isInitialized).map((sut) => sut.destroy()));
+        await fresh.drop();
+      }
+    });
   });
 });
 
@@ -73,20 +90,9 @@ async function withFreshDatabase(entities: Function[], check: (dataSource: DataS
   let dataSource: DataSource;
   let dropDatabase = async () => {};
   if (url) {
-    const name = `kh_schema_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    const admin = new Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const fresh = new URL(url);
-    fresh.pathname = `/${name}`;
-    dataSource = new DataSource({ ...dataSourceOptions({ DATABASE_URL: fresh.toString(), DB_POOL_SIZE: 2, DB_STATEMENT_TIMEOUT_MS: 10_000 }), entities });
-    dropDatabase = async () => {
-      const again = new Client({ connectionString: url });
-      await again.connect();
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.end();
-    };
+    const fresh = await createThrowawayDatabase(url);
+    dataSource = new DataSource({ ...dataSourceOptions({ DATABASE_URL: fresh.url, DB_POOL_SIZE: 2, DB_STATEMENT_TIMEOUT_MS: 10_000 }), entities });
+    dropDatabase = fresh.drop;
   } else {
     const pglite = await openEmbeddedDatabase({ DATA_DIR: 'memory://' });
     dataSource = new DataSource({ ...dataSourceOptions({ DATABASE_URL: undefined, DB_POOL_SIZE: 1, DB_STATEMENT_TIMEOUT_MS: 10_000 }, pglite), entities });
@@ -99,4 +105,24 @@ async function withFreshDatabase(entities: Function[], check: (dataSource: DataS
     if (dataSource.isInitialized) await dataSource.destroy();
     await dropDatabase();
   }
+}
+
+/** A new, empty PostgreSQL database beside the run's, and how to drop it. */
+async function createThrowawayDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `kh_schema_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const admin = new Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const fresh = new URL(url);
+  fresh.pathname = `/${name}`;
+  return {
+    url: fresh.toString(),
+    drop: async () => {
+      const again = new Client({ connectionString: url });
+      await again.connect();
+      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.end();
+    },
+  };
 }

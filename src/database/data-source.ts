@@ -63,3 +63,26 @@ export async function createDataSource(env: Env & Pick<Environment, 'DATA_DIR'>)
   const pglite = env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env);
   return new DataSource(dataSourceOptions(env, pglite));
 }
+
+/** Any fixed number will do, as long as every instance uses the same one. */
+const MIGRATION_LOCK = 0x6b657968; // 'keyh'
+
+/**
+ * Applies pending migrations. On PostgreSQL, instances starting together would all
+ * find the same migrations pending and race to apply them; a session-level advisory
+ * lock lets one apply them while the others wait, then find nothing left to do.
+ */
+export async function runMigrations(dataSource: DataSource): Promise<void> {
+  if (!(dataSource.options as { url?: string }).url) {
+    await dataSource.runMigrations({ transaction: 'each' });
+    return;
+  }
+  const lock = dataSource.createQueryRunner();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await lock.release();
+  }
+}
