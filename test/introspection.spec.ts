@@ -247,6 +247,16 @@ describe('POST /v1/introspect', () => {
       expect((await introspect({ token: key.key }, { key: null, headers: { 'x-api-key': caller } })).body.active).toBe(true);
       expect((await introspect({ token: key.key }, { key: app.rootKey })).body.active).toBe(true);
     });
+
+    it('should be accepted with HTTP Basic, as RFC 7662 clients send their credentials', async () => {
+      const key = await makeKey(app, client.id);
+      const basic = (pair: string) => ({ authorization: `Basic ${Buffer.from(pair).toString('base64')}` });
+      for (const pair of [`orders-api:${caller}`, `${caller}:`]) {
+        const res = await introspect({ token: key.key }, { key: null, form: true, headers: basic(pair) });
+        expect(res.body.active).toBe(true);
+      }
+      expectProblem(await introspect({ token: key.key }, { key: null, form: true, headers: basic(`orders-api:${generateKey('live')}`) }), 401);
+    });
   });
 
   describe('a call that is not well formed', () => {

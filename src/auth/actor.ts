@@ -44,13 +44,28 @@ export function requestContext(request: FastifyRequest): RequestContext {
   return { actor: request.actor ?? null, requestId: String(request.id), sourceIp: request.ip };
 }
 
-/** Reads a key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+/**
+ * Reads a key from `Authorization: Bearer <key>`, from `Authorization: Basic` (RFC 7617) as
+ * RFC 7662 clients authenticate (client_secret_basic: the key as the password, under any user
+ * name) or as `curl -u key:` sends it (the key as the user name, no password), or from
+ * `X-API-Key: <key>`.
+ */
 export function presentedKey(headers: FastifyRequest['headers']): string | null {
   const authorization = headers.authorization;
   if (typeof authorization === 'string') {
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    if (match) return match[1]!;
+    const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    if (bearer) return bearer[1]!;
+    const basic = /^Basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(authorization);
+    if (basic) return basicCredential(basic[1]!);
   }
   const apiKey = headers['x-api-key'];
   return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey.trim() : null;
+}
+
+function basicCredential(encoded: string): string | null {
+  const pair = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = pair.indexOf(':');
+  if (colon < 0) return null;
+  const secret = pair.slice(colon + 1) || pair.slice(0, colon);
+  return secret.length > 0 ? secret : null;
 }
