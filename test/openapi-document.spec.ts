@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { createApp } from '../src/app';
@@ -57,6 +58,14 @@ describe('the OpenAPI document', () => {
           `Paths that differ: ${differing.join(', ') || '(none: components or info)'}\n${firstDifference(committedText, served)}`,
       );
     }
+  });
+
+  it('should be a valid OpenAPI 3.0 document by the specification’s own schema, every reference resolving', async () => {
+    // validate() dereferences in place: give it a copy.
+    await expect(SwaggerParser.validate(structuredClone(committed) as never)).resolves.toBeDefined();
+    const broken = structuredClone(committed);
+    broken.paths['/v1/keys/{id}'].get.responses['200'].content['application/json'].schema = { $ref: '#/components/schemas/NoSuchSchema' };
+    await expect(SwaggerParser.validate(broken as never)).rejects.toThrow(/NoSuchSchema/);
   });
 
   it('should serve Swagger UI at /docs', async () => {
