@@ -98,7 +98,7 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
     const isProblem = Number(status) >= 400 && (!response.content || isProblemSchema(response.content['application/json']?.schema));
     if (isProblem) {
       response.content = { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_SCHEMA, example: problemExample(Number(status), response.description, path, operation) } };
-      if (status === '503') response.headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
+      if (status === '503' || status === '429') response.headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
       continue;
     }
     for (const media of Object.values(response.content ?? {}) as MediaTypeObject[]) {

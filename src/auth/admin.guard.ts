@@ -5,6 +5,7 @@ import { Forbidden, Unauthenticated } from '../common/errors';
 import { KeyVerifier } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
 import { presentedKey } from './actor';
+import { AuthFailureThrottle } from './auth-failure-throttle';
 
 export const REQUIRED_SCOPES = 'keyhouse:required-scopes';
 
@@ -21,13 +22,15 @@ export function requiredScopesOf(request: FastifyRequest): string[] {
 
 /**
  * Authenticates an admin request with the same verifier introspection uses, then
- * checks the scopes the route requires. Missing and bad keys get one identical 401.
+ * checks the scopes the route requires. Missing and bad keys get one identical 401;
+ * an address with too many bad keys gets a 429 for them instead.
  */
 @Injectable()
 export class AdminGuard implements CanActivate {
   constructor(
     private readonly verifier: KeyVerifier,
     private readonly reflector: Reflector,
+    private readonly failures: AuthFailureThrottle,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -37,7 +40,7 @@ export class AdminGuard implements CanActivate {
     const token = presentedKey(request.headers);
     if (!token) throw new Unauthenticated();
     const verdict = await this.verifier.verify(token, { clientIp: request.ip });
-    if (!verdict.active) throw new Unauthenticated();
+    if (!verdict.active) throw await this.failures.refusal('admin', request.ip);
     const key = verdict.record;
     request.actor = { keyId: key.keyId, clientId: key.clientId, isSystem: key.isSystemClient, scopes: key.scopes };
     if (!coversAll(key.scopes, required)) {

@@ -1,5 +1,5 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
-import { ApiExtension, ApiForbiddenResponse, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiExtension, ApiForbiddenResponse, ApiSecurity, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ProblemResponse } from '../common/problem.response';
 import { AdminScope, requestContext } from './actor';
@@ -7,6 +7,8 @@ import { AdminGuard, REQUIRED_SCOPES } from './admin.guard';
 
 export const BEARER_SCHEME = 'bearer';
 export const API_KEY_SCHEME = 'api_key';
+export const TOO_MANY_FAILURES =
+  'Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes.';
 
 /**
  * Guards a route with an admin key holding `scope` (or `admin:*`) and documents the
@@ -22,6 +24,7 @@ export function RequireScopes(scope: AdminScope) {
     ApiExtension('x-required-scopes', [scope]),
     ApiUnauthorizedResponse({ description: 'No key, or a key that is not good.', type: ProblemResponse }),
     ApiForbiddenResponse({ description: `The key lacks \`${scope}\`.`, type: ProblemResponse }),
+    ApiTooManyRequestsResponse({ description: TOO_MANY_FAILURES, type: ProblemResponse }),
   );
 }
 

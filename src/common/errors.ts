@@ -46,6 +46,14 @@ export class Forbidden extends DomainError {
   readonly code = 'forbidden' as const;
 }
 
+/** Too many failed authentications from one address: the answer until `retryAfterSeconds` have passed. */
+export class TooManyFailedAttempts extends DomainError {
+  readonly code = 'rate-limited' as const;
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many requests with keys that are not good from this address; retry after ${retryAfterSeconds} seconds.`);
+  }
+}
+
 /** The database could not be reached or timed out: never a yes, never half a write. */
 export class DatabaseUnavailable extends DomainError {
   readonly code = 'service-unavailable' as const;

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TooManyFailedAttempts } from './errors';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
 
 /** Writes the problem for `err`; an unexpected error is logged once, with its stack, and never sent. */
@@ -8,5 +9,6 @@ export function sendProblem(err: unknown, request: FastifyRequest, reply: Fastif
   else if (problem.status === 503) request.log.warn({ err: { message: (err as Error)?.message } }, 'database unavailable');
   if (reply.sent) return;
   if (problem.status === 503) void reply.header('Retry-After', '1');
+  if (err instanceof TooManyFailedAttempts) void reply.header('Retry-After', String(err.retryAfterSeconds));
   void reply.status(problem.status).header('Content-Type', PROBLEM_CONTENT_TYPE).send(problem);
 }

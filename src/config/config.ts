@@ -82,6 +82,16 @@ export class Environment {
   @Transform(toInt) @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
   BODY_LIMIT_BYTES = 65536;
 
+  /**
+   * Failed authentications (a presented key that is not good) one address may make per
+   * window before its failures are answered 429; `0` turns the throttle off.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1_000_000)
+  AUTH_FAILURE_LIMIT = 20;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(86_400)
+  AUTH_FAILURE_WINDOW_SECONDS = 60;
+
   /** Set to a comma-separated list of origins to allow browser calls from them. */
   @IsString()
   CORS_ORIGINS = '';

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, LogLevel, HTTPMethods, RouteOptions } from 'fastify';
 import { presentedKey } from '../auth/actor';
+import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { isDatabaseUnavailable } from '../common/problem';
 import type { RateDecision } from '../ratelimit/sliding-window';
 import type { DrainGate } from './drain-gate';
@@ -22,8 +23,8 @@ const REALM = 'Bearer realm="keyhouse"';
  * through TRUSTED_PROXIES (Fastify's trustProxy sets request.ip). Answers never carry
  * a body: 204 (or 200) with the key's identity in headers, else 401, 403, 429 or 503.
  */
-export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; logLevel: LogLevel }): RouteOptions[] {
-  const { check, gate } = deps;
+export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failures: AuthFailureThrottle; logLevel: LogLevel }): RouteOptions[] {
+  const { check, gate, failures } = deps;
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!gate.enter()) return void reply.status(503).header('retry-after', '1').send();
     try {
@@ -40,6 +41,9 @@ export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; logLev
         return void reply.status(request.headers[SUCCESS_STATUS_HEADER] === '200' ? 200 : 204).send();
       }
       const status = REASONS[decision.reason].authorize;
+      // A key that is not good counts against the address; too many, and it gets a 429 instead of a 401.
+      const wait = status === 401 && token ? await failures.failed('authorize', request.ip) : null;
+      if (wait !== null) return void reply.status(429).header('retry-after', String(wait)).send();
       // RFC 6750 §3.1: no error code when the request carried no key at all.
       if (status === 401) void reply.header('www-authenticate', token ? `${REALM}, error="invalid_token"` : REALM);
       if (decision.reason === 'insufficient_scope') void reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, LogLevel, RouteOptions } from 'fastify';
+import { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { Environment } from '../config/config';
 import { KeyVerifier } from '../credentials/key-verifier';
 import { UsageRecorder } from '../usage/usage-recorder';
@@ -29,6 +30,7 @@ export class HotPathRoutes implements OnModuleInit, BeforeApplicationShutdown {
     private readonly check: KeyCheck,
     private readonly usage: UsageRecorder,
     private readonly env: Environment,
+    private readonly failures: AuthFailureThrottle,
   ) {}
 
   onModuleInit(): void {
@@ -37,7 +39,8 @@ export class HotPathRoutes implements OnModuleInit, BeforeApplicationShutdown {
     // The per-request info line (src/app.ts) is noise at this rate; it shows at debug and trace.
     const level = this.env.LOG_LEVEL as LogLevel;
     const logLevel = ['debug', 'trace', 'silent'].includes(level) ? level : highest(level, 'warn');
-    const routes = [introspectRoute({ verifier: this.verifier, check: this.check, gate: this.gate, logLevel }), ...authorizeRoutes({ check: this.check, gate: this.gate, logLevel })];
+    const { failures } = this;
+    const routes = [introspectRoute({ verifier: this.verifier, check: this.check, gate: this.gate, failures, logLevel }), ...authorizeRoutes({ check: this.check, gate: this.gate, failures, logLevel })];
     // Helmet's headers protect browsers; these answers go to services and gateways, and the headers cost a tenth of the throughput.
     for (const route of routes) fastify.route({ ...route, config: { ...route.config, securityHeaders: false }, childLoggerFactory: lazyChildLogger } as RouteOptions);
   }

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, LogLevel, FastifySchemaValidationError, RouteOptions } from 'fastify';
 import ipaddr from 'ipaddr.js';
 import { presentedKey } from '../auth/actor';
+import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { BadInput, Forbidden, Unauthenticated } from '../common/errors';
 import { sendProblem } from '../common/send-problem';
 import { ENVIRONMENTS } from '../credentials/key-format';
@@ -45,8 +46,8 @@ export function scopeList(value: string | undefined): string[] {
   return value.split(/[\s,]+/).filter((s) => s.length > 0);
 }
 
-export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; gate: DrainGate; logLevel: LogLevel }): RouteOptions {
-  const { verifier, check, gate } = deps;
+export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; gate: DrainGate; failures: AuthFailureThrottle; logLevel: LogLevel }): RouteOptions {
+  const { verifier, check, gate, failures } = deps;
   return {
     method: 'POST',
     url: INTROSPECT_PATH,
@@ -58,7 +59,7 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
     handler: async (request, reply) => {
       if (!gate.enter()) throw new ShuttingDown();
       try {
-        await authenticateCaller(verifier, request);
+        await authenticateCaller(verifier, failures, request);
         if (request.validationError) throw invalidBody(request.validationError.validation);
         const body = request.body as IntrospectBody;
         if (body.client_ip !== undefined && !isAddress(body.client_ip)) {
@@ -79,12 +80,12 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
 }
 
 /** The caller's own key must be good and hold `admin:introspect`, as the admin guard would require. */
-async function authenticateCaller(verifier: KeyVerifier, request: FastifyRequest): Promise<void> {
+async function authenticateCaller(verifier: KeyVerifier, failures: AuthFailureThrottle, request: FastifyRequest): Promise<void> {
   request.requiredScopes = REQUIRED;
   const token = presentedKey(request.headers);
   if (!token) throw new Unauthenticated();
   const verdict = await verifier.verify(token, { clientIp: request.ip });
-  if (!verdict.active) throw new Unauthenticated();
+  if (!verdict.active) throw await failures.refusal('introspect', request.ip);
   const key = verdict.record;
   request.actor = { keyId: key.keyId, clientId: key.clientId, isSystem: key.isSystemClient, scopes: key.scopes };
   if (!coversAll(key.scopes, REQUIRED)) {

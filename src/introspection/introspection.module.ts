@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { RateLimitModule } from '../ratelimit/ratelimit.module';
 import { UsageModule } from '../usage/usage.module';
@@ -8,7 +9,7 @@ import { UsageLimit } from './usage-limit';
 
 /** POST /v1/introspect and GET /v1/authorize: the hot path. */
 @Module({
-  imports: [CredentialsModule, RateLimitModule, UsageModule],
+  imports: [AuthModule, CredentialsModule, RateLimitModule, UsageModule],
   providers: [KeyCheck, UsageLimit, HotPathRoutes],
 })
 export class IntrospectionModule {}

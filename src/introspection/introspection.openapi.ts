@@ -175,6 +175,7 @@ const INTROSPECT: Operation = {
     400: { description: 'The body is not a valid introspection request (no `token`, a field of the wrong type, an unknown `environment`, a `client_ip` that is no address).' },
     401: { description: "The caller's own key is missing or not good." },
     403: { description: `The caller's key lacks \`${INTROSPECT_SCOPE}\`.` },
+    429: { description: "Too many requests whose caller's own key was not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): they get this instead of a 401 until `Retry-After` seconds have passed. A good caller key still passes; tokens that are not good are ordinary answers (`active: false`) and never count." },
     503: { description: 'The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down; retry after `Retry-After` seconds. Never `active: true` on a guess.' },
   },
 };
@@ -201,7 +202,10 @@ const AUTHORIZE: Operation = {
       'WWW-Authenticate': { required: true, description: 'RFC 6750: `Bearer realm="keyhouse"`, with `error="invalid_token"` when a key was sent.', schema: { type: 'string' } },
     }),
     403: bare(`A good key, not good for this request: ${reasonsFor(403)}.`),
-    429: bare(`Over its rate limit: ${reasonsFor(429)}.`, { 'Retry-After': { required: true, description: 'Seconds until a call is admitted again.', schema: { type: 'integer', example: 12 } }, ...rateLimitHeaders }),
+    429: bare(
+      `Over its rate limit: ${reasonsFor(429)}. Also, without the rate-limit headers, a key that is not good from an address that sent too many of them (\`AUTH_FAILURE_LIMIT\` per \`AUTH_FAILURE_WINDOW_SECONDS\`, counted by the client address): good keys from that address still pass.`,
+      { 'Retry-After': { required: true, description: 'Seconds until a call is admitted again.', schema: { type: 'integer', example: 12 } }, ...rateLimitHeaders },
+    ),
     500: bare('An unexpected error; the log has it, under the `X-Request-Id`.'),
     503: bare('The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down. The gateway should refuse the request.', {
       'Retry-After': { $ref: '#/components/headers/Retry-After' },

@@ -64,6 +64,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly authFailures = new Counter({
+    name: 'keyhouse_auth_failures_total',
+    help: 'Requests refused for a presented key that is not good, by endpoint (admin, introspect, authorize) and answer: refused (401) or throttled (429, too many failures from the address).',
+    labelNames: ['endpoint', 'result'] as const,
+    registers: [this.registry],
+  });
+
   readonly deniedAttempts = new Counter({
     name: 'keyhouse_denied_attempts_total',
     help: 'Denied admin attempts, by what became of their audit event: recorded, failed (write error) or dropped (queue full).',
