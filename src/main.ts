@@ -20,6 +20,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await createApp(env);
+  // SIGTERM and SIGINT run the graceful shutdown (drain, write usage, close the pool), then
+  // exit 0: by default Nest re-raises the signal once done, which reads as a crash (143).
+  app.enableShutdownHooks([], { useProcessExit: true });
   await app.listen({ port: env.PORT, host: env.HOST });
   new Logger('Keyhouse').log(`Keyhouse listening on http://${env.HOST}:${env.PORT} (${env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`}); docs at /docs`);
 }
