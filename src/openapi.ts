@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { API_KEY_SCHEME, BEARER_SCHEME } from './auth/require-scopes.decorator';
+import { API_KEY_SCHEME, BASIC_SCHEME, BEARER_SCHEME } from './auth/require-scopes.decorator';
 import { EXAMPLE_KEYS } from './credentials/example-keys';
 import { introspectionOpenApi } from './introspection/introspection.openapi';
 import { polishOpenApiDocument } from './openapi-polish';
@@ -18,7 +18,7 @@ export const OPENAPI_TAGS: ReadonlyArray<{ name: string; description: string }> 
 
 const DESCRIPTION = `Keyhouse issues API keys to clients, scopes them, rotates them with a grace period, revokes them at once, and tells every service on every request whether a key is good.
 
-**Authentication.** Every \`/v1\` operation takes a Keyhouse key, as \`Authorization: Bearer <key>\` or \`X-API-Key: <key>\`. Each operation names the admin scope it requires (in its description and in \`x-required-scopes\`); \`admin:*\` covers them all. A key of a non-system client that holds admin scopes acts on its own client only: anything else is a 404. Use **Authorize** with a root key to try the operations here.
+**Authentication.** Every \`/v1\` operation takes a Keyhouse key, as \`Authorization: Bearer <key>\`, \`X-API-Key: <key>\`, or the password of HTTP Basic (as RFC 7662 clients send theirs). Each operation names the admin scope it requires (in its description and in \`x-required-scopes\`); \`admin:*\` covers them all. A key of a non-system client that holds admin scopes acts on its own client only: anything else is a 404. Use **Authorize** with a root key to try the operations here.
 
 **Errors** are RFC 9457 problem details (\`application/problem+json\`) with a \`request_id\`; a 400 names each bad field in \`errors\`. Unknown body fields are refused, never stored.
 
@@ -33,7 +33,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(DESCRIPTION)
     .setVersion('1.0.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A Keyhouse key (`sk_live_…` or `sk_test_…`): paste the key alone, without "Bearer".' }, BEARER_SCHEME)
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Keyhouse key, instead of a bearer token.' }, API_KEY_SCHEME);
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Keyhouse key, instead of a bearer token.' }, API_KEY_SCHEME)
+    .addBasicAuth({ type: 'http', scheme: 'basic', description: 'A Keyhouse key as the password, under any user name (how RFC 7662 clients send client_secret_basic), or as the user name with an empty password.' }, BASIC_SCHEME);
   for (const tag of OPENAPI_TAGS) builder.addTag(tag.name, tag.description);
   const document = SwaggerModule.createDocument(app, builder.build(), { operationIdFactory });
   // Operations that are not Nest routes are added here, before the polish, so they get the shared parts too.

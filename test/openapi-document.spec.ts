@@ -93,7 +93,7 @@ describe('the OpenAPI document', () => {
       expect(operation.tags).toEqual(['operations']);
       return;
     }
-    expect(operation.security).toEqual([{ bearer: [] }, { api_key: [] }]);
+    expect(operation.security).toEqual([{ bearer: [] }, { api_key: [] }, { basic: [] }]);
     // Forward auth checks the presented key itself, whatever its client: it requires no admin scope.
     if (operation['x-forward-auth']) return void expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '403']));
     const scopes: string[] = operation['x-required-scopes'];

@@ -7,12 +7,13 @@ import { AdminGuard, REQUIRED_SCOPES } from './admin.guard';
 
 export const BEARER_SCHEME = 'bearer';
 export const API_KEY_SCHEME = 'api_key';
+export const BASIC_SCHEME = 'basic';
 export const TOO_MANY_FAILURES =
   'Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes.';
 
 /**
  * Guards a route with an admin key holding `scope` (or `admin:*`) and documents the
- * requirement in OpenAPI: both security schemes, the scope, and the 401 and 403.
+ * requirement in OpenAPI: its security schemes, the scope, and the 401 and 403.
  */
 export function RequireScopes(scope: AdminScope) {
   return applyDecorators(
@@ -21,6 +22,7 @@ export function RequireScopes(scope: AdminScope) {
     // OpenAPI 3.0 allows scopes only for OAuth schemes; the scope is named in x-required-scopes.
     ApiSecurity(BEARER_SCHEME),
     ApiSecurity(API_KEY_SCHEME),
+    ApiSecurity(BASIC_SCHEME),
     ApiExtension('x-required-scopes', [scope]),
     ApiUnauthorizedResponse({ description: 'No key, or a key that is not good.', type: ProblemResponse }),
     ApiForbiddenResponse({ description: `The key lacks \`${scope}\`.`, type: ProblemResponse }),

@@ -135,7 +135,7 @@ const INTROSPECT: Operation = {
   operationId: 'introspectKey',
   summary: 'Introspect a key (RFC 7662)',
   description: INTROSPECT_DESCRIPTION,
-  security: [{ bearer: [] }, { api_key: [] }],
+  security: [{ bearer: [] }, { api_key: [] }, { basic: [] }],
   'x-required-scopes': [INTROSPECT_SCOPE],
   requestBody: {
     required: true,
@@ -185,7 +185,7 @@ const AUTHORIZE: Operation = {
   operationId: 'authorizeRequest',
   summary: 'Forward auth for gateways',
   description: AUTHORIZE_DESCRIPTION,
-  security: [{ bearer: [] }, { api_key: [] }],
+  security: [{ bearer: [] }, { api_key: [] }, { basic: [] }],
   'x-forward-auth': true,
   parameters: [
     { name: 'X-Required-Scopes', in: 'header', description: 'Scopes the key must cover, space- or comma-separated.', schema: { type: 'string', example: 'orders:read' } },
