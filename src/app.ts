@@ -5,7 +5,9 @@ import { AppModule } from './app.module';
 import { createLogger, NestPinoLogger } from './common/logger';
 import { requestId } from './common/request-id';
 import { helmetHeaders } from './common/security-headers';
+import { sendProblem } from './common/send-problem';
 import { Environment } from './config/config';
+import { ShuttingDown } from './introspection/drain-gate';
 import { setUpOpenApi } from './openapi';
 
 /** Builds the whole service on Fastify; `main.ts` listens, tests inject. */
@@ -18,7 +20,8 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
     trustProxy: trustedProxies(env.TRUSTED_PROXIES),
     bodyLimit: env.BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
+    // Fastify's own answer while closing is a 503 with a JSON body of its own; refuseWhileClosing answers a problem.
+    return503OnClosing: false,
     // Route schemas (the hot path's) take JSON as sent: a number is not a string.
     ajv: { customOptions: { coerceTypes: false } },
   });
@@ -49,12 +52,42 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
     }
     done(null, payload);
   });
+  refuseWhileClosing(fastify);
   fastify.addHook('onResponse', (request, reply, done) => {
     request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
   setUpOpenApi(app);
   return app;
+}
+
+/** How long a closing server keeps its open connections to refuse what they send, before dropping them. */
+const CLOSE_LINGER_MS = 1000;
+
+/**
+ * Once the server is closing (after the shutdown hooks have drained the hot path and
+ * written the usage counts), a request that still arrives on an open keep-alive
+ * connection gets a 503 problem with Retry-After and `Connection: close`, like any
+ * other refusal, rather than running against a pool about to close. The server keeps
+ * its connections for up to CLOSE_LINGER_MS so that those answers can be given: closing
+ * at once drops every idle keep-alive connection, and a request its client had just
+ * sent on one is reset with no answer, so the client cannot tell whether it was done.
+ */
+function refuseWhileClosing(fastify: FastifyInstance): void {
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    const server = fastify.server;
+    if (!server.listening) return done();
+    const deadline = Date.now() + CLOSE_LINGER_MS;
+    const wait = () => server.getConnections((err, open) => (err || open === 0 || Date.now() >= deadline ? done() : void setTimeout(wait, 20)));
+    wait();
+  });
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!closing) return done();
+    void reply.header('Connection', 'close');
+    sendProblem(new ShuttingDown(), request, reply);
+  });
 }
 
 /** TRUSTED_PROXIES as Fastify's trustProxy: a list of addresses and CIDRs, or false. */
