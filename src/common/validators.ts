@@ -10,7 +10,24 @@ function depth(value: unknown): number {
   return 1 + (children.length === 0 ? 0 : Math.max(...children.map(depth)));
 }
 
-/** A JSON object of free-form labels: at most 4 KiB serialized and 5 levels deep. */
+/**
+ * Whether PostgreSQL's jsonb can hold every key and string of `value` as it is: it refuses
+ * NUL (`\u0000`) and lone surrogates, which JSON itself allows.
+ */
+function storable(value: unknown): boolean {
+  if (typeof value === 'string') return isStorableText(value);
+  if (value === null || typeof value !== 'object') return true;
+  return Object.entries(value as Record<string, unknown>).every(([key, child]) => isStorableText(key) && storable(child));
+}
+
+/** In a `u` regex a surrogate pair is one code point: only a lone surrogate is `Cs`. */
+const NUL_OR_LONE_SURROGATE = /[\u0000\p{Cs}]/u;
+
+function isStorableText(text: string): boolean {
+  return !NUL_OR_LONE_SURROGATE.test(text);
+}
+
+/** A JSON object of free-form labels: at most 4 KiB serialized and 5 levels deep, without NUL or lone surrogates. */
 export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
   return (target, propertyKey) =>
     registerDecorator({
@@ -18,20 +35,23 @@ export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
       target: target.constructor,
       propertyName: propertyKey as string,
       options: {
-        message: `$property must be a JSON object of at most ${METADATA_MAX_BYTES} bytes and ${METADATA_MAX_DEPTH} levels`,
+        message: `$property must be a JSON object of at most ${METADATA_MAX_BYTES} bytes and ${METADATA_MAX_DEPTH} levels, without NUL characters or lone surrogates`,
         ...options,
       },
       validator: {
         validate(value: unknown): boolean {
           if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-          return Buffer.byteLength(JSON.stringify(value), 'utf8') <= METADATA_MAX_BYTES && depth(value) <= METADATA_MAX_DEPTH;
+          return Buffer.byteLength(JSON.stringify(value), 'utf8') <= METADATA_MAX_BYTES && depth(value) <= METADATA_MAX_DEPTH && storable(value);
         },
       },
     });
 }
 
-/** Text a person typed: no control characters (so no NUL), trimmed of nothing. */
-export const PRINTABLE = /^[^\p{Cc}]*$/u;
+/**
+ * Text a person typed: no control characters (so no NUL) and no lone surrogates (which no
+ * UTF-8 can carry: the database would store U+FFFD instead), trimmed of nothing.
+ */
+export const PRINTABLE = /^[^\p{Cc}\p{Cs}]*$/u;
 
 /**
  * The field may be left out, but `null` is validated like any other value, so it is
