@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyInstance, LogController } from 'fastify';
 import { AppModule } from './app.module';
+import { useBodyParsers } from './common/body-parsers';
 import { createLogger, NestPinoLogger } from './common/logger';
 import { requestId } from './common/request-id';
 import { helmetHeaders } from './common/security-headers';
@@ -43,6 +44,7 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
   }
   // JSON (and form bodies where an endpoint documents them); anything else is a 415.
   fastify.removeContentTypeParser('text/plain');
+  useBodyParsers(app, env.BODY_LIMIT_BYTES);
   // Callback hooks rather than async ones: every request runs them, and a promise each shows on the hot path.
   fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('X-Request-Id', request.id);

@@ -45,6 +45,9 @@ export class Unauthenticated extends DomainError {
 export class Forbidden extends DomainError {
   readonly code = 'forbidden' as const;
 }
+export class UnsupportedMediaType extends DomainError {
+  readonly code = 'unsupported-media-type' as const;
+}
 
 /** Too many failed authentications from one address: the answer until `retryAfterSeconds` have passed. */
 export class TooManyFailedAttempts extends DomainError {

@@ -52,6 +52,7 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
     method: 'POST',
     url: INTROSPECT_PATH,
     schema: { body: INTROSPECT_BODY_SCHEMA },
+    config: { formBody: true },
     // The caller is authenticated before its body is judged: a stranger learns nothing from a 400.
     attachValidation: true,
     logLevel: deps.logLevel,

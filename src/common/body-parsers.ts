@@ -1,0 +1,64 @@
+import { isUtf8 } from 'node:buffer';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BadInput, UnsupportedMediaType } from './errors';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `true` for the routes that document a form-encoded body (introspection); every other route refuses one with a 415. */
+    formBody?: boolean;
+  }
+}
+
+/** Deeper than any body the API takes (metadata: 5 levels, inside a body: 6); deep enough for none to notice. */
+export const MAX_BODY_DEPTH = 32;
+
+type Done = (err: Error | null, body?: unknown) => void;
+
+/**
+ * The body parsers, in place of the framework's: JSON everywhere, forms only where a
+ * route documents one. Both refuse bytes that are not UTF-8 (the framework would turn
+ * them into U+FFFD and store that), and JSON nested deeper than MAX_BODY_DEPTH (which
+ * would exhaust the stack of the transformer behind the validation pipe).
+ */
+export function useBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  app.useBodyParser('application/json', { bodyLimit }, (request: FastifyRequest, body: Buffer, done: Done) => {
+    if (!isUtf8(body)) return done(new BadInput('The request body is not valid UTF-8.'));
+    // A body this short cannot be nested that deep: the hot path's bodies skip the scan.
+    if (body.length > 2 * MAX_BODY_DEPTH && nestedDeeperThan(body, MAX_BODY_DEPTH)) {
+      return done(new BadInput(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`));
+    }
+    parseJson(request, body.toString('utf8'), done);
+  });
+  app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, (request: FastifyRequest, body: Buffer, done: Done) => {
+    if (!request.is404 && request.routeOptions.config?.formBody !== true) return done(new UnsupportedMediaType('Send the body as application/json: only introspection takes a form.'));
+    if (!isUtf8(body)) return done(new BadInput('The request body is not valid UTF-8.'));
+    const fields: Record<string, string | string[]> = Object.create(null);
+    for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
+      // As in a JSON body: a field named __proto__ could replace the prototype of an object it is copied onto.
+      if (name === '__proto__' || name === 'constructor') return done(new BadInput(`The request body has a field named ${name}.`));
+      const before = fields[name];
+      fields[name] = before === undefined ? value : ([] as string[]).concat(before, value);
+    }
+    done(null, fields);
+  });
+}
+
+/** Whether JSON text nests objects and arrays deeper than `max`, brackets inside strings aside. */
+export function nestedDeeperThan(json: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const byte = json[i]!;
+    if (inString) {
+      if (byte === 0x5c) i++; // backslash: the next byte is escaped
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x7b || byte === 0x5b) {
+      if (++depth > max) return true;
+    } else if (byte === 0x7d || byte === 0x5d) depth--;
+  }
+  return false;
+}
