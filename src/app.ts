@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { FastifyInstance, LogController } from 'fastify';
 import { AppModule } from './app.module';
 import { useBodyParsers } from './common/body-parsers';
+import { clientErrorHandler, frameworkErrorHandler } from './common/framework-errors';
 import { createLogger, NestPinoLogger } from './common/logger';
 import { requestId } from './common/request-id';
 import { helmetHeaders } from './common/security-headers';
@@ -14,7 +15,10 @@ import { setUpOpenApi } from './openapi';
 /** Builds the whole service on Fastify; `main.ts` listens, tests inject. */
 export async function createApp(env: Environment): Promise<NestFastifyApplication> {
   const logger = createLogger(env.LOG_LEVEL);
+  const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
   const adapter = new FastifyAdapter({
+    frameworkErrors: frameworkErrorHandler(securityHeaders),
+    clientErrorHandler: clientErrorHandler(logger, securityHeaders),
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: requestId,
@@ -31,7 +35,6 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
     bufferLogs: false,
   });
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
-  const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
   if (env.CORS_ORIGINS) {
     app.enableCors({
       origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
@@ -48,7 +51,7 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
   // Callback hooks rather than async ones: every request runs them, and a promise each shows on the hot path.
   fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('X-Request-Id', request.id);
-    if (reply.routeOptions.config.securityHeaders !== false) {
+    if (reply.routeOptions.config?.securityHeaders !== false) {
       // A header the route set itself stays, as it did when helmet set these first.
       for (const [name, value] of securityHeaders) if (!reply.hasHeader(name)) void reply.header(name, value);
     }

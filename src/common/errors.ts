@@ -22,6 +22,8 @@ export const PROBLEM_TYPES = {
   'rate-limited': { status: 429, title: 'Too Many Requests' },
   'payload-too-large': { status: 413, title: 'Content Too Large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported Media Type' },
+  'request-timeout': { status: 408, title: 'Request Timeout' },
+  'request-header-fields-too-large': { status: 431, title: 'Request Header Fields Too Large' },
   'service-unavailable': { status: 503, title: 'Service Unavailable' },
   'internal-error': { status: 500, title: 'Internal Server Error' },
 } as const;
