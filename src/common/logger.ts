@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
+import { redactKeys } from './redact';
 
 /**
  * One JSON logger for the service. Headers are never logged; the redaction is a
@@ -14,7 +15,7 @@ export function createLogger(level: string): Logger {
       censor: '[redacted]',
     },
     serializers: {
-      req: (req: { id: string; method: string; url: string; ip?: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0], ip: req.ip }),
+      req: (req: { id: string; method: string; url: string; ip?: string }) => ({ id: req.id, method: req.method, url: redactKeys(req.url.split('?')[0]!), ip: req.ip }),
     },
   });
 }

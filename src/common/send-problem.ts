@@ -1,10 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TooManyFailedAttempts } from './errors';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
+import { redactKeys } from './redact';
 
 /** Writes the problem for `err`; an unexpected error is logged once, with its stack, and never sent. */
 export function sendProblem(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const { problem, internal } = toProblem(err, request.url.split('?')[0] ?? '/', String(request.id));
+  const { problem, internal } = toProblem(err, redactKeys(request.url.split('?')[0] ?? '/'), String(request.id));
+  // A field name is what the caller typed: a key sent as one is not sent back.
+  for (const error of problem.errors ?? []) error.pointer = redactKeys(error.pointer);
   if (internal) request.log.error({ err }, 'unhandled error');
   else if (problem.status === 503) request.log.warn({ err: { message: (err as Error)?.message } }, 'database unavailable');
   if (reply.sent) return;
