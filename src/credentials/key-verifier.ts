@@ -57,12 +57,21 @@ export class KeyVerifier {
   ) {}
 
   async verify(token: string, required: Requirements = {}, now = Date.now()): Promise<Verdict> {
+    return this.verifyNow(token, required, now);
+  }
+
+  /**
+   * The same verdict, given at once when the format or the cache decides it: a promise
+   * only when the database must be asked. The hot path answers most calls this way,
+   * without a promise per step.
+   */
+  verifyNow(token: string, required: Requirements = {}, now = Date.now()): Verdict | Promise<Verdict> {
     // The documented example keys are well formed but published: never good.
-    if (!parseKey(token) || isExampleKey(token)) return { active: false, reason: 'malformed' };
-    const record = await this.lookup(this.digest.of(token));
-    if (!record) return { active: false, reason: 'not_found' };
-    const reason = check(record, required, now);
-    return reason ? { active: false, reason, record } : { active: true, record };
+    if (!parseKey(token) || isExampleKey(token)) return MALFORMED;
+    const digest = this.digest.of(token);
+    const cached = this.cache.get(digest);
+    if (cached !== undefined) return judge(cached as VerifiedKey | null, required, now);
+    return this.fetch(digest).then((record) => judge(record, required, now));
   }
 
   /**
@@ -74,6 +83,11 @@ export class KeyVerifier {
   async lookup(digest: string): Promise<VerifiedKey | null> {
     const cached = this.cache.get(digest);
     if (cached !== undefined) return cached as VerifiedKey | null;
+    return this.fetch(digest);
+  }
+
+  /** A cache miss: the query, shared by concurrent misses of one digest. */
+  private async fetch(digest: string): Promise<VerifiedKey | null> {
     const startedAt = this.cache.begin();
     if (!this.cache.enabled) return this.query(digest, startedAt);
     const pending = this.inflight.get(digest);
@@ -98,6 +112,15 @@ export class KeyVerifier {
     this.cache.set(digest, record, startedAt);
     return record;
   }
+}
+
+const MALFORMED: Verdict = Object.freeze({ active: false, reason: 'malformed' });
+const NOT_FOUND: Verdict = Object.freeze({ active: false, reason: 'not_found' });
+
+function judge(record: VerifiedKey | null, required: Requirements, now: number): Verdict {
+  if (!record) return NOT_FOUND;
+  const reason = check(record, required, now);
+  return reason ? { active: false, reason, record } : { active: true, record };
 }
 
 function verified(record: KeyRecord): VerifiedKey {

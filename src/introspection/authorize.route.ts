@@ -5,7 +5,7 @@ import { isDatabaseUnavailable } from '../common/problem';
 import type { RateDecision } from '../ratelimit/sliding-window';
 import type { DrainGate } from './drain-gate';
 import { scopeList } from './introspect.route';
-import type { KeyCheck } from './key-check';
+import type { Decision, KeyCheck } from './key-check';
 import { REASONS } from './reasons';
 
 export const AUTHORIZE_PATH = '/v1/authorize';
@@ -25,33 +25,30 @@ const REALM = 'Bearer realm="keyhouse"';
  */
 export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failures: AuthFailureThrottle; logLevel: LogLevel }): RouteOptions[] {
   const { check, gate, failures } = deps;
-  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (!gate.enter()) return void reply.status(503).header('retry-after', '1').send();
-    try {
-      const token = presentedKey(request.headers);
-      const decision = await check.check('authorize', token ?? '', {
-        scopes: requiredScopes(request),
-        environment: firstOf(request.headers['x-required-environment']) ?? firstOf((request.query as Record<string, unknown>).environment),
-        clientIp: request.ip,
-      });
-      if (decision.rate) rateLimitHeaders(reply, decision.rate);
-      if (decision.active) {
-        const { key } = decision;
-        void reply.headers({ 'x-client-id': key.clientId, 'x-key-id': key.keyId, 'x-scopes': key.scopes.join(' ') });
-        return void reply.status(request.headers[SUCCESS_STATUS_HEADER] === '200' ? 200 : 204).send();
-      }
-      const status = REASONS[decision.reason].authorize;
-      // A key that is not good counts against the address; too many, and it gets a 429 instead of a 401.
-      const wait = status === 401 && token ? await failures.failed('authorize', request.ip) : null;
-      if (wait !== null) return void reply.status(429).header('retry-after', String(wait)).send();
-      // RFC 6750 §3.1: no error code when the request carried no key at all.
-      if (status === 401) void reply.header('www-authenticate', token ? `${REALM}, error="invalid_token"` : REALM);
-      if (decision.reason === 'insufficient_scope') void reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
-      if (status === 429) void reply.header('retry-after', String(Math.max(1, Math.ceil(decision.rate!.resetMs / 1000))));
-      return void reply.status(status).send();
-    } finally {
-      gate.leave();
+  const closed = (_request: FastifyRequest, reply: FastifyReply) => void reply.status(503).header('retry-after', '1').send();
+  // Not async: a cached key is answered without a promise per step (see KeyCheck.checkNow).
+  const handler = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => gate.pass(closed, authorize, request, reply);
+  const authorize = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => {
+    const token = presentedKey(request.headers);
+    const decision = check.checkNow('authorize', token ?? '', {
+      scopes: requiredScopes(request),
+      environment: firstOf(request.headers['x-required-environment']) ?? firstOf((request.query as Record<string, unknown>).environment),
+      clientIp: request.ip,
+    });
+    if (decision instanceof Promise) return decision.then((d) => answer(request, reply, token, d));
+    return answer(request, reply, token, decision);
+  };
+  const answer = (request: FastifyRequest, reply: FastifyReply, token: string | null, decision: Decision): void | Promise<void> => {
+    if (decision.rate) rateLimitHeaders(reply, decision.rate);
+    if (decision.active) {
+      const { key } = decision;
+      void reply.headers({ 'x-client-id': key.clientId, 'x-key-id': key.keyId, 'x-scopes': key.scopes.join(' ') });
+      return void reply.status(request.headers[SUCCESS_STATUS_HEADER] === '200' ? 200 : 204).send();
     }
+    const status = REASONS[decision.reason].authorize;
+    // A key that is not good counts against the address; too many, and it gets a 429 instead of a 401.
+    if (status === 401 && token) return failures.failed('authorize', request.ip).then((wait) => refuse(reply, token, decision, status, wait));
+    return refuse(reply, token, decision, status, null);
   };
   return [AUTHORIZE_PATH, `${AUTHORIZE_PATH}/*`].map((url) => ({
     method: METHODS,
@@ -62,6 +59,15 @@ export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failur
     errorHandler: bareError,
     handler,
   }));
+}
+
+function refuse(reply: FastifyReply, token: string | null, decision: Decision & { active: false }, status: 401 | 403 | 429, wait: number | null): void {
+  if (wait !== null) return void reply.status(429).header('retry-after', String(wait)).send();
+  // RFC 6750 §3.1: no error code when the request carried no key at all.
+  if (status === 401) void reply.header('www-authenticate', token ? `${REALM}, error="invalid_token"` : REALM);
+  if (decision.reason === 'insufficient_scope') void reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
+  if (status === 429) void reply.header('retry-after', String(Math.max(1, Math.ceil(decision.rate!.resetMs / 1000))));
+  return void reply.status(status).send();
 }
 
 /** Errors too leave without a body: 503 when the database could not say, 4xx for a request Fastify refused, else 500. */

@@ -5,11 +5,13 @@ import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { BadInput, Forbidden, Unauthenticated } from '../common/errors';
 import { sendProblem } from '../common/send-problem';
 import { ENVIRONMENTS } from '../credentials/key-format';
-import { KeyVerifier } from '../credentials/key-verifier';
+import { KeyVerifier, type Verdict } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
 import { type DrainGate, ShuttingDown } from './drain-gate';
-import { introspectionBody } from './introspection-body';
-import type { KeyCheck } from './key-check';
+import { introspectionBody, type ActiveIntrospection, type InactiveIntrospection } from './introspection-body';
+import type { Decision, KeyCheck } from './key-check';
+
+type IntrospectionBody = ActiveIntrospection | InactiveIntrospection;
 
 export const INTROSPECT_PATH = '/v1/introspect';
 export const INTROSPECT_SCOPE = 'admin:introspect';
@@ -57,41 +59,65 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
     attachValidation: true,
     logLevel: deps.logLevel,
     errorHandler: (err: unknown, request: FastifyRequest, reply: FastifyReply) => sendProblem(err, request, reply),
-    handler: async (request, reply) => {
-      if (!gate.enter()) throw new ShuttingDown();
-      try {
-        await authenticateCaller(verifier, failures, request);
-        if (request.validationError) throw invalidBody(request.validationError.validation);
-        const body = request.body as IntrospectBody;
-        if (body.client_ip !== undefined && !isAddress(body.client_ip)) {
-          throw new BadInput('The request is not valid.', { errors: [{ pointer: '#/client_ip', detail: 'client_ip must be an IPv4 or IPv6 address' }] });
-        }
-        const decision = await check.check('introspect', body.token, {
-          scopes: scopeList(body.scope),
-          environment: body.environment,
-          clientIp: body.client_ip,
-        });
-        void reply.header('cache-control', 'no-store');
-        return introspectionBody(decision);
-      } finally {
-        gate.leave();
-      }
-    },
+    // Not async: a cached key is answered without a promise per step (see KeyCheck.checkNow).
+    handler: (request, reply) => gate.pass(shuttingDown, introspect, request, reply),
   };
+
+  function introspect(request: FastifyRequest, reply: FastifyReply): IntrospectionBody | Promise<IntrospectionBody> {
+    const admitted = authenticateCaller(verifier, failures, request);
+    return admitted ? admitted.then(() => decide(request, reply)) : decide(request, reply);
+  }
+
+  function decide(request: FastifyRequest, reply: FastifyReply): IntrospectionBody | Promise<IntrospectionBody> {
+    if (request.validationError) throw invalidBody(request.validationError.validation);
+    const body = request.body as IntrospectBody;
+    if (body.client_ip !== undefined && !isAddress(body.client_ip)) {
+      throw new BadInput('The request is not valid.', { errors: [{ pointer: '#/client_ip', detail: 'client_ip must be an IPv4 or IPv6 address' }] });
+    }
+    const decision = check.checkNow('introspect', body.token, {
+      scopes: scopeList(body.scope),
+      environment: body.environment,
+      clientIp: body.client_ip,
+    });
+    if (decision instanceof Promise) return decision.then((d) => answer(reply, d));
+    return answer(reply, decision);
+  }
 }
 
-/** The caller's own key must be good and hold `admin:introspect`, as the admin guard would require. */
-async function authenticateCaller(verifier: KeyVerifier, failures: AuthFailureThrottle, request: FastifyRequest): Promise<void> {
+function shuttingDown(): never {
+  throw new ShuttingDown();
+}
+
+function answer(reply: FastifyReply, decision: Decision): IntrospectionBody {
+  void reply.header('cache-control', 'no-store');
+  return introspectionBody(decision);
+}
+
+/**
+ * The caller's own key must be good and hold `admin:introspect`, as the admin guard would
+ * require; a promise only when its key is not cached or is refused.
+ */
+function authenticateCaller(verifier: KeyVerifier, failures: AuthFailureThrottle, request: FastifyRequest): Promise<void> | undefined {
   request.requiredScopes = REQUIRED;
   const token = presentedKey(request.headers);
   if (!token) throw new Unauthenticated();
-  const verdict = await verifier.verify(token, { clientIp: request.ip });
-  if (!verdict.active) throw await failures.refusal('introspect', request.ip);
+  const verdict = verifier.verifyNow(token, { clientIp: request.ip });
+  if (verdict instanceof Promise) return verdict.then((v) => admit(failures, request, v));
+  return admit(failures, request, verdict);
+}
+
+function admit(failures: AuthFailureThrottle, request: FastifyRequest, verdict: Verdict): Promise<void> | undefined {
+  if (!verdict.active) {
+    return failures.refusal('introspect', request.ip).then((refusal) => {
+      throw refusal;
+    });
+  }
   const key = verdict.record;
   request.actor = { keyId: key.keyId, clientId: key.clientId, isSystem: key.isSystemClient, scopes: key.scopes };
   if (!coversAll(key.scopes, REQUIRED)) {
     throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, { required_scopes: REQUIRED });
   }
+  return undefined;
 }
 
 /** A plain IPv4 (four decimal parts) or IPv6 address: shorthand and octal forms name other addresses than they seem to. */

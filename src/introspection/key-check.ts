@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
 import type { Counter, Histogram } from 'prom-client';
-import type { Environment } from '../credentials/key-format';
-import { InactiveReason, KeyVerifier, VerifiedKey } from '../credentials/key-verifier';
+import { InactiveReason, KeyVerifier, Requirements, Verdict, VerifiedKey } from '../credentials/key-verifier';
 import { Metrics } from '../metrics/metrics';
 import { RateLimiter } from '../ratelimit/rate-limiter';
 import type { RateDecision } from '../ratelimit/sliding-window';
@@ -11,7 +10,7 @@ import { UsageLimit } from './usage-limit';
 
 export type Endpoint = 'introspect' | 'authorize';
 
-/** What the caller needs of the key; everything optional but the token. */
+/** What the caller needs of the key; everything optional but the token. An environment other than `live` or `test` matches no key. */
 export interface Needs {
   scopes: readonly string[];
   environment?: string;
@@ -49,8 +48,22 @@ export class KeyCheck {
   }
 
   async check(endpoint: Endpoint, token: string, needs: Needs): Promise<Decision> {
+    return this.checkNow(endpoint, token, needs);
+  }
+
+  /**
+   * The same decision, at once when no query and no shared counter is needed (a cached
+   * key without a rate or usage limit, an unknown or malformed key): a promise otherwise.
+   */
+  checkNow(endpoint: Endpoint, token: string, needs: Needs): Decision | Promise<Decision> {
     const started = performance.now();
-    const decision = await this.decide(token, needs);
+    const verdict = this.verifier.verifyNow(token, needs as Requirements);
+    const decision = verdict instanceof Promise ? verdict.then((v) => this.limits(v)) : this.limits(verdict);
+    if (decision instanceof Promise) return decision.then((d) => this.counted(endpoint, d, started));
+    return this.counted(endpoint, decision, started);
+  }
+
+  private counted(endpoint: Endpoint, decision: Decision, started: number): Decision {
     const outcome = decision.active ? 'valid' : decision.reason;
     if (decision.key) this.usage.record(decision.key.keyId, outcome);
     this.counter(endpoint, outcome).inc();
@@ -58,15 +71,16 @@ export class KeyCheck {
     return decision;
   }
 
-  private async decide(token: string, needs: Needs): Promise<Decision> {
-    const verdict = await this.verifier.verify(token, {
-      scopes: needs.scopes,
-      environment: needs.environment as Environment | undefined,
-      clientIp: needs.clientIp,
-    });
+  /** The usage and rate limits of a key the verifier found good. */
+  private limits(verdict: Verdict): Decision | Promise<Decision> {
     if (!verdict.active) return verdict.record ? { active: false, reason: verdict.reason, key: verdict.record } : { active: false, reason: verdict.reason };
     const key = verdict.record;
     if (key.hasUsageLimit && this.usageLimit.knownExhausted(key)) return { active: false, reason: 'usage_exceeded', key };
+    if (!key.rateLimit && !key.hasUsageLimit) return { active: true, key, rate: null };
+    return this.sharedLimits(key);
+  }
+
+  private async sharedLimits(key: VerifiedKey): Promise<Decision> {
     let rate: RateDecision | null = null;
     if (key.rateLimit) {
       rate = await this.rateLimiter.consume(key.keyId, key.rateLimit);
