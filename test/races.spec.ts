@@ -152,6 +152,23 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
     expect(usage.body.totals).toEqual({ total: 1000, outcomes: { valid: 100, usage_exceeded: 900 } });
   });
 
+  it('should spend the uses left once between a key in its grace period and its successor, however the calls interleave', async () => {
+    const caller = (await makeKey(app, (await makeClient(app)).id, { scopes: ['admin:introspect'] })).key;
+    const key = await makeKey(app, client.id, { usage_limit: 30 });
+    const use = (token: string) => app.post('/v1/introspect', { token }, { key: caller }).then((r: Reply) => (r.body.active ? 'valid' : r.body.reason));
+    for (let i = 0; i < 5; i++) expect(await use(key.key)).toBe('valid');
+    // Rotated while calls with the old key are under way: none of them may add a use.
+    const [during, rotation] = await Promise.all([Promise.all(Array.from({ length: 10 }, () => use(key.key))), rotate(key.id)]);
+    expect(rotation.status).toBe(201);
+    expect(during).toEqual(Array(10).fill('valid'));
+    const successor = rotation.body;
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => use(i % 2 === 0 ? key.key : successor.key)));
+    const tally = answers.reduce<Record<string, number>>((t, r) => ({ ...t, [r]: (t[r] ?? 0) + 1 }), {});
+    // 30 uses in all: 5 before, 10 during the rotation, 15 after, whichever key was presented.
+    expect(tally).toEqual({ valid: 15, usage_exceeded: 185 });
+    expect((await app.get(`/v1/keys/${successor.id}`)).body.remaining).toBe(0);
+  });
+
   it('should answer 400, never a 500, to a key given a scope that is being deleted, and keep no link to a deleted scope', async () => {
     const outcomes: string[] = [];
     for (let round = 0; round < ROUNDS * 2; round++) {
