@@ -10,6 +10,15 @@ import { KeyCache } from './key-cache';
 export const INVALIDATION_CHANNEL = 'keyhouse_invalidate';
 
 /**
+ * How often the listening connection is asked a trivial query, and how long it has to
+ * answer. A connection whose path died without either end being told (a NAT or
+ * firewall that forgot it, a partition) would otherwise look connected for as long as
+ * TCP takes to notice, hours, while every notification sent meanwhile is lost.
+ */
+const HEARTBEAT_INTERVAL_MS = 5000;
+const HEARTBEAT_TIMEOUT_MS = 2000;
+
+/**
  * Drops cache entries when the database announces a change to a key or client.
  * The announcements come from triggers, so no write path can forget them. While
  * the connection is down, announcements may be lost: the TTL bounds what the cache
@@ -24,6 +33,7 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
   private stopped = false;
   private retryDelayMs = 100;
   private retryTimer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   connected = false;
 
@@ -46,6 +56,7 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.stopHeartbeat();
     await this.unlisten?.();
     const client = this.client;
     this.client = null;
@@ -61,7 +72,13 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new Client({ connectionString: this.env.DATABASE_URL, connectionTimeoutMillis: 5000, keepAlive: true, application_name: 'keyhouse-listener' });
+    const client = new Client({
+      connectionString: this.env.DATABASE_URL,
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+      query_timeout: HEARTBEAT_TIMEOUT_MS,
+      application_name: 'keyhouse-listener',
+    });
     client.on('notification', (msg) => msg.payload && this.onNotification(msg.payload));
     client.on('error', (err) => this.onLost(client, err));
     client.on('end', () => this.onLost(client));
@@ -79,8 +96,23 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
     this.client = client;
     this.connected = true;
     this.retryDelayMs = 100;
+    this.startHeartbeat(client);
     this.cache.clear(); // whatever changed while we were not listening
     this.logger.log('listening for key changes');
+  }
+
+  /** A query that does not come back in time means the connection is gone, whatever TCP says. */
+  private startHeartbeat(client: Client): void {
+    this.stopHeartbeat();
+    this.heartbeat = setInterval(() => {
+      client.query('SELECT 1').catch((err: Error) => this.onLost(client, new Error(`heartbeat: ${err.message}`)));
+    }, HEARTBEAT_INTERVAL_MS);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
   }
 
   private onLost(client: Client, err?: Error): void {
@@ -88,6 +120,7 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
     if (this.connected) this.logger.warn(`change notifications lost (${err?.message ?? 'connection ended'}); reconnecting`);
     this.client = null;
     this.connected = false;
+    this.stopHeartbeat();
     client.removeAllListeners('end');
     client.on('error', () => undefined);
     void client.end().catch(() => undefined);
