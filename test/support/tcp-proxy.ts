@@ -13,6 +13,8 @@ interface Lane {
   to: Socket;
   /** When the last chunk sent down this lane is due. */
   dueAt: number;
+  /** Forwards nothing, ever: a connection whose path died without either end being told. */
+  stalled: boolean;
 }
 
 /**
@@ -25,6 +27,7 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private mode: ProxyMode = { kind: 'pass' };
   private held: Array<{ lane: Lane; chunk: Buffer }> = [];
+  private readonly lanes = new Set<Lane>();
   port = 0;
 
   private constructor(
@@ -60,6 +63,14 @@ export class TcpProxy {
     for (const { lane, chunk } of held) this.deliver(lane, chunk);
   }
 
+  /**
+   * The connections open now go silent for good, both ways, and neither end is told (as
+   * when a NAT or firewall forgets them); connections made later work.
+   */
+  stallOpenConnections(): void {
+    for (const lane of this.lanes) lane.stalled = true;
+  }
+
   /** Accepts connections again (on the same port after the first time); does nothing while listening. */
   listen(): Promise<void> {
     if (this.server) return Promise.resolve();
@@ -71,8 +82,13 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => undefined);
       }
-      const up: Lane = { to: upstream, dueAt: 0 };
-      const down: Lane = { to: downstream, dueAt: 0 };
+      const up: Lane = { to: upstream, dueAt: 0, stalled: false };
+      const down: Lane = { to: downstream, dueAt: 0, stalled: false };
+      this.lanes.add(up).add(down);
+      downstream.on('close', () => {
+        this.lanes.delete(up);
+        this.lanes.delete(down);
+      });
       downstream.on('data', (chunk: Buffer) => this.deliver(up, chunk));
       upstream.on('data', (chunk: Buffer) => this.deliver(down, chunk));
       downstream.on('close', () => upstream.destroy());
@@ -98,6 +114,7 @@ export class TcpProxy {
   }
 
   private deliver(lane: Lane, chunk: Buffer): void {
+    if (lane.stalled) return;
     if (this.mode.kind === 'blackhole') {
       this.held.push({ lane, chunk });
       return;
