@@ -297,6 +297,44 @@ describeOnPostgres(`faults: PostgreSQL unreachable, back, and slow${usingPostgre
   });
 });
 
+describeOnPostgres(`faults: connections to PostgreSQL that die silently${usingPostgres ? '' : ' (skipped: DATABASE_URL is not set)'}`, () => {
+  it('should notice that its listening connection died without a word, listen again, and drop what it may have missed', async () => {
+    const proxy = await TcpProxy.start(new URL(process.env.DATABASE_URL!), 5432);
+    // A cache that keeps keys for a minute: only a notification, or listening again, can drop the entry in time.
+    const a = await TestApp.start({ DATABASE_URL: proxy.address(process.env.DATABASE_URL!), CACHE_TTL_MS: 60_000, DB_STATEMENT_TIMEOUT_MS: 1000, DB_POOL_SIZE: 2 });
+    const b = await TestApp.start();
+    try {
+      const caller = (await makeClientWithKey(b, ['admin:introspect'])).key.key;
+      const key = await makeKey(b, (await makeClient(b)).id);
+      const introspect = () => a.post('/v1/introspect', { token: key.key }, { key: caller });
+      expect((await introspect()).body.active).toBe(true);
+      const listener = a.app.get(KeyChangeListener);
+      expect(listener.connected).toBe(true);
+
+      // Every connection open now goes silent for good (a firewall forgot them); new ones work.
+      proxy.stallOpenConnections();
+      expect((await b.post(`/v1/keys/${key.id}/revoke`, {})).status).toBe(200);
+      const revokedAt = Date.now();
+      let answer = await introspect();
+      while (!(answer.status === 200 && answer.body.active === false) && Date.now() - revokedAt < 30_000) {
+        // Until then: the cached answer, or a 503 while the pool's silent connections time out; never anything else.
+        if (answer.status !== 200) expectUnavailable(answer);
+        await sleep(100);
+        answer = await introspect();
+      }
+      const seenAfter = Date.now() - revokedAt;
+      process.stdout.write(`listening connection died silently: the revocation was seen ${seenAfter} ms after it (cache TTL 60 s)\n`);
+      expect(answer.body).toEqual({ active: false, reason: 'revoked' });
+      expect(seenAfter).toBeLessThan(20_000);
+      expect(listener.connected).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      await proxy.stop();
+    }
+  });
+});
+
 async function poolGauge(app: TestApp): Promise<Record<string, number>> {
   const metric = await app.app.get(Metrics).registry.getSingleMetric('keyhouse_db_pool_connections')!.get();
   return Object.fromEntries(metric.values.map((v) => [String(v.labels.state), v.value]));
