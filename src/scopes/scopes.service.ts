@@ -6,7 +6,7 @@ import { AuditLog } from '../audit/audit-log';
 import { Conflict, Forbidden, NotFound } from '../common/errors';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { PageQueryDto } from '../common/pagination.dto';
-import { RESERVED_NAMESPACE } from '../credentials/scope-match';
+import { RESERVED_NAMESPACE, SCOPE_NAME_PATTERN } from '../credentials/scope-match';
 import { CreateScopeDto } from './dto/create-scope.dto';
 import { ScopeResponse } from './dto/scope.response';
 import { ScopeEntity } from './scope.entity';
@@ -57,6 +57,8 @@ export class ScopesService {
 
   async remove(name: string, ctx: RequestContext): Promise<void> {
     assertRoot(ctx);
+    // A name no scope can have names nothing (and a NUL in it would be refused by the database).
+    if (name.length > 128 || !SCOPE_NAME_PATTERN.test(name)) throw new ScopeNotFound();
     if (name.startsWith(RESERVED_NAMESPACE)) throw new Conflict('Scopes in the admin: namespace are built in and cannot be deleted.');
     await this.dataSource.transaction(async (manager) => {
       const scope = await manager.findOne(ScopeEntity, { where: { name }, lock: { mode: 'pessimistic_write' } });

@@ -1,5 +1,6 @@
 import { IsDateString, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto';
+import { PRINTABLE } from '../../common/validators';
 
 export class ListAuditEventsQueryDto extends PageQueryDto {
   /** @example "key.revoked" */
@@ -11,7 +12,7 @@ export class ListAuditEventsQueryDto extends PageQueryDto {
   actor?: string;
 
   /** Id (or scope name) of the target. */
-  @IsOptional() @IsString() @MaxLength(128)
+  @IsOptional() @IsString() @MaxLength(128) @Matches(PRINTABLE, { message: 'target must not contain control characters' })
   target?: string;
 
   /** RFC 3339; events at or after. */
