@@ -7,18 +7,20 @@ import { NotFound, PROBLEM_TYPES, ProblemCode } from './errors';
 import { PROBLEM_CONTENT_TYPE, problemType } from './problem';
 import { sendProblem } from './send-problem';
 
+/** A path that cannot be decoded, or whose parameter is longer than the router takes: as a path id that is not a UUID, it names nothing. */
+const NAMES_NOTHING = new Set(['FST_ERR_BAD_URL', 'FST_ERR_MAX_PARAM_LENGTH']);
+
 /**
  * What the router refuses before any route runs, as problem details like every other
- * error: a URL that is not valid percent-encoding is a 400, and a path parameter longer
- * than the router takes is a 404 (a path id names a thing, and one that long names nothing).
- * Forward auth included: a gateway may ignore the body.
+ * error: a path that is not valid percent-encoding (or not UTF-8 once decoded), or whose
+ * parameter is over 200 characters, is a 404. Forward auth included: a gateway may ignore the body.
  */
 export function frameworkErrorHandler(securityHeaders: ReadonlyArray<[string, string]>) {
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
     // No route, so no onSend hook: its headers are set here.
     void reply.header('X-Request-Id', request.id);
     for (const [name, value] of securityHeaders) void reply.header(name, value);
-    sendProblem(err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new NotFound('Nothing exists with that id.') : err, request, reply);
+    sendProblem(NAMES_NOTHING.has(err.code) ? new NotFound('Nothing exists at that path.') : err, request, reply);
   };
 }
 
