@@ -1,0 +1,237 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { DataSource } from 'typeorm';
+import { checkResponse, OPENAPI_FILE } from './openapi-validation';
+import type { TestApp } from './test-app';
+
+/**
+ * What the bad-input suites share: the operations of the committed OpenAPI document (so a
+ * new endpoint is fuzzed without anyone listing it), generators of requests no client
+ * should send, the checks every answer to one must pass, and a snapshot of the stored data.
+ */
+
+export interface Operation {
+  method: string;
+  template: string;
+  operationId: string;
+  pathParams: string[];
+  queryParams: string[];
+  /** Property name -> its schema, for operations that take a body. */
+  bodyProperties: Record<string, any> | null;
+  formBody: boolean;
+}
+
+const document = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8'));
+
+function resolve(schema: any): any {
+  if (schema?.$ref) return resolve(document.components.schemas[schema.$ref.replace('#/components/schemas/', '')]);
+  if (schema?.allOf) return Object.assign({}, ...schema.allOf.map(resolve), { properties: Object.assign({}, ...schema.allOf.map((s: any) => resolve(s).properties)) });
+  return schema;
+}
+
+export function operations(): Operation[] {
+  const list: Operation[] = [];
+  for (const [template, item] of Object.entries<any>(document.paths)) {
+    for (const [method, op] of Object.entries<any>(item)) {
+      const parameters = (op.parameters ?? []) as { in: string; name: string }[];
+      const content = op.requestBody?.content ?? null;
+      const schema = content ? resolve(content['application/json']?.schema) : null;
+      list.push({
+        method: method.toUpperCase(),
+        template,
+        operationId: op.operationId,
+        pathParams: parameters.filter((p) => p.in === 'path').map((p) => p.name),
+        queryParams: parameters.filter((p) => p.in === 'query').map((p) => p.name),
+        bodyProperties: schema ? Object.fromEntries(Object.entries<any>(schema.properties ?? {}).map(([name, s]) => [name, resolve(s)])) : null,
+        formBody: Boolean(content?.['application/x-www-form-urlencoded']),
+      });
+    }
+  }
+  return list;
+}
+
+/** Placeholders for secrets, replaced when sending: a counterexample fast-check prints never holds a real key. */
+export const SECRET_PLACEHOLDERS = ['@ROOT_KEY@', '@ISSUED_KEY@', '@ROOT_KEY_BODY@', '@ISSUED_KEY_BODY@'] as const;
+
+/** Fields the admin API never takes from a caller, and look-alikes of the ones it does take. */
+export const FOREIGN_FIELDS = [
+  'digest', 'key_digest', 'client_id', 'revoked_at', 'revoked_reason', 'id', 'created_at', 'updated_at', 'replaced_by', 'replaces',
+  'grace_ends_at', 'hint', 'key', 'hash', 'prev_hash', 'is_system', 'last_used_at', 'remaining', 'status', 'token', '__proto__',
+  'constructor', 'prototype', 'nаme' /* Cyrillic а */, 'ｎａｍｅ' /* full width */, 'name\u200b', 'NAME', 'scopes ', 'métadata',
+];
+
+const deep = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+
+/** Strings no field takes as they are: huge, control and NUL characters, look-alikes, secrets, injection. */
+export const badString = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.constantFrom(
+    'x'.repeat(5000),
+    'x'.repeat(70_000),
+    '',
+    ' ',
+    'a\u0000b',
+    '\u0000',
+    '\ud800',
+    'line\nbreak',
+    '\u202eevil',
+    'оrders:read' /* Cyrillic о */,
+    'orders:read\u200b',
+    "'; DROP TABLE api_keys; --",
+    '../../etc/passwd',
+    '%00',
+    '${jndi:ldap://x}',
+    '{{7*7}}',
+    '<script>alert(1)</script>',
+    ...SECRET_PLACEHOLDERS,
+  ),
+);
+
+/** A value of the wrong JSON type for `schema` (never null where null is allowed). */
+export function wrongType(schema: any): fc.Arbitrary<unknown> {
+  const type = schema?.type ?? (schema?.enum ? 'string' : undefined);
+  const all: Record<string, fc.Arbitrary<unknown>> = {
+    string: fc.oneof(fc.constant('1'), fc.constant('true'), badString),
+    integer: fc.constantFrom(1.5, -1, 0, 2 ** 53, 1e308, -0),
+    number: fc.constantFrom(1, 0),
+    boolean: fc.constantFrom(true, false),
+    array: fc.constantFrom([], [1, 2], [null], ['a', 'a']),
+    object: fc.constantFrom({}, { a: { b: { c: { d: { e: { f: 1 } } } } } }),
+    null: fc.constant(null),
+  };
+  const wrong = Object.entries(all)
+    .filter(([t]) => t !== type && !(t === 'number' && type === 'integer') && !(t === 'integer' && type === 'number'))
+    .filter(([t]) => !(t === 'null' && schema?.nullable))
+    .map(([, arbitrary]) => arbitrary);
+  return fc.oneof(...wrong);
+}
+
+export type Mutation = { kind: string; body: unknown; raw?: string };
+
+/**
+ * A body derived from a valid one by a change that makes it invalid for the admin API:
+ * a foreign field, a wrong type, a bad string where a string goes, deep nesting, a
+ * body that is no object, a look-alike key.
+ */
+export function badBody(valid: Record<string, unknown>, properties: Record<string, any>): fc.Arbitrary<Mutation> {
+  const names = Object.keys(properties);
+  const stringNames = names.filter((n) => properties[n]?.type === 'string' && !properties[n]?.enum && !properties[n]?.format);
+  const foreign = FOREIGN_FIELDS.filter((f) => !names.includes(f));
+  const arbitraries: fc.Arbitrary<Mutation>[] = [
+    fc.tuple(fc.constantFrom(...foreign), fc.jsonValue({ maxDepth: 2 })).map(([field, value]) => ({ kind: `foreign field ${field}`, body: { ...valid, [field]: value } })),
+    fc.constantFrom(null, [], [valid], 'text', 42, true).map((body) => ({ kind: 'not an object', body })),
+    fc.constantFrom(10, 40, 1000, 9000).map((levels) => ({ kind: `nested ${levels} deep`, body: null, raw: `{"metadata":${deep(levels)},"x":${deep(levels)}}` })),
+  ];
+  if (names.length > 0) {
+    arbitraries.push(
+      fc.constantFrom(...names).chain((name) => wrongType(properties[name]).map((value) => ({ kind: `wrong type for ${name}`, body: { ...valid, [name]: value } }))),
+    );
+  }
+  if (stringNames.length > 0) {
+    // Strings that no field takes: each of these alone makes the body invalid.
+    const invalidString = fc.constantFrom('x'.repeat(5000), 'x'.repeat(70_000), 'a\u0000b', '\ud800', 'line\nbreak');
+    arbitraries.push(fc.tuple(fc.constantFrom(...stringNames), invalidString).map(([name, value]) => ({ kind: `bad string for ${name}`, body: { ...valid, [name]: value } })));
+  }
+  return fc.oneof(...arbitraries);
+}
+
+/** Percent-encodes text, a lone surrogate included (as the UTF-8 bytes no decoder takes). */
+export function percentEncode(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return [...text].map((c) => (/[\ud800-\udfff]/.test(c) ? '%ED%A0%80' : encodeURIComponent(c))).join('');
+  }
+}
+
+/** Replaces the placeholders by the secrets they stand for. */
+export function withSecrets(text: string, secrets: Record<(typeof SECRET_PLACEHOLDERS)[number], string>): string {
+  let out = text;
+  for (const [placeholder, secret] of Object.entries(secrets)) out = out.split(placeholder).join(secret);
+  return out;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  raw: string;
+}
+
+const STACK_TRACE = /\bat [\w.<>]+ \(|\.ts:\d+|node_modules|\bstack\b|Error: /;
+
+/**
+ * The checks every answer to a bad request must pass; returns what is wrong (empty
+ * when nothing), never the secret itself.
+ */
+export function problemsWith(answer: Answer, request: { method: string; url: string; headers: Record<string, string> }, secrets: string[], bodiless = false): string[] {
+  const wrong: string[] = [];
+  if (answer.status >= 500) wrong.push(`answered ${answer.status}`);
+  if (STACK_TRACE.test(answer.raw)) wrong.push('the body looks like a stack trace');
+  const everything = `${answer.raw}\n${JSON.stringify(answer.headers)}`;
+  secrets.forEach((secret, i) => {
+    if (everything.includes(secret) || everything.includes(secret.slice(8))) wrong.push(`secret #${i} is in the answer`);
+  });
+  if (answer.status >= 400 && answer.status < 500 && !bodiless) {
+    if (!String(answer.headers['content-type']).startsWith('application/problem+json')) wrong.push(`a ${answer.status} that is not problem+json`);
+    else {
+      const body = JSON.parse(answer.raw);
+      if (body.status !== answer.status || typeof body.type !== 'string' || body.request_id !== answer.headers['x-request-id']) wrong.push('an incomplete problem');
+    }
+  }
+  try {
+    checkResponse({ method: request.method, url: request.url, requestHeaders: request.headers, status: answer.status, headers: answer.headers, raw: answer.raw, body: parse(answer.raw) } as never);
+  } catch (err) {
+    wrong.push((err as Error).message.split('\n')[0]!);
+  }
+  return wrong;
+}
+
+function parse(raw: string): unknown {
+  try {
+    return raw.length > 0 ? JSON.parse(raw) : undefined;
+  } catch {
+    return raw;
+  }
+}
+
+/** Every row of the tables that hold state, by primary key; last_used_at aside (usage flushes may move it). */
+export async function snapshot(app: TestApp): Promise<Map<string, string>> {
+  const dataSource = app.app.get(DataSource);
+  const rows = new Map<string, string>();
+  const tables: [string, string][] = [
+    ['clients', 'id'],
+    ['api_keys', 'id'],
+    ['key_scopes', 'key_id::text || scope_name'],
+    ['scopes', 'name'],
+    ['audit_events', 'id::text'],
+  ];
+  for (const [table, key] of tables) {
+    const result: Record<string, unknown>[] = await dataSource.query(`SELECT ${key} AS pk, * FROM ${table}`);
+    for (const row of result) {
+      const { pk, last_used_at: _, ...rest } = row;
+      rows.set(`${table}:${String(pk)}`, JSON.stringify(rest));
+    }
+  }
+  return rows;
+}
+
+/**
+ * What changed between two snapshots: rows changed or gone, and (on the embedded database,
+ * which only this suite uses) rows added. On a shared PostgreSQL other suites add rows
+ * meanwhile: the audit trail is checked for the suite's request ids instead.
+ */
+export function changes(before: Map<string, string>, after: Map<string, string>, exclusive: boolean): string[] {
+  const changed: string[] = [];
+  for (const [pk, row] of before) {
+    if (!after.has(pk)) changed.push(`${pk} is gone`);
+    else if (after.get(pk) !== row) changed.push(`${pk} changed`);
+  }
+  if (exclusive) for (const pk of after.keys()) if (!before.has(pk)) changed.push(`${pk} was added`);
+  return changed;
+}
+
+export async function auditEventsOfRequests(app: TestApp, prefix: string): Promise<number> {
+  const [row] = await app.app.get(DataSource).query(`SELECT count(*)::int AS n FROM audit_events WHERE request_id LIKE $1`, [`${prefix}%`]);
+  return row.n;
+}
