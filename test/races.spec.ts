@@ -133,6 +133,18 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
     }
   });
 
+  it(`should apply every field of concurrent patches to one client, ${ROUNDS} times over`, async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const own = await makeClient(app);
+      const patches = [{ name: `client-${round}-${own.id.slice(0, 8)}` }, { description: `round ${round}` }, { metadata: { round } }, { status: 'suspended' }];
+      const answers = await Promise.all(patches.map((p) => app.patch(`/v1/clients/${own.id}`, p)));
+      expect(answers.map((a) => a.status)).toEqual(patches.map(() => 200));
+      expect((await app.get(`/v1/clients/${own.id}`)).body).toMatchObject(Object.assign({}, ...patches));
+      const actions = (await eventsOf(own.id)).map((e) => e.action).sort();
+      expect(actions).toEqual(['client.created', 'client.suspended', 'client.updated', 'client.updated', 'client.updated']);
+    }
+  });
+
   it('should let exactly 100 of 1,000 concurrent introspections and forward-auth checks through with 100 uses left, and count each', async () => {
     const caller = (await makeKey(app, (await makeClient(app)).id, { scopes: ['admin:introspect'] })).key;
     const key = await makeKey(app, client.id, { usage_limit: 100 });
