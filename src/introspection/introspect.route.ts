@@ -8,10 +8,8 @@ import { ENVIRONMENTS } from '../credentials/key-format';
 import { KeyVerifier, type Verdict } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
 import { type DrainGate, ShuttingDown } from './drain-gate';
-import { introspectionBody, type ActiveIntrospection, type InactiveIntrospection } from './introspection-body';
+import { introspectionJson } from './introspection-body';
 import type { Decision, KeyCheck } from './key-check';
-
-type IntrospectionBody = ActiveIntrospection | InactiveIntrospection;
 
 export const INTROSPECT_PATH = '/v1/introspect';
 export const INTROSPECT_SCOPE = 'admin:introspect';
@@ -63,12 +61,12 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
     handler: (request, reply) => gate.pass(shuttingDown, introspect, request, reply),
   };
 
-  function introspect(request: FastifyRequest, reply: FastifyReply): IntrospectionBody | Promise<IntrospectionBody> {
+  function introspect(request: FastifyRequest, reply: FastifyReply): string | Promise<string> {
     const admitted = authenticateCaller(verifier, failures, request);
     return admitted ? admitted.then(() => decide(request, reply)) : decide(request, reply);
   }
 
-  function decide(request: FastifyRequest, reply: FastifyReply): IntrospectionBody | Promise<IntrospectionBody> {
+  function decide(request: FastifyRequest, reply: FastifyReply): string | Promise<string> {
     if (request.validationError) throw invalidBody(request.validationError.validation);
     const body = request.body as IntrospectBody;
     if (body.client_ip !== undefined && !isAddress(body.client_ip)) {
@@ -88,10 +86,13 @@ function shuttingDown(): never {
   throw new ShuttingDown();
 }
 
-function answer(reply: FastifyReply, decision: Decision): IntrospectionBody {
-  void reply.header('cache-control', 'no-store');
-  return introspectionBody(decision);
+/** The answer as JSON text, written once for most answers (see introspectionJson). */
+function answer(reply: FastifyReply, decision: Decision): string {
+  void reply.headers(ANSWER_HEADERS);
+  return introspectionJson(decision);
 }
+
+const ANSWER_HEADERS = { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
 
 /**
  * The caller's own key must be good and hold `admin:introspect`, as the admin guard would

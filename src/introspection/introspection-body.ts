@@ -1,4 +1,4 @@
-import type { VerifiedKey } from '../credentials/key-verifier';
+import type { InactiveReason, VerifiedKey } from '../credentials/key-verifier';
 import type { RateDecision } from '../ratelimit/sliding-window';
 import type { Decision } from './key-check';
 
@@ -55,3 +55,23 @@ export function introspectionBody(decision: Decision, now = Date.now()): ActiveI
 function rateLimitBody(rate: RateDecision, now: number): RateLimitBody {
   return { limit: rate.limit, remaining: rate.remaining, reset: Math.ceil((now + rate.resetMs) / 1000) };
 }
+
+/**
+ * The same answer as JSON text. Most answers are the same bytes every time: a key's
+ * active answer without a rate limit (written once per cached record, which a change
+ * to the key replaces), and each inactive reason without one.
+ */
+export function introspectionJson(decision: Decision, now = Date.now()): string {
+  if (decision.rate) return JSON.stringify(introspectionBody(decision, now));
+  if (!decision.active) return (INACTIVE_JSON[decision.reason] ??= JSON.stringify(introspectionBody(decision, now)));
+  let json = ACTIVE_JSON.get(decision.key);
+  if (json === undefined) {
+    json = JSON.stringify(introspectionBody(decision, now));
+    ACTIVE_JSON.set(decision.key, json);
+  }
+  return json;
+}
+
+const INACTIVE_JSON: Partial<Record<InactiveReason, string>> = {};
+/** Keyed by the cached record itself: the text goes when the record leaves the cache. */
+const ACTIVE_JSON = new WeakMap<VerifiedKey, string>();
