@@ -48,7 +48,7 @@ export class HotPathRoutes implements OnModuleInit, BeforeApplicationShutdown {
   /** Stop taking calls, let those under way finish, then write every count they made. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.gate.close(DRAIN_TIMEOUT_MS);
-    await this.usage.flush();
+    await this.usage.flushBeforeExit();
   }
 }
 

@@ -7,6 +7,13 @@ import { Metrics } from '../metrics/metrics';
 const HOUR = 3_600_000;
 /** Rows per statement: well under PostgreSQL's parameter and message limits. */
 const BATCH_ROWS = 5000;
+/**
+ * How long shutdown keeps trying to write the last counts while the database does not
+ * answer, and how long it waits between tries: they exist nowhere else, and an
+ * orchestrator gives a stopping instance about 30 s before it kills it.
+ */
+const EXIT_FLUSH_DEADLINE_MS = 10_000;
+const EXIT_FLUSH_RETRY_MS = 250;
 
 interface Pending {
   keyId: string;
@@ -42,6 +49,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   private flushing: Promise<number> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private failing = false;
+  private exitDeadline: number | null = null;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -58,7 +66,27 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.flushBeforeExit();
+  }
+
+  /**
+   * Writes what has been counted, trying again while the database fails, until
+   * EXIT_FLUSH_DEADLINE_MS after shutdown first asked; what still cannot be written is
+   * logged as lost.
+   */
+  async flushBeforeExit(): Promise<void> {
+    // One deadline for the whole shutdown, however many hooks ask for the last flush.
+    const deadline = (this.exitDeadline ??= Date.now() + EXIT_FLUSH_DEADLINE_MS);
     await this.flush();
+    while (this.hasPending() && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, EXIT_FLUSH_RETRY_MS));
+      await this.flush();
+    }
+    if (this.hasPending()) this.logger.error(`usage counts lost at shutdown: ${this.pending.size} rows could not be written`);
+  }
+
+  private hasPending(): boolean {
+    return this.pending.size > 0 || this.lastUsed.size > 0;
   }
 
   record(keyId: string, outcome: string, at = Date.now()): void {
