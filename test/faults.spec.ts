@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../src/audit/audit-log';
+import { openEmbeddedDatabase } from '../src/database/data-source';
 import { KeyChangeListener } from '../src/credentials/key-change-listener';
 import { Metrics } from '../src/metrics/metrics';
 import { RateLimiter } from '../src/ratelimit/rate-limiter';
@@ -113,6 +117,54 @@ describe(`faults: the database lost in the middle of an admin write (${usingPost
     expect((await app.get('/v1/audit-events/verify')).body).toMatchObject({ ok: true });
   });
 });
+
+/**
+ * A graceful shutdown while the database does not answer: the last usage counts are
+ * all the instance has of them, so it keeps trying (for a bounded time) instead of
+ * exiting with them unwritten.
+ */
+describe(`faults: the database unavailable when shutdown writes the last usage counts (${usingPostgres ? 'PostgreSQL' : 'embedded database in a folder'})`, () => {
+  let dataDir: string | null = null;
+  afterAll(() => {
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should keep trying to write them until the database answers, and exit with every count written', async () => {
+    dataDir = usingPostgres ? null : mkdtempSync(join(tmpdir(), 'keyhouse-faults-'));
+    const app = await TestApp.start({ USAGE_FLUSH_INTERVAL_MS: 3_600_000, ...(dataDir ? { DATA_DIR: dataDir } : {}) });
+    const caller = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
+    const key = await makeKey(app, (await makeClient(app)).id);
+    for (let i = 0; i < 40; i++) expect((await app.post('/v1/introspect', { token: key.key }, { key: caller })).body.active).toBe(true);
+    // The first writes at shutdown fail as they do while the database is unreachable; then it answers again.
+    const transaction = jest.spyOn(app.app.get(DataSource), 'transaction');
+    for (let i = 0; i < 3; i++) transaction.mockRejectedValueOnce(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    const started = Date.now();
+    await app.close();
+    process.stdout.write(`shutdown with the database unavailable for three writes: closed after ${Date.now() - started} ms\n`);
+    expect(transaction.mock.calls.length).toBeGreaterThanOrEqual(4);
+    const rows = await readUsage(dataDir, key.id);
+    expect(rows).toEqual([{ outcome: 'valid', count: 40 }]);
+  });
+});
+
+async function readUsage(dataDir: string | null, keyId: string): Promise<Array<{ outcome: string; count: number }>> {
+  const sql = 'SELECT outcome, sum(count)::int AS count FROM usage_buckets WHERE key_id = $1 GROUP BY outcome';
+  if (dataDir) {
+    const pglite = await openEmbeddedDatabase({ DATA_DIR: dataDir });
+    try {
+      return (await pglite.query<{ outcome: string; count: number }>(sql, [keyId])).rows;
+    } finally {
+      await pglite.close();
+    }
+  }
+  const client = new Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  try {
+    return (await client.query(sql, [keyId])).rows;
+  } finally {
+    await client.end();
+  }
+}
 
 const describeOnPostgres = usingPostgres ? describe : describe.skip;
 
