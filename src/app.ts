@@ -20,6 +20,8 @@ export async function createApp(env: Environment): Promise<NestFastifyApplicatio
   const adapter = new FastifyAdapter({
     frameworkErrors: frameworkErrorHandler(securityHeaders),
     clientErrorHandler: clientErrorHandler(logger, securityHeaders),
+    // A repeated header reaches the app as one value, so two Authorization headers are no key rather than whichever came first.
+    http: { joinDuplicateHeaders: true },
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: requestId,
