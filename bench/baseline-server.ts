@@ -6,7 +6,8 @@
  * Each call parses the JSON body, authenticates the caller (HMAC-SHA-256 of its key, Map
  * lookup, `admin:introspect`), checks the token's format and checksum, computes the same
  * HMAC-SHA-256 of the token under KEY_HASH_SECRET and finds it in a Map (or, with `--pg`,
- * with the service's own query, KEY_RECORD_SQL, one per call on DATABASE_URL), then checks
+ * with the service's own query, KEY_RECORD_SQL, on DATABASE_URL: for the caller's key and
+ * for the token, as the service does with its cache off), then checks
  * status, expiry, client, environment and scopes and writes the service's JSON.
  * `GET /v1/authorize` does the same from the forwarded headers and answers 204.
  */
@@ -36,8 +37,8 @@ const pool = args.includes('--pg')
   ? new Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_SIZE ?? 10) })
   : null;
 
-async function lookup(digest: string): Promise<KeyRecord | null> {
-  if (!pool) return keys.get(digest) ?? null;
+async function lookup(digest: string, map = keys): Promise<KeyRecord | null> {
+  if (!pool) return map.get(digest) ?? null;
   const { rows } = await pool.query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] });
   return rows[0] ? keyRecordFromRow(rows[0]) : null;
 }
@@ -71,7 +72,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 async function introspect(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const raw = await readBody(req);
   const caller = presentedKey(req.headers);
-  const callerRecord = caller && parseKey(caller) ? callers.get(digestOf(caller)) : undefined;
+  const callerRecord = caller && parseKey(caller) ? await lookup(digestOf(caller), callers) : null;
   if (!callerRecord) return send(res, 401, { type: 'about:blank', title: 'Unauthorized', status: 401 });
   if (!coversAll(callerRecord.scopes, ['admin:introspect'])) return send(res, 403, { type: 'about:blank', title: 'Forbidden', status: 403 });
   let body: { token?: unknown; scope?: unknown; environment?: unknown };

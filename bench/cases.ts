@@ -1,7 +1,7 @@
 import { countersDelta, type SettledCounters } from './database';
 import type { LoadSpec } from './load';
 import type { Baseline, LoadGenerator, Service } from './processes';
-import { figures, type CaseResult, type RoundResult } from './report';
+import { figures, pairedRatio, type CaseResult, type RoundResult } from './report';
 import { BENCH_SCOPE, type Seed } from './seed';
 
 type Spec = Omit<LoadSpec, 'durationSeconds' | 'amount'>;
@@ -135,7 +135,8 @@ export class BenchCases {
         // Else, in the full run, the case's first service run alone, between two complete readings.
         const counted = !wholeCase && side === 'service' && round === 0 && counters !== null && profile.perCaseDbCounters && def.countDb === true;
         const before = counted ? await counters.read() : null;
-        const warm = await loader.run({ ...spec, durationSeconds: profile.warmupSeconds });
+        // The first round warms the JIT and the caches; later ones only reopen the connections.
+        const warm = await loader.run({ ...spec, durationSeconds: round === 0 ? profile.warmupSeconds : Math.min(1, profile.warmupSeconds) });
         const cpuBefore = server.cpuSeconds();
         const measured = await loader.run({ ...spec, durationSeconds: profile.measureSeconds });
         const result = { ...measured, cpuUsPerRequest: ((server.cpuSeconds() - cpuBefore) * 1e6) / measured.requests };
@@ -164,8 +165,8 @@ export class BenchCases {
       service,
       baseline: base,
       baselineKind: base ? (def.baseline === 'pg' ? 'pg base' : 'baseline') : null,
-      ratio: base ? service.rps / base.rps : null,
-      p99Ratio: base ? service.p99 / base.p99 : null,
+      ratio: base ? pairedRatio(rounds.service, rounds.baseline, (r) => r.rps) : null,
+      p99Ratio: base ? pairedRatio(rounds.service, rounds.baseline, (r) => r.p99) : null,
       serviceRssMb,
       database,
       note: base ? undefined : def.baseline === 'pg' ? 'no pg baseline: it needs DATABASE_URL' : undefined,

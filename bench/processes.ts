@@ -63,10 +63,10 @@ export class Service {
   ) {}
 
   /** `cwd` is the run's own folder, so no `.env` of the checkout leaks into the measured configuration. */
-  static async start(env: Record<string, string>, cwd: string, logFile: string): Promise<Service> {
+  static async start(env: Record<string, string>, cwd: string, logFile: string, nodeArgs: string[] = []): Promise<Service> {
     const port = await freePort();
     const out = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [SERVICE_MAIN], {
+    const child = spawn(process.execPath, [...nodeArgs, SERVICE_MAIN], {
       cwd,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port) },
       stdio: ['ignore', out, out],

@@ -25,7 +25,7 @@ export interface CaseResult {
   service: SideFigures | null;
   baseline: SideFigures | null;
   baselineKind: string | null;
-  /** service req/s over baseline req/s. */
+  /** service req/s over baseline req/s: the median of the rounds' ratios (see pairedRatio). */
   ratio: number | null;
   p99Ratio: number | null;
   serviceRssMb: number | null;
@@ -57,6 +57,15 @@ const median = (values: number[]): number => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+
+/**
+ * The ratio of two sides measured alternately: the median of each round's service figure
+ * over the baseline's figure of the same round. Other work on a shared machine comes and
+ * goes within seconds; a round's two sides, measured back to back, see about the same load.
+ */
+export function pairedRatio(service: RoundResult[], baseline: RoundResult[], figure: (r: RoundResult) => number): number {
+  return median(service.map((s, i) => figure(s) / figure(baseline[i]!)));
+}
 
 export function figures(rounds: RoundResult[]): SideFigures | null {
   if (rounds.length === 0) return null;
@@ -99,7 +108,7 @@ export function printReport(report: Report, write: (line: string) => void): void
     }
     if (c.note) write(`  ${c.note}`);
   }
-  write('ratio: service req/s over its baseline\'s. CPU µs/req: CPU time of the server process alone per request (PostgreSQL\'s own is not in it), steadier than req/s when other work shares the machine.');
+  write('ratio: service req/s over its baseline\'s, the median of the rounds\' ratios (each round measures both sides back to back). CPU µs/req: CPU time of the server process alone per request (PostgreSQL\'s own is not in it), steadier than req/s when other work shares the machine.');
   if (report.writes) {
     const w = report.writes;
     write('');

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--json FILE] [--keep] [--only ids] [--rounds N] [--seconds N]`:
+ * `npm run bench [-- --quick] [--json FILE] [--keep] [--only ids] [--rounds N] [--seconds N] [--cpu-prof DIR]`:
  * the introspection benchmark of issue 6 (docs/performance.md).
  *
  * Starts the built service in production mode as its own process (on DATABASE_URL and
@@ -30,16 +30,18 @@ const quick = args.includes('--quick');
 const valueOf = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const jsonFile = valueOf('--json');
 const keep = args.includes('--keep');
+/** `--cpu-prof DIR`: each service process writes a V8 CPU profile there when it stops (open it in Chrome's DevTools). */
+const cpuProfDir = valueOf('--cpu-prof');
 /** `--only introspect-cached,writes`: a subset of the cases (ids as in cases.ts, plus `writes`), for working on one figure. */
 const only = valueOf('--only')?.split(',');
 const selected = (id: string) => !only || only.includes(id);
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 const REDIS_URL = process.env.REDIS_URL || undefined;
 
-/** Full: three alternating rounds per case. Quick: one short round and a tenth of the keys, to stay under two minutes. */
+/** Full: five alternating rounds per case. Quick: one short round and a tenth of the keys, to stay under two minutes. */
 const profile = quick
   ? { mode: 'quick', rounds: 1, warmupSeconds: 1, measureSeconds: 2, connections: 50, apiKeys: 100, smallKeys: 1000, totalKeys: 10_000, perCaseDbCounters: false }
-  : { mode: 'full', rounds: 3, warmupSeconds: 2, measureSeconds: 5, connections: 50, apiKeys: 1000, smallKeys: 1000, totalKeys: 100_000, perCaseDbCounters: true };
+  : { mode: 'full', rounds: 5, warmupSeconds: 2, measureSeconds: 3, connections: 50, apiKeys: 1000, smallKeys: 1000, totalKeys: 100_000, perCaseDbCounters: true };
 // `--rounds N` and `--seconds N` (measured, per side and round) override the profile's.
 if (valueOf('--rounds')) profile.rounds = Number(valueOf('--rounds'));
 if (valueOf('--seconds')) profile.measureSeconds = Number(valueOf('--seconds'));
@@ -88,7 +90,8 @@ async function main(): Promise<void> {
   let serviceNumber = 0;
   const startService = async (extra: Record<string, string> = {}) => {
     counters?.touched();
-    const service = await Service.start({ ...serviceEnv, ...extra }, work, join(work, `service-${++serviceNumber}.log`));
+    const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(cpuProfDir)}`] : [];
+    const service = await Service.start({ ...serviceEnv, ...extra }, work, join(work, `service-${++serviceNumber}.log`), nodeArgs);
     log(`service ${serviceNumber} up at ${service.url} (pid ${service.pid})`);
     return service;
   };
@@ -129,14 +132,18 @@ async function main(): Promise<void> {
     notes.push(...(await checkSameShape(service.url, baseline.url, seed)));
     for (const def of byPhase(1)) results.push(await runner({ service, baseline, pgBaseline: null }).run(def));
     if (counters && db.kind === 'postgres' && selected('writes')) {
-      // Counts of the case above reach the database at the next flush: let them land before the first reading.
-      const before = await counters.read(USAGE_FLUSH_INTERVAL_MS);
+      // A stopped service has flushed its counts, and its connections published their statistics as they closed:
+      // the reading is complete at once. The fresh service's own start-up work counts against it, never for it.
+      await service.stop();
+      await sleep(1500);
+      const before = await counters.readNow();
+      service = await startService();
       const run = await loader.run({ ...defs.find((d) => d.id === 'introspect-cached')!.spec(service.url, profile.connections), amount: WRITES_INTROSPECTIONS });
       // A graceful stop flushes what is left, and the connections publish their statistics as they close.
       await service.stop();
       await sleep(1500);
-      const delta = countersDelta(before.counters, await counters.readNow());
-      writes = { ...delta, introspections: run.requests, workload: 'one cached key at full speed, then a graceful stop (which flushes the usage counts)' };
+      const delta = countersDelta(before, await counters.readNow());
+      writes = { ...delta, introspections: run.requests, workload: 'a fresh service: start, one cached key at full speed, then a graceful stop (which flushes the usage counts)' };
       log(`writes: ${delta.rowsWritten} rows written, ${delta.transactions} transactions for ${run.requests} introspections`);
     }
     await Promise.all([service.stop(), baseline.stop()]);
@@ -170,7 +177,7 @@ async function main(): Promise<void> {
 
   machine.loadAverageAtEnd = loadavg().map((n) => Math.round(n * 100) / 100);
   const partial = { machine, profile: profileShown, cases: results, writes, notes, startedAt: startedAt.toISOString(), minutes: (Date.now() - startedAt.getTime()) / 60_000 };
-  const report: Report = { ...partial, targets: judge(partial, { bulkLabel: bulkLabel(), lookupAllowance: (seconds) => lookupAllowance(seconds) }) };
+  const report: Report = { ...partial, targets: judge(partial, { bulkLabel: bulkLabel(), lookupAllowance: (seconds) => lookupAllowance(seconds), postgres: db.kind === 'postgres', selected }) };
   printReport(report, (line) => process.stdout.write(`${line}\n`));
   const json = JSON.stringify(report, null, 2);
   const latest = join(RESULTS_DIR, 'latest.json');
