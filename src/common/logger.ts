@@ -14,6 +14,8 @@ export function createLogger(level: string): Logger {
       paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'token', 'key', '*.token', '*.key', 'BOOTSTRAP_ROOT_KEY', 'KEY_HASH_SECRET'],
       censor: '[redacted]',
     },
+    // The last line of defence: whatever a line holds (an error's message echoing its input, say), no key-shaped text leaves.
+    hooks: { streamWrite: redactKeys },
     serializers: {
       req: (req: { id: string; method: string; url: string; ip?: string }) => ({ id: req.id, method: req.method, url: redactKeys(req.url.split('?')[0]!), ip: req.ip }),
     },

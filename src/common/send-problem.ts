@@ -6,8 +6,8 @@ import { redactKeys } from './redact';
 /** Writes the problem for `err`; an unexpected error is logged once, with its stack, and never sent. */
 export function sendProblem(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const { problem, internal } = toProblem(err, redactKeys(request.url.split('?')[0] ?? '/'), String(request.id));
-  // A field name is what the caller typed: a key sent as one is not sent back.
-  for (const error of problem.errors ?? []) error.pointer = redactKeys(error.pointer);
+  // A field name is what the caller typed, and the validator's message repeats it: a key sent as one is not sent back.
+  for (const error of problem.errors ?? []) Object.assign(error, { pointer: redactKeys(error.pointer), detail: redactKeys(error.detail) });
   if (internal) request.log.error({ err }, 'unhandled error');
   else if (problem.status === 503) request.log.warn({ err: { message: (err as Error)?.message } }, 'database unavailable');
   if (reply.sent) return;
