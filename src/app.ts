@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyInstance, LogController } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { useBodyParsers } from './common/body-parsers';
 import { clientErrorHandler, frameworkErrorHandler } from './common/framework-errors';
@@ -13,9 +14,14 @@ import { Environment } from './config/config';
 import { ShuttingDown } from './introspection/drain-gate';
 import { setUpOpenApi } from './openapi';
 
+export interface AppOptions {
+  /** Where the log lines go; standard output by default. */
+  logDestination?: DestinationStream;
+}
+
 /** Builds the whole service on Fastify; `main.ts` listens, tests inject. */
-export async function createApp(env: Environment): Promise<NestFastifyApplication> {
-  const logger = createLogger(env.LOG_LEVEL);
+export async function createApp(env: Environment, options: AppOptions = {}): Promise<NestFastifyApplication> {
+  const logger = createLogger(env.LOG_LEVEL, options.logDestination);
   const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
   const adapter = new FastifyAdapter({
     frameworkErrors: frameworkErrorHandler(securityHeaders),

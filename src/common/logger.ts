@@ -1,13 +1,14 @@
 import type { LoggerService } from '@nestjs/common';
-import pino, { Logger } from 'pino';
+import pino, { DestinationStream, Logger, LoggerOptions } from 'pino';
 import { redactKeys } from './redact';
 
 /**
- * One JSON logger for the service. Headers are never logged; the redaction is a
- * second line of defence for anything that carries a key by mistake.
+ * One JSON logger for the service, to standard output unless given a destination (the
+ * tests capture it). Headers are never logged; the redaction is a second line of defence
+ * for anything that carries a key by mistake.
  */
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level,
     base: { service: 'keyhouse' },
     redact: {
@@ -19,7 +20,8 @@ export function createLogger(level: string): Logger {
     serializers: {
       req: (req: { id: string; method: string; url: string; ip?: string }) => ({ id: req.id, method: req.method, url: redactKeys(req.url.split('?')[0]!), ip: req.ip }),
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Nest's own messages (start-up, errors outside requests) through the same logger. */

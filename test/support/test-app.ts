@@ -1,5 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from '../../src/app';
+import { AppOptions, createApp } from '../../src/app';
 import { Environment, loadEnvironment } from '../../src/config/config';
 import { checkResponse, exempt, recordTally } from './openapi-validation';
 
@@ -38,7 +38,7 @@ export class TestApp {
     readonly rootKey: string,
   ) {}
 
-  static async start(overrides: Partial<Environment> = {}): Promise<TestApp> {
+  static async start(overrides: Partial<Environment> = {}, options: AppOptions = {}): Promise<TestApp> {
     const rootKey = process.env.KEYHOUSE_TEST_ROOT_KEY!;
     const env = Object.assign(
       loadEnvironment({
@@ -55,7 +55,7 @@ export class TestApp {
       }),
       overrides,
     );
-    const app = await createApp(env);
+    const app = await createApp(env, options);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     return new TestApp(app, env, rootKey);
