@@ -6,7 +6,6 @@ import { AppModule } from './app.module';
 import { useBodyParsers } from './common/body-parsers';
 import { clientErrorHandler, frameworkErrorHandler } from './common/framework-errors';
 import { createLogger, NestPinoLogger } from './common/logger';
-import { redactKeys } from './common/redact';
 import { requestId } from './common/request-id';
 import { helmetHeaders } from './common/security-headers';
 import { sendProblem } from './common/send-problem';
@@ -68,7 +67,7 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
   });
   refuseWhileClosing(fastify);
   fastify.addHook('onResponse', (request, reply, done) => {
-    request.log.info({ method: request.method, url: redactKeys(request.url.split('?')[0]!), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
   setUpOpenApi(app);
