@@ -6,11 +6,10 @@ import { AppModule } from './app.module';
 import { useBodyParsers } from './common/body-parsers';
 import { clientErrorHandler, frameworkErrorHandler } from './common/framework-errors';
 import { createLogger, NestPinoLogger } from './common/logger';
+import { refuseWhileClosing } from './common/refuse-while-closing';
 import { requestId } from './common/request-id';
 import { helmetHeaders } from './common/security-headers';
-import { sendProblem } from './common/send-problem';
 import { Environment } from './config/config';
-import { ShuttingDown } from './introspection/drain-gate';
 import { setUpOpenApi } from './openapi';
 
 export interface AppOptions {
@@ -72,35 +71,6 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
   });
   setUpOpenApi(app);
   return app;
-}
-
-/** How long a closing server keeps its open connections to refuse what they send, before dropping them. */
-const CLOSE_LINGER_MS = 1000;
-
-/**
- * Once the server is closing (after the shutdown hooks have drained the hot path and
- * written the usage counts), a request that still arrives on an open keep-alive
- * connection gets a 503 problem with Retry-After and `Connection: close`, like any
- * other refusal, rather than running against a pool about to close. The server keeps
- * its connections for up to CLOSE_LINGER_MS so that those answers can be given: closing
- * at once drops every idle keep-alive connection, and a request its client had just
- * sent on one is reset with no answer, so the client cannot tell whether it was done.
- */
-function refuseWhileClosing(fastify: FastifyInstance): void {
-  let closing = false;
-  fastify.addHook('preClose', (done) => {
-    closing = true;
-    const server = fastify.server;
-    if (!server.listening) return done();
-    const deadline = Date.now() + CLOSE_LINGER_MS;
-    const wait = () => server.getConnections((err, open) => (err || open === 0 || Date.now() >= deadline ? done() : void setTimeout(wait, 20)));
-    wait();
-  });
-  fastify.addHook('onRequest', (request, reply, done) => {
-    if (!closing) return done();
-    void reply.header('Connection', 'close');
-    sendProblem(new ShuttingDown(), request, reply);
-  });
 }
 
 /** TRUSTED_PROXIES as Fastify's trustProxy: a list of addresses and CIDRs, or false. */

@@ -57,6 +57,7 @@ export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failur
     // HEAD is listed: Fastify's automatic HEAD route would not take the catch-all's methods.
     exposeHeadRoute: false,
     errorHandler: bareError,
+    config: { bodylessErrors: true },
     handler,
   }));
 }
