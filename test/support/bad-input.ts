@@ -25,7 +25,12 @@ const document = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8'));
 
 function resolve(schema: any): any {
   if (schema?.$ref) return resolve(document.components.schemas[schema.$ref.replace('#/components/schemas/', '')]);
-  if (schema?.allOf) return Object.assign({}, ...schema.allOf.map(resolve), { properties: Object.assign({}, ...schema.allOf.map((s: any) => resolve(s).properties)) });
+  if (schema?.allOf) {
+    // The outer schema keeps what it adds to the parts, such as `nullable`.
+    const { allOf, ...outer } = schema;
+    const parts = allOf.map(resolve);
+    return Object.assign({}, ...parts, outer, { properties: Object.assign({}, ...parts.map((s: any) => s.properties)) });
+  }
   return schema;
 }
 
