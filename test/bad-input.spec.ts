@@ -160,9 +160,12 @@ describe('bad input to every operation', () => {
     const key = await makeKey(app, client.id, { scopes: [scope.name], metadata: { team: 'fuzz' } });
     fixtures = { clientId: client.id, keyId: key.id, scope: scope.name, issuedKey: key.key };
     secrets = { '@ROOT_KEY@': app.rootKey, '@ISSUED_KEY@': key.key, '@ROOT_KEY_BODY@': app.rootKey.slice(8), '@ISSUED_KEY_BODY@': key.key.slice(8) };
-    before = await snapshot(app);
+    before = await snapshot(app, owned());
   });
   afterAll(() => app.close());
+
+  /** On a shared PostgreSQL, the rows this suite owns; on its own embedded database, all of them. */
+  const owned = () => (usingPostgres ? { clientId: fixtures.clientId, scope: fixtures.scope } : undefined);
 
   async function send(op: Operation, request: BadRequest): Promise<string[]> {
     let url = op.template;
@@ -203,7 +206,8 @@ describe('bad input to every operation', () => {
   it('should have changed nothing stored', async () => {
     expect(sent).toBeGreaterThan(RUNS * 20);
     expect(accepted).toEqual([]);
-    expect(changes(before, await snapshot(app), !usingPostgres)).toEqual([]);
+    expect(before.size).toBeGreaterThanOrEqual(5);
+    expect(changes(before, await snapshot(app, owned()), !usingPostgres)).toEqual([]);
     expect(await auditEventsOfRequests(app, REQUEST_ID_PREFIX)).toBe(0);
     // The fixtures still work: nothing was revoked, rotated or renamed along the way.
     expect((await app.post('/v1/introspect', { token: fixtures.issuedKey })).body).toMatchObject({ active: true, sub: fixtures.keyId });

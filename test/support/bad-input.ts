@@ -200,19 +200,30 @@ function parse(raw: string): unknown {
   }
 }
 
-/** Every row of the tables that hold state, by primary key; last_used_at aside (usage flushes may move it). */
-export async function snapshot(app: TestApp): Promise<Map<string, string>> {
+/** The rows a suite owns on a database other suites share: its client (and the system client), their keys, its scope. */
+export interface Owned {
+  clientId: string;
+  scope: string;
+}
+
+/**
+ * Every row of the tables that hold state, by primary key; last_used_at aside (usage
+ * flushes may move it). With `owned`, only those rows and no audit events (other suites
+ * change their own rows, and the audit suite tampers with events on purpose).
+ */
+export async function snapshot(app: TestApp, owned?: Owned): Promise<Map<string, string>> {
   const dataSource = app.app.get(DataSource);
   const rows = new Map<string, string>();
-  const tables: [string, string][] = [
-    ['clients', 'id'],
-    ['api_keys', 'id'],
-    ['key_scopes', 'key_id::text || scope_name'],
-    ['scopes', 'name'],
-    ['audit_events', 'id::text'],
+  const clients = `('${owned?.clientId}', '00000000-0000-4000-8000-000000000000')`;
+  const tables: [string, string, string][] = [
+    ['clients', 'id', `id IN ${clients}`],
+    ['api_keys', 'id', `client_id IN ${clients}`],
+    ['key_scopes', 'key_id::text || scope_name', `key_id IN (SELECT id FROM api_keys WHERE client_id IN ${clients})`],
+    ['scopes', 'name', `name = '${owned?.scope}'`],
+    ['audit_events', 'id::text', 'false'],
   ];
-  for (const [table, key] of tables) {
-    const result: Record<string, unknown>[] = await dataSource.query(`SELECT ${key} AS pk, * FROM ${table}`);
+  for (const [table, key, mine] of tables) {
+    const result: Record<string, unknown>[] = await dataSource.query(`SELECT ${key} AS pk, * FROM ${table}${owned ? ` WHERE ${mine}` : ''}`);
     for (const row of result) {
       const { pk, last_used_at: _, ...rest } = row;
       rows.set(`${table}:${String(pk)}`, JSON.stringify(rest));
