@@ -48,7 +48,8 @@ describe('authorization', () => {
         'a key with a bad checksum': { authorization: `Bearer ${app.rootKey.slice(0, -1)}${app.rootKey.endsWith('A') ? 'B' : 'A'}` },
         'a malformed key': { authorization: 'Bearer not-a-key' },
         'an empty bearer': { authorization: 'Bearer ' },
-        'another scheme': { authorization: `Basic ${Buffer.from(`x:${app.rootKey}`).toString('base64')}` },
+        'another scheme': { authorization: `Digest ${app.rootKey}` },
+        'an unknown key in HTTP Basic': { authorization: `Basic ${Buffer.from(`x:${generateKey('live')}`).toString('base64')}` },
         'two tokens': { authorization: `Bearer ${app.rootKey} ${app.rootKey}` },
         'an empty X-API-Key': { 'x-api-key': '' },
       };
