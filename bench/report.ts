@@ -116,7 +116,7 @@ export function printReport(report: Report, write: (line: string) => void): void
       (w.writeStatements !== null ? `, ${fmt(w.writeStatements)} write statements` : ''));
   }
   write('');
-  write('Targets (issue 6):');
+  write('Targets:');
   for (const t of report.targets) write(`  ${t.status.padEnd(12)} ${t.text}: ${t.figure}`);
   if (report.notes.length > 0) {
     write('');

@@ -1,7 +1,7 @@
 import type { KeyRecord } from '../src/credentials/key-record';
 
 /**
- * The answers the baselines write, shaped like the service's own (issue 3's contract), so
+ * The answers the baselines write, shaped like the service's own (the hot path's documented contract), so
  * both sides serialise the same bytes. `checkSameShape` in the bench compares them live.
  */
 export function activeIntrospection(record: KeyRecord): Record<string, unknown> {

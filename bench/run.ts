@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--keep] [--only ids] [--rounds N] [--seconds N] [--cpu-prof DIR]`:
- * the introspection benchmark of issue 6 (docs/performance.md).
+ * the introspection benchmark (docs/performance.md).
  *
  * Starts the built service in production mode as its own process (on DATABASE_URL and
  * REDIS_URL when set, else on the embedded database in a temporary DATA_DIR), seeds it
