@@ -29,6 +29,14 @@ describe('lazy request logger', () => {
     expect(log.level).toBe('warn');
   });
 
+  it('should tell which levels it would write, without making a child logger', () => {
+    const { logger } = capture();
+    const child = jest.spyOn(logger, 'child');
+    const log = make(logger, 'warn') as unknown as { isLevelEnabled(level: string): boolean };
+    expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => log.isLevelEnabled(l))).toEqual([false, false, false, true, true, true]);
+    expect(child).not.toHaveBeenCalled();
+  });
+
   it('should log an enabled line through a child bound to the request id', async () => {
     const { logger, lines } = capture();
     const log = make(logger, 'warn');

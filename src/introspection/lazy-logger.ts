@@ -52,6 +52,12 @@ class LazyRequestLogger {
   }
   silent(): void {}
 
+  /** As pino's: whether a line at `level` would be written, without making the child. */
+  isLevelEnabled(level: string): boolean {
+    if (this.made) return (this.made as unknown as { isLevelEnabled(l: string): boolean }).isLevelEnabled(level);
+    return (LEVELS[level] ?? Infinity) >= this.threshold;
+  }
+
   child(bindings: Bindings, options?: Options): FastifyBaseLogger {
     return this.real().child(bindings, options);
   }
