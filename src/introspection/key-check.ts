@@ -47,12 +47,8 @@ export class KeyCheck {
     };
   }
 
-  async check(endpoint: Endpoint, token: string, needs: Needs): Promise<Decision> {
-    return this.checkNow(endpoint, token, needs);
-  }
-
   /**
-   * The same decision, at once when no query and no shared counter is needed (a cached
+   * The decision, at once when no query and no shared counter is needed (a cached
    * key without a rate or usage limit, an unknown or malformed key): a promise otherwise.
    */
   checkNow(endpoint: Endpoint, token: string, needs: Needs): Decision | Promise<Decision> {
