@@ -129,8 +129,9 @@ server.keepAliveTimeout = 72_000;
 server.listen(Number(option('--port') ?? 0), '127.0.0.1', () => {
   process.send?.({ ready: true, keys: keys.size });
 });
+// The IPC channel would keep the process alive; leave on our own so a --cpu-prof profile gets written.
 process.on('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
-  void pool?.end();
+  void (pool?.end() ?? Promise.resolve()).finally(() => process.exit(0));
 });

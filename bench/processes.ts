@@ -117,10 +117,10 @@ export class Baseline {
     readonly url: string,
   ) {}
 
-  static async start(fixtureFile: string, env: Record<string, string>, pg: boolean): Promise<Baseline> {
+  static async start(fixtureFile: string, env: Record<string, string>, pg: boolean, nodeArgs: string[] = []): Promise<Baseline> {
     const port = await freePort();
     const args = ['--fixture', fixtureFile, '--port', String(port), ...(pg ? ['--pg'] : [])];
-    const child = fork(join(__dirname, 'baseline-server.js'), args, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(__dirname, 'baseline-server.js'), args, { execArgv: nodeArgs, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`the baseline exited with ${code}`)));

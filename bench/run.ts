@@ -30,7 +30,7 @@ const quick = args.includes('--quick');
 const valueOf = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const jsonFile = valueOf('--json');
 const keep = args.includes('--keep');
-/** `--cpu-prof DIR`: each service process writes a V8 CPU profile there when it stops (open it in Chrome's DevTools). */
+/** `--cpu-prof DIR`: each service and baseline process writes a V8 CPU profile there when it stops (open it in Chrome's DevTools). */
 const cpuProfDir = valueOf('--cpu-prof');
 /** `--only introspect-cached,writes`: a subset of the cases (ids as in cases.ts, plus `writes`), for working on one figure. */
 const only = valueOf('--only')?.split(',');
@@ -94,10 +94,10 @@ async function main(): Promise<void> {
   const results: CaseResult[] = [];
   let writes: Report['writes'] = null;
   let serviceNumber = 0;
+  const profileArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(cpuProfDir)}`] : [];
   const startService = async (extra: Record<string, string> = {}) => {
     counters?.touched();
-    const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(cpuProfDir)}`] : [];
-    const service = await Service.start({ ...serviceEnv, ...extra }, work, join(work, `service-${++serviceNumber}.log`), nodeArgs);
+    const service = await Service.start({ ...serviceEnv, ...extra }, work, join(work, `service-${++serviceNumber}.log`), profileArgs);
     log(`service ${serviceNumber} up at ${service.url} (pid ${service.pid})`);
     return service;
   };
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     writeTokens(files.malformed, malformedTokens(1000));
     writeTokens(files.unknown, Array.from({ length: 100 }, () => generateKey('live')));
     service = await startService();
-    let baseline = await Baseline.start(smallFixture, baselineEnv, false);
+    let baseline = await Baseline.start(smallFixture, baselineEnv, false, profileArgs);
     notes.push(...(await checkSameShape(service.url, baseline.url, seed)));
     for (const def of byPhase(1)) results.push(await runner({ service, baseline, pgBaseline: null }).run(def));
     if (counters && db.kind === 'postgres' && selected('writes')) {
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
       const largeFixture = join(work, 'fixture-large.json');
       writeFixture(largeFixture, { callers: [seed.caller], keys: [seed.cached, seed.rateLimited, ...large] });
       service = await startService();
-      baseline = await Baseline.start(largeFixture, baselineEnv, false);
+      baseline = await Baseline.start(largeFixture, baselineEnv, false, profileArgs);
       const phase2 = runner({ service, baseline, pgBaseline: null });
       for (const def of byPhase(2)) results.push(await phase2.run(def));
       await Promise.all([service.stop(), baseline.stop()]);
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     // Phase 3: no cache, one query per call, against the same query from bare node:http.
     if (byPhase(3).length > 0) {
       service = await startService({ CACHE_TTL_MS: '0' });
-      const pgBaseline = db.kind === 'postgres' ? await Baseline.start(smallFixture, baselineEnv, true) : null;
+      const pgBaseline = db.kind === 'postgres' ? await Baseline.start(smallFixture, baselineEnv, true, profileArgs) : null;
       for (const def of byPhase(3)) results.push(await runner({ service, baseline: null, pgBaseline }).run(def));
       await Promise.all([service.stop(), pgBaseline?.stop()]);
     }
