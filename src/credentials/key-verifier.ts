@@ -86,31 +86,48 @@ export class KeyVerifier {
     return this.fetch(digest);
   }
 
-  /** A cache miss: the query, shared by concurrent misses of one digest. */
-  private async fetch(digest: string): Promise<VerifiedKey | null> {
+  /**
+   * A cache miss: the query, shared by concurrent misses of one digest. Promise chains
+   * rather than async functions: with the cache off every call comes here, and each
+   * async layer adds promises and turns of the microtask queue.
+   */
+  private fetch(digest: string): Promise<VerifiedKey | null> {
     const startedAt = this.cache.begin();
     if (!this.cache.enabled) return this.query(digest, startedAt);
     const pending = this.inflight.get(digest);
     if (pending?.epoch === startedAt) return pending.answer;
-    const entry = { epoch: startedAt, answer: this.query(digest, startedAt) };
-    this.inflight.set(digest, entry);
-    try {
-      return await entry.answer;
-    } finally {
+    const settled = () => {
       if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
-    }
+    };
+    const answer = this.query(digest, startedAt).then(
+      (record) => (settled(), record),
+      (err: unknown) => {
+        settled();
+        throw err;
+      },
+    );
+    const entry = { epoch: startedAt, answer };
+    this.inflight.set(digest, entry);
+    return answer;
   }
 
-  private async query(digest: string, startedAt: number): Promise<VerifiedKey | null> {
-    let rows: KeyRow[];
+  private query(digest: string, startedAt: number): Promise<VerifiedKey | null> {
+    let rows: Promise<{ rows: KeyRow[] }>;
     try {
-      ({ rows } = await rawPool(this.dataSource).query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] }));
+      rows = rawPool(this.dataSource).query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] });
     } catch (err) {
-      throw new DatabaseUnavailable(err);
+      return Promise.reject(new DatabaseUnavailable(err));
     }
-    const record = rows[0] ? verified(keyRecordFromRow(rows[0])) : null;
-    this.cache.set(digest, record, startedAt);
-    return record;
+    return rows.then(
+      ({ rows: [row] }) => {
+        const record = row ? verified(keyRecordFromRow(row)) : null;
+        this.cache.set(digest, record, startedAt);
+        return record;
+      },
+      (err: unknown) => {
+        throw new DatabaseUnavailable(err);
+      },
+    );
   }
 }
 

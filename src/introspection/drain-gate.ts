@@ -43,7 +43,16 @@ export class DrainGate {
       this.leave();
       throw err;
     }
-    if (result instanceof Promise) return result.finally(() => this.leave());
+    if (result instanceof Promise) {
+      // Not finally(): it makes two promises where this makes one.
+      return result.then(
+        (value) => (this.leave(), value),
+        (err: unknown) => {
+          this.leave();
+          throw err;
+        },
+      );
+    }
     this.leave();
     return result;
   }

@@ -62,8 +62,9 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
   };
 
   function introspect(request: FastifyRequest, reply: FastifyReply): string | Promise<string> {
-    const admitted = authenticateCaller(verifier, failures, request);
-    return admitted ? admitted.then(() => decide(request, reply)) : decide(request, reply);
+    const verdict = callerVerdict(verifier, request);
+    if (verdict instanceof Promise) return verdict.then((v) => admit(failures, request, v) ?? decide(request, reply));
+    return admit(failures, request, verdict) ?? decide(request, reply);
   }
 
   function decide(request: FastifyRequest, reply: FastifyReply): string | Promise<string> {
@@ -94,20 +95,19 @@ function answer(reply: FastifyReply, decision: Decision): string {
 
 const ANSWER_HEADERS = { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
 
-/**
- * The caller's own key must be good and hold `admin:introspect`, as the admin guard would
- * require; a promise only when its key is not cached or is refused.
- */
-function authenticateCaller(verifier: KeyVerifier, failures: AuthFailureThrottle, request: FastifyRequest): Promise<void> | undefined {
+/** The verdict on the caller's own key; a promise only when its key is not cached. */
+function callerVerdict(verifier: KeyVerifier, request: FastifyRequest): Verdict | Promise<Verdict> {
   request.requiredScopes = REQUIRED;
   const token = presentedKey(request.headers);
   if (!token) throw new Unauthenticated();
-  const verdict = verifier.verifyNow(token, { clientIp: request.ip });
-  if (verdict instanceof Promise) return verdict.then((v) => admit(failures, request, v));
-  return admit(failures, request, verdict);
+  return verifier.verifyNow(token, { clientIp: request.ip });
 }
 
-function admit(failures: AuthFailureThrottle, request: FastifyRequest, verdict: Verdict): Promise<void> | undefined {
+/**
+ * The caller's own key must be good and hold `admin:introspect`, as the admin guard would
+ * require: nothing when it does, a rejected promise (counted by the failure throttle) when it is not good.
+ */
+function admit(failures: AuthFailureThrottle, request: FastifyRequest, verdict: Verdict): Promise<never> | undefined {
   if (!verdict.active) {
     return failures.refusal('introspect', request.ip).then((refusal) => {
       throw refusal;

@@ -54,7 +54,12 @@ export class KeyCheck {
   checkNow(endpoint: Endpoint, token: string, needs: Needs): Decision | Promise<Decision> {
     const started = performance.now();
     const verdict = this.verifier.verifyNow(token, needs as Requirements);
-    const decision = verdict instanceof Promise ? verdict.then((v) => this.limits(v)) : this.limits(verdict);
+    if (verdict instanceof Promise) return verdict.then((v) => this.decide(endpoint, v, started));
+    return this.decide(endpoint, verdict, started);
+  }
+
+  private decide(endpoint: Endpoint, verdict: Verdict, started: number): Decision | Promise<Decision> {
+    const decision = this.limits(verdict);
     if (decision instanceof Promise) return decision.then((d) => this.counted(endpoint, d, started));
     return this.counted(endpoint, decision, started);
   }
