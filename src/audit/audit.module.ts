@@ -10,6 +10,6 @@ import { DeniedAttempts } from './denied-attempts';
   imports: [AuthModule],
   controllers: [AuditController],
   providers: [AuditLog, AuditService, AuditChainVerifier, DeniedAttempts],
-  exports: [AuditLog],
+  exports: [AuditLog, DeniedAttempts],
 })
 export class AuditModule {}

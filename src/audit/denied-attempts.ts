@@ -52,7 +52,10 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
-    fastify?.addHook('onResponse', async (request, reply) => this.observe(request, reply.statusCode));
+    fastify?.addHook('onResponse', (request, reply, done) => {
+      this.observe(request, reply.statusCode);
+      done();
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -10,7 +10,7 @@ import { REASONS } from './reasons';
 
 export const AUTHORIZE_PATH = '/v1/authorize';
 /** Envoy's ext_authz (HTTP) sends the original method, and the original path after its path_prefix. */
-const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+export const AUTHORIZE_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 /** Envoy only lets a request through on 200: its configuration asks for that status with this header. */
 const SUCCESS_STATUS_HEADER = 'x-keyhouse-success-status';
 
@@ -51,7 +51,7 @@ export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failur
     return refuse(reply, token, decision, status, null);
   };
   return [AUTHORIZE_PATH, `${AUTHORIZE_PATH}/*`].map((url) => ({
-    method: METHODS,
+    method: AUTHORIZE_METHODS,
     url,
     logLevel: deps.logLevel,
     // HEAD is listed: Fastify's automatic HEAD route would not take the catch-all's methods.

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { RateLimitModule } from '../ratelimit/ratelimit.module';
@@ -9,7 +10,7 @@ import { UsageLimit } from './usage-limit';
 
 /** POST /v1/introspect and GET /v1/authorize: the hot path. */
 @Module({
-  imports: [AuthModule, CredentialsModule, RateLimitModule, UsageModule],
+  imports: [AuditModule, AuthModule, CredentialsModule, RateLimitModule, UsageModule],
   providers: [KeyCheck, UsageLimit, HotPathRoutes],
 })
 export class IntrospectionModule {}

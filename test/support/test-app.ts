@@ -1,4 +1,6 @@
+import type { RequestListener } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import inject from 'light-my-request';
 import { AppOptions, createApp } from '../../src/app';
 import { Environment, loadEnvironment } from '../../src/config/config';
 import { checkResponse, exempt, recordTally } from './openapi-validation';
@@ -27,7 +29,9 @@ export const usingPostgres = Boolean(process.env.DATABASE_URL);
 export const usingRedis = Boolean(process.env.REDIS_URL);
 
 /**
- * The real service in-process, requests injected through the Fastify adapter.
+ * The real service in-process, requests injected into its HTTP server's own request
+ * listener: the one that hands the hot path's calls to their own Fastify instance
+ * (see HotPathRoutes.serve) and every other request to Nest's.
  * Embedded runs get a fresh in-memory database per app; PostgreSQL runs share the
  * run's database (see global-setup).
  */
@@ -72,7 +76,8 @@ export class TestApp {
       headers['content-type'] ??= 'application/json';
       payload = typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
     }
-    const res = await this.app.inject({ method: method as 'GET', url, headers, payload, query: call.query });
+    const listener = this.app.getHttpServer().listeners('request')[0] as RequestListener;
+    const res = await inject(listener, { method: method as 'GET', url, headers, payload, query: call.query });
     let body: unknown = res.body;
     try {
       body = res.body.length > 0 ? JSON.parse(res.body) : undefined;

@@ -1,0 +1,53 @@
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify';
+import type { Environment } from '../config/config';
+import { requestId } from './request-id';
+
+/**
+ * What every Fastify instance of the service is made with: the admin API's (Nest's)
+ * and the hot path's own (see HotPathRoutes), so that both log, name requests, trust
+ * proxies, limit bodies and validate alike.
+ */
+export function fastifyOptions(env: Pick<Environment, 'TRUSTED_PROXIES' | 'BODY_LIMIT_BYTES'>, logger: FastifyBaseLogger) {
+  return {
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    genReqId: requestId,
+    trustProxy: trustedProxies(env.TRUSTED_PROXIES),
+    bodyLimit: env.BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: 200 },
+    // Fastify's own answer while closing is a 503 with a JSON body of its own; refuseWhileClosing answers a problem.
+    return503OnClosing: false,
+    // Route schemas (the hot path's) take JSON as sent: a number is not a string.
+    ajv: { customOptions: { coerceTypes: false } },
+  };
+}
+
+/** TRUSTED_PROXIES as Fastify's trustProxy: a list of addresses and CIDRs, or false. */
+function trustedProxies(value: string): string[] | false {
+  const list = value.split(',').map((p) => p.trim()).filter(Boolean);
+  return list.length > 0 ? list : false;
+}
+
+/**
+ * The onSend hook: X-Request-Id on every answer, and the security headers on those of
+ * routes that keep them. A callback hook rather than an async one: every request runs
+ * it, and a promise each shows on the hot path.
+ */
+export function answerHeaders(securityHeaders: ReadonlyArray<readonly [string, string]>) {
+  return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload: unknown) => void): void => {
+    void reply.header('X-Request-Id', request.id);
+    if (reply.routeOptions.config?.securityHeaders !== false) {
+      // A header the route set itself stays, as it did when helmet set these first.
+      for (const [name, value] of securityHeaders) if (!reply.hasHeader(name)) void reply.header(name, value);
+    }
+    done(null, payload);
+  };
+}
+
+/** The onResponse hook: one access log line per request, when its logger takes info. */
+export function accessLog(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  // The hot routes log at warn: build no line for them.
+  if (!(request.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('info')) return done();
+  request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  done();
+}
