@@ -1,7 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { Environment } from '../config/config';
 import type { KeyRecord } from './key-record';
+
+/** Sweeping costs a pass over the entries: not more often than this. */
+const SWEEP_MIN_MS = 1000;
 
 /** `null` caches "no such key", so scanning for keys costs the database nothing. */
 export type CachedLookup = KeyRecord | null;
@@ -12,11 +15,16 @@ export type CachedLookup = KeyRecord | null;
  * Invalidation bumps an epoch; a lookup that began before the latest invalidation
  * does not store its (possibly stale) row, so a notification that arrives while a
  * query is in flight cannot be undone by that query's answer.
+ *
+ * Expired entries are swept once per TTL: the cache then holds the keys used within
+ * the last TTL, not every key seen since start (up to CACHE_MAX_ENTRIES), which kept
+ * hundreds of megabytes of stale records when many keys each come by once.
  */
 @Injectable()
-export class KeyCache {
+export class KeyCache implements OnModuleDestroy {
   private readonly entries: LRUCache<string, { value: CachedLookup }> | null;
   private readonly negativeTtl: number;
+  private readonly sweeper: NodeJS.Timeout | null;
   private epoch = 0;
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
 
@@ -26,6 +34,11 @@ export class KeyCache {
       env.CACHE_TTL_MS > 0 && env.CACHE_MAX_ENTRIES > 0
         ? new LRUCache({ max: env.CACHE_MAX_ENTRIES, ttl: env.CACHE_TTL_MS, ttlAutopurge: false })
         : null;
+    this.sweeper = this.entries ? setInterval(() => this.entries!.purgeStale(), Math.max(env.CACHE_TTL_MS, SWEEP_MIN_MS)).unref() : null;
+  }
+
+  onModuleDestroy(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
   }
 
   get enabled(): boolean {
