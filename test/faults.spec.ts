@@ -37,7 +37,8 @@ async function snapshot(db: DataSource, clientId: string) {
        FROM api_keys k WHERE client_id = $1 ORDER BY id`,
     [clientId],
   );
-  const [{ events }] = await db.query('SELECT count(*)::int AS events FROM audit_events');
+  // This client's events only: suites running beside this one write their own.
+  const [{ events }] = await db.query('SELECT count(*)::int AS events FROM audit_events WHERE client_id = $1 OR target_id = $1::text', [clientId]);
   return { keys, events };
 }
 
