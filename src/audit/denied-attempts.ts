@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@ne
 import { HttpAdapterHost } from '@nestjs/core';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isUUID } from 'class-validator';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { DataSource } from 'typeorm';
 import { requestContext, RequestContext } from '../auth/actor';
 import { requiredScopesOf } from '../auth/admin.guard';
@@ -52,11 +52,14 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
-    fastify?.addHook('onResponse', (request, reply, done) => {
-      this.observe(request, reply.statusCode);
-      done();
-    });
+    fastify?.addHook('onResponse', this.onResponse);
   }
+
+  /** The onResponse hook that observes each answer; the hot path's own Fastify instance adds it too. */
+  readonly onResponse = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    this.observe(request, reply.statusCode);
+    done();
+  };
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.tail;

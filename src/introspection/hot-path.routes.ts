@@ -68,10 +68,7 @@ export class HotPathRoutes implements OnModuleInit, BeforeApplicationShutdown {
     useBodyParsersOn(instance, this.env.BODY_LIMIT_BYTES);
     instance.addHook('onSend', answerHeaders([]));
     instance.addHook('onResponse', accessLog);
-    instance.addHook('onResponse', (request, reply, done) => {
-      this.denied.observe(request, reply.statusCode);
-      done();
-    });
+    instance.addHook('onResponse', this.denied.onResponse);
     for (const route of hot) instance.route(route);
     await instance.ready();
     this.own = { instance, handle: handle! };
