@@ -3,6 +3,9 @@ import { LRUCache } from 'lru-cache';
 import { Environment } from '../config/config';
 import type { KeyRecord } from './key-record';
 
+/** Past this many keys changed since the last broad invalidation, a change to one counts as a change to all. */
+const MAX_TRACKED_DIGESTS = 10_000;
+
 /** Sweeping costs a pass over the entries: not more often than this. */
 const SWEEP_MIN_MS = 1000;
 
@@ -12,9 +15,12 @@ export type CachedLookup = KeyRecord | null;
 /**
  * The bounded in-process cache in front of the verifier's query, keyed by digest.
  *
- * Invalidation bumps an epoch; a lookup that began before the latest invalidation
- * does not store its (possibly stale) row, so a notification that arrives while a
- * query is in flight cannot be undone by that query's answer.
+ * Each invalidation bumps an epoch; a lookup that began before the latest invalidation
+ * of its digest (or of everything, or of a client) does not store its (possibly stale)
+ * row, so a notification that arrives while a query is in flight cannot be undone by
+ * that query's answer. A change to one key keeps only that key's reads out of the cache:
+ * instances that share a database hear of every key change, and a global epoch would
+ * keep every read under way out of the cache at each one.
  *
  * Expired entries are swept once per TTL: the cache then holds the keys used within
  * the last TTL, not every key seen since start (up to CACHE_MAX_ENTRIES), which kept
@@ -26,6 +32,10 @@ export class KeyCache implements OnModuleDestroy {
   private readonly negativeTtl: number;
   private readonly sweeper: NodeJS.Timeout | null;
   private epoch = 0;
+  /** The epoch of the last invalidation of everything or of a client. */
+  private broadAt = 0;
+  /** The epoch of each digest's last invalidation since then. */
+  private readonly digestAt = new Map<string, number>();
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
 
   constructor(env: Environment) {
@@ -65,8 +75,13 @@ export class KeyCache implements OnModuleDestroy {
     return this.epoch;
   }
 
+  /** Whether nothing announced since `startedAt` concerns this digest: a lookup begun then still reads what is current. */
+  current(digest: string, startedAt: number): boolean {
+    return this.broadAt <= startedAt && (this.digestAt.get(digest) ?? 0) <= startedAt;
+  }
+
   set(digest: string, value: CachedLookup, startedAt: number): void {
-    if (!this.entries || startedAt !== this.epoch) return;
+    if (!this.entries || !this.current(digest, startedAt)) return;
     if (value === null) {
       if (this.negativeTtl > 0) this.entries.set(digest, { value }, { ttl: this.negativeTtl });
       return;
@@ -75,13 +90,14 @@ export class KeyCache implements OnModuleDestroy {
   }
 
   invalidateDigest(digest: string): void {
-    this.epoch++;
     this.stats.invalidations++;
     this.entries?.delete(digest);
+    if (this.digestAt.size >= MAX_TRACKED_DIGESTS) return this.bumpAll();
+    this.digestAt.set(digest, ++this.epoch);
   }
 
   invalidateClient(clientId: string): void {
-    this.epoch++;
+    this.bumpAll();
     this.stats.invalidations++;
     if (!this.entries) return;
     for (const [digest, entry] of this.entries.entries()) {
@@ -90,8 +106,14 @@ export class KeyCache implements OnModuleDestroy {
   }
 
   clear(): void {
-    this.epoch++;
+    this.bumpAll();
     this.stats.invalidations++;
     this.entries?.clear();
+  }
+
+  /** Every lookup under way is stale now; the per-digest epochs are covered by this one. */
+  private bumpAll(): void {
+    this.broadAt = ++this.epoch;
+    this.digestAt.clear();
   }
 }

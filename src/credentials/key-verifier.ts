@@ -78,7 +78,7 @@ export class KeyVerifier {
    * The key with this digest, from the cache or one indexed query. With the cache on,
    * concurrent misses for one digest share a query: when an entry expires under load,
    * every connection asking for that key would otherwise query at once. A miss after a
-   * change was announced does not join a query begun before it, whose row may be stale.
+   * change to its key was announced does not join a query begun before it, whose row may be stale.
    */
   async lookup(digest: string): Promise<VerifiedKey | null> {
     const cached = this.cache.get(digest);
@@ -95,7 +95,7 @@ export class KeyVerifier {
     const startedAt = this.cache.begin();
     if (!this.cache.enabled) return this.query(digest, startedAt);
     const pending = this.inflight.get(digest);
-    if (pending?.epoch === startedAt) return pending.answer;
+    if (pending && this.cache.current(digest, pending.epoch)) return pending.answer;
     const settled = () => {
       if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
     };
