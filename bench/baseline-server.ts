@@ -16,9 +16,9 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'pg';
 import { presentedKey } from '../src/auth/actor';
 import { parseKey } from '../src/credentials/key-format';
-import { KEY_RECORD_SQL, keyRecordFromRow, type KeyRecord, type KeyRow } from '../src/credentials/key-record';
+import { KEY_RECORD_SQL, keyRecordFromRow, type KeyRow } from '../src/credentials/key-record';
 import { coversAll } from '../src/credentials/scope-match';
-import { readFixture } from './fixture';
+import { readFixture, type StoredRecord } from './fixture';
 import { activeIntrospection, inactiveIntrospection } from './responses';
 
 const args = process.argv.slice(2);
@@ -31,19 +31,19 @@ if (secret.length < 32) throw new Error('KEY_HASH_SECRET (at least 32 characters
 const digestOf = (key: string): string => createHmac('sha256', secret).update(key).digest('hex');
 
 const fixture = readFixture(option('--fixture') ?? '');
-const callers = new Map<string, KeyRecord>(fixture.callers.map((c) => [digestOf(c.token), c.record]));
-const keys = new Map<string, KeyRecord>(fixture.keys.map((k) => [digestOf(k.token), k.record]));
+const callers = new Map<string, StoredRecord>(fixture.callers.map((c) => [digestOf(c.token), c.record]));
+const keys = new Map<string, StoredRecord>(fixture.keys.map((k) => [digestOf(k.token), k.record]));
 const pool = args.includes('--pg')
   ? new Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_SIZE ?? 10) })
   : null;
 
-async function lookup(digest: string, map = keys): Promise<KeyRecord | null> {
+async function lookup(digest: string, map = keys): Promise<StoredRecord | null> {
   if (!pool) return map.get(digest) ?? null;
   const { rows } = await pool.query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] });
   return rows[0] ? keyRecordFromRow(rows[0]) : null;
 }
 
-function reasonAgainst(record: KeyRecord, scopes: string[], environment: unknown, now: number): string | null {
+function reasonAgainst(record: StoredRecord, scopes: string[], environment: unknown, now: number): string | null {
   if (record.revokedAt !== null && record.revokedAt <= now) return 'revoked';
   const ends = [record.expiresAt, record.graceEndsAt].filter((t): t is number => t !== null);
   if (ends.length > 0 && Math.min(...ends) <= now) return 'expired';

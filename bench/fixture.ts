@@ -1,10 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { KeyRecord } from '../src/credentials/key-record';
 
+/** A key's stored facts, without what the service derives from them as it reads the row. */
+export type StoredRecord = Omit<KeyRecord, 'ipRanges' | 'goodUntil' | 'activeAnswer'>;
+
 /** A key the bench made, with what the service knows about it: the baselines answer from this. */
 export interface SeededKey {
   token: string;
-  record: KeyRecord;
+  record: StoredRecord;
 }
 
 /** What a baseline server loads: the callers it authenticates and the keys it answers for. */

@@ -1,10 +1,10 @@
-import type { KeyRecord } from '../src/credentials/key-record';
+import type { StoredRecord } from './fixture';
 
 /**
  * The answers the baselines write, shaped like the service's own (the hot path's documented contract), so
  * both sides serialise the same bytes. `checkSameShape` in the bench compares them live.
  */
-export function activeIntrospection(record: KeyRecord): Record<string, unknown> {
+export function activeIntrospection(record: StoredRecord): Record<string, unknown> {
   const body: Record<string, unknown> = {
     active: true,
     scope: record.scopes.join(' '),

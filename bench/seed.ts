@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { generateKey } from '../src/credentials/key-format';
-import type { KeyRecord } from '../src/credentials/key-record';
-import type { SeededKey } from './fixture';
+import type { SeededKey, StoredRecord } from './fixture';
 
 export const BENCH_SCOPE = 'bench:read';
 
@@ -108,7 +107,7 @@ export async function seedThroughApi(url: string, rootKey: string, keyCount: num
 /** Keys for the bulk insert: real keys, inserted by SQL with the service's digest (see database.ts). */
 export function bulkKeys(clientId: string, count: number, label: string, createdAt: number): SeededKey[] {
   return Array.from({ length: count }, (_, i): SeededKey => {
-    const record: KeyRecord = {
+    const record: StoredRecord = {
       keyId: randomUUID(),
       clientId,
       clientActive: true,

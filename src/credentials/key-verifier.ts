@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { DatabaseUnavailable } from '../common/errors';
 import { rawPool } from '../database/raw-pool';
 import { isExampleKey } from './example-keys';
-import { addressAllowed, IpRange, parseRange } from './ip-allowlist';
+import { addressAllowed } from './ip-allowlist';
 import { KeyCache } from './key-cache';
 import { KeyDigest } from './key-digest';
 import { parseKey, type Environment } from './key-format';
@@ -31,15 +31,8 @@ export interface Requirements {
 }
 
 export type Verdict =
-  | { active: true; record: VerifiedKey }
-  | { active: false; reason: InactiveReason; record?: VerifiedKey };
-
-/** A key record with its allowlist parsed once, when it enters the cache. */
-export interface VerifiedKey extends KeyRecord {
-  ipRanges: IpRange[];
-  /** When the key stops being good: its expiry, or the end of its rotation grace. */
-  goodUntil: number | null;
-}
+  | { active: true; record: KeyRecord }
+  | { active: false; reason: InactiveReason; record?: KeyRecord };
 
 /**
  * The one verification path: format and checksum, digest, cached lookup, and the
@@ -48,7 +41,7 @@ export interface VerifiedKey extends KeyRecord {
 @Injectable()
 export class KeyVerifier {
   /** Queries under way, by digest, with the cache epoch they began in. */
-  private readonly inflight = new Map<string, { epoch: number; answer: Promise<VerifiedKey | null> }>();
+  private readonly inflight = new Map<string, { epoch: number; answer: Promise<KeyRecord | null> }>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -70,7 +63,7 @@ export class KeyVerifier {
     if (!parseKey(token) || isExampleKey(token)) return MALFORMED;
     const digest = this.digest.of(token);
     const cached = this.cache.get(digest);
-    if (cached !== undefined) return judge(cached as VerifiedKey | null, required, now);
+    if (cached !== undefined) return judge(cached, required, now);
     return this.fetch(digest).then((record) => judge(record, required, now));
   }
 
@@ -80,9 +73,9 @@ export class KeyVerifier {
    * every connection asking for that key would otherwise query at once. A miss after a
    * change to its key was announced does not join a query begun before it, whose row may be stale.
    */
-  async lookup(digest: string): Promise<VerifiedKey | null> {
+  async lookup(digest: string): Promise<KeyRecord | null> {
     const cached = this.cache.get(digest);
-    if (cached !== undefined) return cached as VerifiedKey | null;
+    if (cached !== undefined) return cached;
     return this.fetch(digest);
   }
 
@@ -91,7 +84,7 @@ export class KeyVerifier {
    * rather than async functions: with the cache off every call comes here, and each
    * async layer adds promises and turns of the microtask queue.
    */
-  private fetch(digest: string): Promise<VerifiedKey | null> {
+  private fetch(digest: string): Promise<KeyRecord | null> {
     const startedAt = this.cache.begin();
     if (!this.cache.enabled) return this.query(digest, startedAt);
     const pending = this.inflight.get(digest);
@@ -111,7 +104,7 @@ export class KeyVerifier {
     return answer;
   }
 
-  private query(digest: string, startedAt: number): Promise<VerifiedKey | null> {
+  private query(digest: string, startedAt: number): Promise<KeyRecord | null> {
     let rows: Promise<{ rows: KeyRow[] }>;
     try {
       rows = rawPool(this.dataSource).query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] });
@@ -120,7 +113,7 @@ export class KeyVerifier {
     }
     return rows.then(
       ({ rows: [row] }) => {
-        const record = row ? verified(keyRecordFromRow(row)) : null;
+        const record = row ? keyRecordFromRow(row) : null;
         this.cache.set(digest, record, startedAt);
         return record;
       },
@@ -134,22 +127,13 @@ export class KeyVerifier {
 const MALFORMED: Verdict = Object.freeze({ active: false, reason: 'malformed' });
 const NOT_FOUND: Verdict = Object.freeze({ active: false, reason: 'not_found' });
 
-function judge(record: VerifiedKey | null, required: Requirements, now: number): Verdict {
+function judge(record: KeyRecord | null, required: Requirements, now: number): Verdict {
   if (!record) return NOT_FOUND;
   const reason = check(record, required, now);
   return reason ? { active: false, reason, record } : { active: true, record };
 }
 
-function verified(record: KeyRecord): VerifiedKey {
-  const ends = [record.expiresAt, record.graceEndsAt].filter((t): t is number => t !== null);
-  return {
-    ...record,
-    ipRanges: record.ipAllowlist.map(parseRange),
-    goodUntil: ends.length > 0 ? Math.min(...ends) : null,
-  };
-}
-
-function check(key: VerifiedKey, required: Requirements, now: number): InactiveReason | null {
+function check(key: KeyRecord, required: Requirements, now: number): InactiveReason | null {
   if (key.revokedAt !== null && key.revokedAt <= now) return 'revoked';
   if (key.goodUntil !== null && key.goodUntil <= now) return 'expired';
   if (!key.clientActive) return 'client_suspended';

@@ -1,4 +1,5 @@
-import type { InactiveReason, VerifiedKey } from '../credentials/key-verifier';
+import type { KeyRecord } from '../credentials/key-record';
+import type { InactiveReason } from '../credentials/key-verifier';
 import type { RateDecision } from '../ratelimit/sliding-window';
 import type { Decision } from './key-check';
 
@@ -34,7 +35,7 @@ export function introspectionBody(decision: Decision, now = Date.now()): ActiveI
   if (!decision.active) {
     return decision.rate ? { active: false, reason: decision.reason, rate_limit: rateLimitBody(decision.rate, now) } : { active: false, reason: decision.reason };
   }
-  const key: VerifiedKey = decision.key;
+  const key: KeyRecord = decision.key;
   const body: ActiveIntrospection = {
     active: true,
     scope: key.scopes.join(' '),
@@ -58,20 +59,13 @@ function rateLimitBody(rate: RateDecision, now: number): RateLimitBody {
 
 /**
  * The same answer as JSON text. Most answers are the same bytes every time: a key's
- * active answer without a rate limit (written once per cached record, which a change
- * to the key replaces), and each inactive reason without one.
+ * active answer without a rate limit (kept on its record, which a change to the key
+ * replaces), and each inactive reason without one.
  */
 export function introspectionJson(decision: Decision, now = Date.now()): string {
   if (decision.rate) return JSON.stringify(introspectionBody(decision, now));
   if (!decision.active) return (INACTIVE_JSON[decision.reason] ??= JSON.stringify(introspectionBody(decision, now)));
-  let json = ACTIVE_JSON.get(decision.key);
-  if (json === undefined) {
-    json = JSON.stringify(introspectionBody(decision, now));
-    ACTIVE_JSON.set(decision.key, json);
-  }
-  return json;
+  return (decision.key.activeAnswer ??= JSON.stringify(introspectionBody(decision, now)));
 }
 
 const INACTIVE_JSON: Partial<Record<InactiveReason, string>> = {};
-/** Keyed by the cached record itself: the text goes when the record leaves the cache. */
-const ACTIVE_JSON = new WeakMap<VerifiedKey, string>();

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
 import type { Counter, Histogram } from 'prom-client';
-import { InactiveReason, KeyVerifier, Requirements, Verdict, VerifiedKey } from '../credentials/key-verifier';
+import type { KeyRecord } from '../credentials/key-record';
+import { InactiveReason, KeyVerifier, Requirements, Verdict } from '../credentials/key-verifier';
 import { Metrics } from '../metrics/metrics';
 import { RateLimiter } from '../ratelimit/rate-limiter';
 import type { RateDecision } from '../ratelimit/sliding-window';
@@ -18,8 +19,8 @@ export interface Needs {
 }
 
 export type Decision =
-  | { active: true; key: VerifiedKey; rate: RateDecision | null }
-  | { active: false; reason: InactiveReason; key?: VerifiedKey; rate?: RateDecision };
+  | { active: true; key: KeyRecord; rate: RateDecision | null }
+  | { active: false; reason: InactiveReason; key?: KeyRecord; rate?: RateDecision };
 
 /**
  * The checks of both hot endpoints, in one place: the verifier's (format, digest,
@@ -81,7 +82,7 @@ export class KeyCheck {
     return this.sharedLimits(key);
   }
 
-  private async sharedLimits(key: VerifiedKey): Promise<Decision> {
+  private async sharedLimits(key: KeyRecord): Promise<Decision> {
     let rate: RateDecision | null = null;
     if (key.rateLimit) {
       rate = await this.rateLimiter.consume(key.keyId, key.rateLimit);

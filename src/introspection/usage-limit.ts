@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { VerifiedKey } from '../credentials/key-verifier';
+import type { KeyRecord } from '../credentials/key-record';
 import { rawPool } from '../database/raw-pool';
 
 /**
@@ -45,16 +45,16 @@ const MAX_TRIES = 5;
  */
 @Injectable()
 export class UsageLimit {
-  private readonly exhausted = new WeakSet<VerifiedKey>();
+  private readonly exhausted = new WeakSet<KeyRecord>();
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  knownExhausted(key: VerifiedKey): boolean {
+  knownExhausted(key: KeyRecord): boolean {
     return this.exhausted.has(key);
   }
 
   /** Takes one use; false when none is left. */
-  async take(key: VerifiedKey): Promise<boolean> {
+  async take(key: KeyRecord): Promise<boolean> {
     const pool = rawPool(this.dataSource);
     for (let attempt = 1; ; attempt++) {
       const { rows } = await pool.query<{ remaining: number }>({ name: 'keyhouse_consume_use', text: CONSUME_USE, values: [key.keyId] });
