@@ -1,15 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
-import type { Counter, Histogram } from 'prom-client';
 import type { KeyRecord } from '../credentials/key-record';
 import { InactiveReason, KeyVerifier, Requirements, Verdict } from '../credentials/key-verifier';
+import type { HotEndpoint as Endpoint, HotPathTally } from '../metrics/hot-path-tally';
 import { Metrics } from '../metrics/metrics';
 import { RateLimiter } from '../ratelimit/rate-limiter';
 import type { RateDecision } from '../ratelimit/sliding-window';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { UsageLimit } from './usage-limit';
-
-export type Endpoint = 'introspect' | 'authorize';
 
 /** What the caller needs of the key; everything optional but the token. An environment other than `live` or `test` matches no key. */
 export interface Needs {
@@ -32,20 +30,16 @@ export type Decision =
  */
 @Injectable()
 export class KeyCheck {
-  private readonly outcomes = new Map<string, Counter.Internal>();
-  private readonly latency: Record<Endpoint, Histogram.Internal<'endpoint'>>;
+  private readonly tallies: Readonly<Record<Endpoint, HotPathTally>>;
 
   constructor(
     private readonly verifier: KeyVerifier,
     private readonly rateLimiter: RateLimiter,
     private readonly usageLimit: UsageLimit,
     private readonly usage: UsageRecorder,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
   ) {
-    this.latency = {
-      introspect: metrics.hotPathLatency.labels('introspect'),
-      authorize: metrics.hotPathLatency.labels('authorize'),
-    };
+    this.tallies = metrics.hotPath;
   }
 
   /**
@@ -68,8 +62,7 @@ export class KeyCheck {
   private counted(endpoint: Endpoint, decision: Decision, started: number): Decision {
     const outcome = decision.active ? 'valid' : decision.reason;
     if (decision.key) this.usage.record(decision.key.keyId, outcome);
-    this.counter(endpoint, outcome).inc();
-    this.latency[endpoint].observe((performance.now() - started) / 1000);
+    this.tallies[endpoint].record(outcome, (performance.now() - started) / 1000);
     return decision;
   }
 
@@ -90,15 +83,5 @@ export class KeyCheck {
     }
     if (key.hasUsageLimit && !(await this.usageLimit.take(key))) return { active: false, reason: 'usage_exceeded', key };
     return { active: true, key, rate };
-  }
-
-  private counter(endpoint: Endpoint, outcome: string): Counter.Internal {
-    const id = `${endpoint}:${outcome}`;
-    let child = this.outcomes.get(id);
-    if (!child) {
-      child = this.metrics.introspections.labels(endpoint, outcome);
-      this.outcomes.set(id, child);
-    }
-    return child;
   }
 }

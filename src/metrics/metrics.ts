@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, collectDefaultMetrics, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, collectDefaultMetrics, Registry, type Metric } from 'prom-client';
+import { HOT_ENDPOINTS, HotPathTally, TallyHistogram, type HotEndpoint } from './hot-path-tally';
 
 export interface CacheStats {
   hits: number;
@@ -21,20 +22,22 @@ export interface PoolStats {
 export class Metrics {
   readonly registry = new Registry();
 
+  /** Each hot endpoint's decisions, counted on every call as plain numbers and read into the two metrics below at each scrape. */
+  readonly hotPath: Readonly<Record<HotEndpoint, HotPathTally>> = { introspect: new HotPathTally(), authorize: new HotPathTally() };
+
   readonly introspections = new Counter({
     name: 'keyhouse_introspections_total',
     help: 'Introspection and authorize decisions, by endpoint and outcome (valid or the reason code).',
     labelNames: ['endpoint', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => this.collectOutcomes(),
   });
 
-  readonly hotPathLatency = new Histogram({
-    name: 'keyhouse_hot_path_duration_seconds',
-    help: 'Time to decide an introspect or authorize request, by endpoint.',
-    labelNames: ['endpoint'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [this.registry],
-  });
+  readonly hotPathLatency = new TallyHistogram(
+    'keyhouse_hot_path_duration_seconds',
+    'Time to decide an introspect or authorize request, by endpoint.',
+    this.hotPath,
+  );
 
   readonly cacheEvents = new Counter({
     name: 'keyhouse_key_cache_events_total',
@@ -129,6 +132,13 @@ export class Metrics {
     this.usageLag = lag;
   }
 
+  private collectOutcomes(): void {
+    this.introspections.reset();
+    for (const endpoint of HOT_ENDPOINTS) {
+      for (const [outcome, count] of this.hotPath[endpoint].outcomes) this.introspections.inc({ endpoint, outcome }, count);
+    }
+  }
+
   private collectCacheEvents(): void {
     const stats = this.cacheStats();
     if (!stats) return;
@@ -140,6 +150,7 @@ export class Metrics {
   }
 
   constructor() {
+    this.registry.registerMetric(this.hotPathLatency as unknown as Metric);
     collectDefaultMetrics({ register: this.registry, prefix: 'keyhouse_' });
   }
 }
