@@ -22,6 +22,13 @@ interface Pending {
   count: number;
 }
 
+/** One key's counts not yet written, and its last use. */
+interface KeyUsage {
+  lastUsed: number;
+  /** A few rows: one per hour and outcome the key has seen since the last flush. */
+  rows: Pending[];
+}
+
 const UPSERT_BUCKETS = `
   INSERT INTO usage_buckets (key_id, bucket_start, outcome, count)
   SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::bigint[])
@@ -42,8 +49,8 @@ const TOUCH_KEYS = `
 @Injectable()
 export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('UsageRecorder');
-  private pending = new Map<string, Pending>();
-  private lastUsed = new Map<string, number>();
+  /** By key id: a call looks its key up and adds to a row, without building a string per call. */
+  private pending = new Map<string, KeyUsage>();
   /** When the oldest count not yet written was recorded. */
   private pendingSince: number | null = null;
   private flushing: Promise<number> | null = null;
@@ -82,21 +89,26 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
       await new Promise((resolve) => setTimeout(resolve, EXIT_FLUSH_RETRY_MS));
       await this.flush();
     }
-    if (this.hasPending()) this.logger.error(`usage counts lost at shutdown: ${this.pending.size} rows could not be written`);
+    if (this.hasPending()) {
+      const rows = [...this.pending.values()].reduce((n, usage) => n + usage.rows.length, 0);
+      this.logger.error(`usage counts lost at shutdown: ${rows} rows could not be written`);
+    }
   }
 
   private hasPending(): boolean {
-    return this.pending.size > 0 || this.lastUsed.size > 0;
+    return this.pending.size > 0;
   }
 
   record(keyId: string, outcome: string, at = Date.now()): void {
     const bucket = at - (at % HOUR);
-    const id = `${keyId}|${bucket}|${outcome}`;
-    const entry = this.pending.get(id);
-    if (entry) entry.count++;
-    else this.pending.set(id, { keyId, bucket, outcome, count: 1 });
-    if ((this.lastUsed.get(keyId) ?? 0) < at) this.lastUsed.set(keyId, at);
-    this.pendingSince ??= at;
+    const usage = this.pending.get(keyId);
+    if (!usage) {
+      this.pending.set(keyId, { lastUsed: at, rows: [{ keyId, bucket, outcome, count: 1 }] });
+      this.pendingSince ??= at;
+      return;
+    }
+    if (usage.lastUsed < at) usage.lastUsed = at;
+    add(usage.rows, keyId, bucket, outcome, 1);
   }
 
   /** Writes what has been counted so far; resolves with the number of usage rows written. */
@@ -112,12 +124,12 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   private async writePending(): Promise<number> {
-    if (this.pending.size === 0 && this.lastUsed.size === 0) return 0;
-    const rows = [...this.pending.values()];
-    const touched = [...this.lastUsed];
+    if (this.pending.size === 0) return 0;
+    const usages = [...this.pending];
+    const rows = usages.flatMap(([, usage]) => usage.rows);
+    const touched = usages.map(([keyId, usage]): [string, number] => [keyId, usage.lastUsed]);
     const since = this.pendingSince;
     this.pending = new Map();
-    this.lastUsed = new Map();
     this.pendingSince = null;
     rows.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : a.bucket - b.bucket || (a.outcome < b.outcome ? -1 : 1)));
     touched.sort(([a], [b]) => (a < b ? -1 : 1));
@@ -151,13 +163,23 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
 
   /** Puts back counts whose write failed, merged with what arrived meanwhile. */
   private restore(rows: Pending[], touched: Array<[string, number]>, since: number | null): void {
-    for (const row of rows) {
-      const id = `${row.keyId}|${row.bucket}|${row.outcome}`;
-      const entry = this.pending.get(id);
-      if (entry) entry.count += row.count;
-      else this.pending.set(id, row);
+    for (const [keyId, at] of touched) {
+      const usage = this.pending.get(keyId);
+      if (!usage) this.pending.set(keyId, { lastUsed: at, rows: [] });
+      else if (usage.lastUsed < at) usage.lastUsed = at;
     }
-    for (const [keyId, at] of touched) if ((this.lastUsed.get(keyId) ?? 0) < at) this.lastUsed.set(keyId, at);
+    for (const row of rows) add(this.pending.get(row.keyId)!.rows, row.keyId, row.bucket, row.outcome, row.count);
     if (since !== null) this.pendingSince = Math.min(since, this.pendingSince ?? since);
   }
+}
+
+/** Adds to the row of this hour and outcome, or starts one. */
+function add(rows: Pending[], keyId: string, bucket: number, outcome: string, count: number): void {
+  for (const row of rows) {
+    if (row.bucket === bucket && row.outcome === outcome) {
+      row.count += count;
+      return;
+    }
+  }
+  rows.push({ keyId, bucket, outcome, count });
 }
