@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
 import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from '../src/database/data-source';
 import { ENTITIES } from '../src/database/entities';
 import { ScopeEntity } from '../src/scopes/scope.entity';
 import { TestApp, usingPostgres } from './support/test-app';
+import { createThrowawayDatabase } from './support/throwaway-database';
 
 /**
  * The database layer itself: transactions that really isolate (PGlite has one
@@ -105,24 +105,4 @@ async function withFreshDatabase(entities: Function[], check: (dataSource: DataS
     if (dataSource.isInitialized) await dataSource.destroy();
     await dropDatabase();
   }
-}
-
-/** A new, empty PostgreSQL database beside the run's, and how to drop it. */
-async function createThrowawayDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `kh_schema_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = new Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const fresh = new URL(url);
-  fresh.pathname = `/${name}`;
-  return {
-    url: fresh.toString(),
-    drop: async () => {
-      const again = new Client({ connectionString: url });
-      await again.connect();
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.end();
-    },
-  };
 }

@@ -11,6 +11,7 @@ import { RateLimiter } from '../src/ratelimit/rate-limiter';
 import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from './support/factories';
 import { TcpProxy } from './support/tcp-proxy';
 import { Reply, TestApp, usingPostgres, usingRedis } from './support/test-app';
+import { createThrowawayDatabase } from './support/throwaway-database';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -171,7 +172,9 @@ const describeOnPostgres = usingPostgres ? describe : describe.skip;
 
 /**
  * Instance A reaches PostgreSQL through a relay the test cuts, slows or turns into a
- * black hole; instance B reaches it directly and makes the changes A must notice.
+ * black hole; instance B reaches it directly and makes the changes A must notice. Both
+ * use a database of their own: the slow-database test locks a whole table, which would
+ * stall the suites running beside this one on the run's shared database.
  */
 describeOnPostgres(`faults: PostgreSQL unreachable, back, and slow${usingPostgres ? '' : ' (skipped: DATABASE_URL is not set)'}`, () => {
   const TTL_MS = 3000;
@@ -182,11 +185,13 @@ describeOnPostgres(`faults: PostgreSQL unreachable, back, and slow${usingPostgre
   let db: DataSource;
   let caller: string;
   let client: { id: string };
+  let own: { url: string; drop: () => Promise<void> };
 
   beforeAll(async () => {
-    proxy = await TcpProxy.start(new URL(process.env.DATABASE_URL!), 5432);
-    a = await TestApp.start({ DATABASE_URL: proxy.address(process.env.DATABASE_URL!), CACHE_TTL_MS: TTL_MS, DB_STATEMENT_TIMEOUT_MS: STATEMENT_TIMEOUT_MS, DB_POOL_SIZE: 4 });
-    b = await TestApp.start();
+    own = await createThrowawayDatabase(process.env.DATABASE_URL!);
+    proxy = await TcpProxy.start(new URL(own.url), 5432);
+    b = await TestApp.start({ DATABASE_URL: own.url });
+    a = await TestApp.start({ DATABASE_URL: proxy.address(own.url), CACHE_TTL_MS: TTL_MS, DB_STATEMENT_TIMEOUT_MS: STATEMENT_TIMEOUT_MS, DB_POOL_SIZE: 4 });
     db = b.app.get(DataSource);
     caller = (await makeClientWithKey(b, ['admin:introspect'])).key.key;
     client = await makeClient(b);
@@ -199,6 +204,7 @@ describeOnPostgres(`faults: PostgreSQL unreachable, back, and slow${usingPostgre
     await a?.close();
     await b?.close();
     await proxy?.stop();
+    await own?.drop();
   });
 
   const introspect = (app: TestApp, token: string) => app.post('/v1/introspect', { token }, { key: caller });
@@ -307,7 +313,7 @@ describeOnPostgres(`faults: PostgreSQL unreachable, back, and slow${usingPostgre
     const uncached = await Promise.all(Array.from({ length: 10 }, () => makeKey(b, client.id)));
     expect((await a.get(`/v1/keys/${key.id}`)).status).toBe(200);
     // A session of its own holds the table: every statement of A on it waits, as on a database too slow to answer.
-    const blocker = new Client({ connectionString: process.env.DATABASE_URL });
+    const blocker = new Client({ connectionString: own.url });
     await blocker.connect();
     try {
       await blocker.query('BEGIN');
