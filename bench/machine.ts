@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 
 export interface Machine {
@@ -12,6 +13,25 @@ export interface Machine {
   commit: string;
   loadAverageAtStart: number[];
   loadAverageAtEnd?: number[];
+  /** The share of the machine's CPU time its host took during the run (steal time, in %); null where the kernel does not count it. */
+  stealPercent?: number | null;
+}
+
+/** The machine's CPU time so far, all of it and what its host took (steal), in clock ticks; null without /proc/stat. */
+export function cpuTimes(): { total: number; steal: number } | null {
+  try {
+    // The first line adds up every CPU: user nice system idle iowait irq softirq steal (guest time is inside user and nice).
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return fields.length === 8 ? { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The steal time between two readings, as a percentage of all CPU time then. */
+export function stealPercent(from: ReturnType<typeof cpuTimes>, to: ReturnType<typeof cpuTimes>): number | null {
+  if (!from || !to || to.total <= from.total) return null;
+  return Math.round((1000 * (to.steal - from.steal)) / (to.total - from.total)) / 10;
 }
 
 function commit(): string {

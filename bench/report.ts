@@ -87,7 +87,7 @@ export function printReport(report: Report, write: (line: string) => void): void
   const m = report.machine;
   write('');
   write(`Machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGb} GB, ${m.os}; Node ${m.node}; ${m.database}${m.redis ? `; ${m.redis}` : ''}`);
-  write(`Commit ${m.commit}; load average at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '-'}`);
+  write(`Commit ${m.commit}; load average at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '-'}; CPU time taken by the host (steal) ${m.stealPercent == null ? 'not counted here' : `${m.stealPercent}%`}`);
   write(`Profile: ${Object.entries(report.profile).map(([k, v]) => `${k}=${String(v)}`).join(', ')}`);
   write('');
   const header = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'CPU µs/req', 'RSS MB'];

@@ -18,7 +18,7 @@ import { generateKey, keyHint } from '../src/credentials/key-format';
 import { BenchCases, caseDefinitions, checkSameShape, Phase } from './cases';
 import { BenchDatabase, countersDelta, EmbeddedBench, PostgresBench, SettledCounters } from './database';
 import { writeFixture, writeTokens, type SeededKey } from './fixture';
-import { describeMachine } from './machine';
+import { cpuTimes, describeMachine, stealPercent } from './machine';
 import { BUILD_DIR, RESULTS_DIR, ROOT } from './paths';
 import { Baseline, LoadGenerator, Service } from './processes';
 import { printReport, type CaseResult, type Report } from './report';
@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     : new EmbeddedBench(join(work, 'data'), `embedded PGlite ${pgliteVersion()} (in the service process)`);
   const counters = db.kind === 'postgres' ? new SettledCounters(db) : null;
   const machine = await describeMachine(db.version, REDIS_URL);
+  const cpuAtStart = cpuTimes();
   log(`Keyhouse bench (${profile.mode}) on ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${machine.database}${machine.redis ? `, ${machine.redis}` : ''}`);
   if (machine.loadAverageAtStart[0]! > 0.5) notes.push(`the machine was busy at the start (load average ${machine.loadAverageAtStart.join(' ')}): other work shares its ${machine.cores} cores, so the figures are noisy.`);
   if (quickSkips.length > 0) notes.push(`--quick left out ${quickSkips.join(' and ')}, which no target judges here; the full run has them.`);
@@ -182,6 +183,8 @@ async function main(): Promise<void> {
   }
 
   machine.loadAverageAtEnd = loadavg().map((n) => Math.round(n * 100) / 100);
+  machine.stealPercent = stealPercent(cpuAtStart, cpuTimes());
+  if ((machine.stealPercent ?? 0) >= 5) notes.push(`the machine's host took ${machine.stealPercent}% of its CPU time during the run (steal time, from /proc/stat): the processes here got less CPU than they asked for, by amounts that varied, so the figures are not comparable with a quiet machine's.`);
   const partial = { machine, profile: profileShown, cases: results, writes, notes, startedAt: startedAt.toISOString(), minutes: (Date.now() - startedAt.getTime()) / 60_000 };
   const report: Report = { ...partial, targets: judge(partial, { bulkLabel: bulkLabel(), lookupAllowance: (seconds) => lookupAllowance(seconds), postgres: db.kind === 'postgres', selected }) };
   printReport(report, (line) => process.stdout.write(`${line}\n`));
