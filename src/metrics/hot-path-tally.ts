@@ -17,7 +17,11 @@ export class HotPathTally {
   /** Decisions per bucket: index i counts times up to DECISION_BOUNDS[i] (and above the one before); the last, above them all. */
   readonly buckets: number[] = new Array<number>(DECISION_BOUNDS.length + 1).fill(0);
   sum = 0;
-  count = 0;
+
+  /** Decisions in all. */
+  get count(): number {
+    return this.buckets.reduce((a, b) => a + b, 0);
+  }
 
   record(outcome: string, seconds: number): void {
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
@@ -25,7 +29,6 @@ export class HotPathTally {
     while (i < DECISION_BOUNDS.length && seconds > DECISION_BOUNDS[i]!) i++;
     this.buckets[i]!++;
     this.sum += seconds;
-    this.count++;
   }
 }
 
@@ -48,15 +51,16 @@ export class TallyHistogram {
     const values: Sample[] = [];
     for (const endpoint of HOT_ENDPOINTS) {
       const tally = this.tallies[endpoint];
-      if (tally.count === 0) continue;
+      const count = tally.count;
+      if (count === 0) continue;
       let cumulative = 0;
       DECISION_BOUNDS.forEach((le, i) => {
         cumulative += tally.buckets[i]!;
         values.push({ metricName: `${this.name}_bucket`, labels: { le, endpoint }, value: cumulative });
       });
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', endpoint }, value: tally.count });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', endpoint }, value: count });
       values.push({ metricName: `${this.name}_sum`, labels: { endpoint }, value: tally.sum });
-      values.push({ metricName: `${this.name}_count`, labels: { endpoint }, value: tally.count });
+      values.push({ metricName: `${this.name}_count`, labels: { endpoint }, value: count });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
