@@ -1,16 +1,18 @@
 import type { RequestListener } from 'node:http';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
+import { DirectAnswers } from '../src/introspection/direct-answers';
 import { HotPathRoutes } from '../src/introspection/hot-path.routes';
 import { generateKey } from '../src/credentials/key-format';
 import { makeClient, makeKey, makeScope, unique } from './support/factories';
 import { TestApp } from './support/test-app';
 
 /**
- * The hot path's routes live on two Fastify instances: their own, which the HTTP server
- * hands their calls to, and Nest's, which answers them when they are injected into Nest
- * or come cross-origin with CORS on. Both must give the same answer to every request.
+ * The hot path's calls are answered on node:http itself (DirectAnswers) when they are
+ * the common ones, else by its routes on their own Fastify instance; the same routes
+ * on Nest's instance answer them when they are injected into Nest or come cross-origin
+ * with CORS on. Every way must give the same answer to every request.
  */
-describe('the hot path on its own Fastify instance', () => {
+describe('the hot path on node:http and on its own Fastify instance', () => {
   let app: TestApp;
   let hotPath: HotPathRoutes;
   let caller: string;
@@ -31,27 +33,41 @@ describe('the hot path on its own Fastify instance', () => {
 
   const json = { 'content-type': 'application/json' };
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
-  const requests = (): Array<[string, InjectOptions]> => [
-    ['introspect, good key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope }) }],
-    ['introspect, form body', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&token_type_hint=api_key` }],
-    ['introspect, unknown key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: generateKey('live') }) }],
-    ['introspect, malformed key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: 'sk_live_nope' }) }],
-    ['introspect, scope not held', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope: 'other:thing' }) }],
-    ['introspect, no caller key', { method: 'POST', url: '/v1/introspect', headers: json, payload: JSON.stringify({ token: good }) }],
-    ['introspect, caller without admin:introspect', { method: 'POST', url: '/v1/introspect', headers: { ...as(outsider), ...json }, payload: JSON.stringify({ token: good }) }],
-    ['introspect, no token', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ scope }) }],
-    ['introspect, bad client_ip', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, client_ip: '10.1' }) }],
-    ['introspect, text body', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'text/plain' }, payload: good }],
-    ['introspect, not UTF-8', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]) }],
-    ['introspect, not JSON', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: '{"token":' }],
-    ['introspect, body over the limit', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope: 'x'.repeat(5000) }) }],
-    ['authorize, good key', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': scope } }],
-    ['authorize, ?scope= and X-API-Key', { method: 'GET', url: `/v1/authorize?scope=${encodeURIComponent(scope)}`, headers: { 'x-api-key': good } }],
-    ['authorize, HEAD', { method: 'HEAD', url: '/v1/authorize', headers: as(good) }],
-    ['authorize, Envoy path and 200', { method: 'POST', url: '/v1/authorize/orders/42', headers: { ...as(good), 'x-keyhouse-success-status': '200' } }],
-    ['authorize, no key', { method: 'GET', url: '/v1/authorize', headers: {} }],
-    ['authorize, unknown key', { method: 'GET', url: '/v1/authorize', headers: as(generateKey('live')) }],
-    ['authorize, scope not held', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': 'other:thing' } }],
+  /**
+   * Who answers each on the hot path's side: `direct` on node:http (DirectAnswers), `replay`
+   * DirectAnswers after reading the body, through the routes, `routes` the routes from the start.
+   */
+  type Path = 'direct' | 'replay' | 'routes';
+  const requests = (): Array<[string, InjectOptions, Path]> => [
+    ['introspect, good key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope }) }, 'direct'],
+    ['introspect, form body', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&token_type_hint=api_key` }, 'direct'],
+    ['introspect, every field', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'Application/JSON; charset=UTF-8' }, payload: JSON.stringify({ token: good, token_type_hint: 'api_key', scope, client_ip: '2001:db8::1', environment: 'live' }) }, 'direct'],
+    ['introspect, unknown key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: generateKey('live') }) }, 'direct'],
+    ['introspect, malformed key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: 'sk_live_nope' }) }, 'direct'],
+    ['introspect, scope not held', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope: 'other:thing' }) }, 'direct'],
+    ['introspect, no caller key', { method: 'POST', url: '/v1/introspect', headers: json, payload: JSON.stringify({ token: good }) }, 'routes'],
+    ['introspect, unknown caller key', { method: 'POST', url: '/v1/introspect', headers: { ...as(generateKey('live')), ...json }, payload: JSON.stringify({ token: good }) }, 'replay'],
+    ['introspect, caller without admin:introspect', { method: 'POST', url: '/v1/introspect', headers: { ...as(outsider), ...json }, payload: JSON.stringify({ token: good }) }, 'replay'],
+    ['introspect, no token', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ scope }) }, 'replay'],
+    ['introspect, token not a string', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: 42 }) }, 'replay'],
+    ['introspect, token twice in a form', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&token=${good}` }, 'replay'],
+    ['introspect, bad client_ip', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, client_ip: '10.1' }) }, 'replay'],
+    ['introspect, bad environment', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, environment: 'prod' }) }, 'replay'],
+    ['introspect, text body', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'text/plain' }, payload: good }, 'routes'],
+    ['introspect, not UTF-8', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]) }, 'replay'],
+    ['introspect, not JSON', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: '{"token":' }, 'replay'],
+    ['introspect, a JSON array', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify([good]) }, 'replay'],
+    ['introspect, body over the limit', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope: 'x'.repeat(5000) }) }, 'routes'],
+    ['introspect, a query string', { method: 'POST', url: '/v1/introspect?debug=1', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good }) }, 'routes'],
+    ['authorize, good key', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': scope } }, 'direct'],
+    ['authorize, ?scope= and X-API-Key', { method: 'GET', url: `/v1/authorize?scope=${encodeURIComponent(scope)}`, headers: { 'x-api-key': good } }, 'routes'],
+    ['authorize, HEAD', { method: 'HEAD', url: '/v1/authorize', headers: as(good) }, 'direct'],
+    ['authorize, Envoy path and 200', { method: 'POST', url: '/v1/authorize/orders/42', headers: { ...as(good), 'x-keyhouse-success-status': '200' } }, 'direct'],
+    ['authorize, a forwarded body', { method: 'POST', url: '/v1/authorize/orders', headers: { ...as(good), ...json }, payload: '{}' }, 'routes'],
+    ['authorize, no key', { method: 'GET', url: '/v1/authorize', headers: {} }, 'direct'],
+    ['authorize, unknown key', { method: 'GET', url: '/v1/authorize', headers: as(generateKey('live')) }, 'direct'],
+    ['authorize, scope not held', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': 'other:thing' } }, 'direct'],
+    ['authorize, environment not held', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'test' } }, 'direct'],
   ];
 
   /** What must match: status, body and headers, but for the request's own id and the date. */
@@ -62,12 +78,15 @@ describe('the hot path on its own Fastify instance', () => {
   }
 
   it.each(requests().map(([name]) => name))('should answer "%s" on its own instance as on Nest\'s', async (name) => {
-    const request = requests().find(([n]) => n === name)![1];
+    const [, request, path] = requests().find(([n]) => n === name)!;
     const served = jest.spyOn(hotPath, 'serve');
+    const direct = jest.spyOn(DirectAnswers.prototype, 'answer');
+    const replayed = jest.spyOn((hotPath as unknown as { own: { instance: { inject: () => unknown } } }).own.instance, 'inject');
     const listener = app.app.getHttpServer().listeners('request')[0] as RequestListener;
     const own = await inject(listener, request);
     expect(served).toHaveLastReturnedWith(true);
-    served.mockRestore();
+    expect({ direct: direct.mock.results[0]?.value, replayed: replayed.mock.calls.length }).toEqual({ direct: path !== 'routes', replayed: path === 'replay' ? 1 : 0 });
+    for (const spy of [served, direct, replayed]) spy.mockRestore();
     const nest = await app.app.inject(request as Parameters<typeof app.app.inject>[0]);
     expect(own.headers['x-request-id']).toEqual(expect.any(String));
     expect(comparable(own)).toEqual(comparable(nest));

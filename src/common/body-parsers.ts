@@ -22,31 +22,43 @@ type Done = (err: Error | null, body?: unknown) => void;
  * would exhaust the stack of the transformer behind the validation pipe).
  */
 export function useBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
-  const { json, form } = bodyParsers(app.getHttpAdapter().getInstance() as unknown as FastifyInstance);
+  const { json, form } = routeBodyParsers(app.getHttpAdapter().getInstance() as unknown as FastifyInstance);
   app.useBodyParser('application/json', { bodyLimit }, json);
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, form);
 }
 
 /** The same parsers on a Fastify instance without Nest (the hot path's), and no others. */
 export function useBodyParsersOn(fastify: FastifyInstance, bodyLimit: number): void {
-  const { json, form } = bodyParsers(fastify);
+  const { json, form } = routeBodyParsers(fastify);
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (request, body, done) => json(request, body as Buffer, done));
   fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit }, (request, body, done) => form(request, body as Buffer, done));
 }
 
-function bodyParsers(fastify: FastifyInstance) {
+function routeBodyParsers(fastify: FastifyInstance) {
+  const { json, form } = bodyParsers(fastify);
+  return {
+    json: (_request: FastifyRequest, body: Buffer, done: Done) => json(body, done),
+    form: (request: FastifyRequest, body: Buffer, done: Done) => {
+      if (!request.is404 && request.routeOptions.config?.formBody !== true) return done(new UnsupportedMediaType('Send the body as application/json: only introspection takes a form.'));
+      form(body, done);
+    },
+  };
+}
+
+/** A body's bytes to its value, or to the error its sender is answered; the JSON parser is the instance's own. */
+export function bodyParsers(fastify: FastifyInstance): Record<'json' | 'form', (body: Buffer, done: Done) => void> {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  const json = (request: FastifyRequest, body: Buffer, done: Done) => {
+  const json = (body: Buffer, done: Done) => {
     if (!isUtf8(body)) return done(new BadInput('The request body is not valid UTF-8.'));
     // A body this short cannot be nested that deep: the hot path's bodies skip the scan.
     if (body.length > 2 * MAX_BODY_DEPTH && nestedDeeperThan(body, MAX_BODY_DEPTH)) {
       return done(new BadInput(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`));
     }
-    parseJson(request, body.toString('utf8'), done);
+    // Fastify's parser does not read the request it is passed.
+    parseJson(undefined as never, body.toString('utf8'), done);
   };
-  const form = (request: FastifyRequest, body: Buffer, done: Done) => {
-    if (!request.is404 && request.routeOptions.config?.formBody !== true) return done(new UnsupportedMediaType('Send the body as application/json: only introspection takes a form.'));
+  const form = (body: Buffer, done: Done) => {
     if (!isUtf8(body)) return done(new BadInput('The request body is not valid UTF-8.'));
     const fields: Record<string, string | string[]> = Object.create(null);
     for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {

@@ -23,7 +23,7 @@ export function fastifyOptions(env: Pick<Environment, 'TRUSTED_PROXIES' | 'BODY_
 }
 
 /** TRUSTED_PROXIES as Fastify's trustProxy: a list of addresses and CIDRs, or false. */
-function trustedProxies(value: string): string[] | false {
+export function trustedProxies(value: string): string[] | false {
   const list = value.split(',').map((p) => p.trim()).filter(Boolean);
   return list.length > 0 ? list : false;
 }

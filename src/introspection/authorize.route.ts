@@ -1,4 +1,5 @@
-import type { FastifyReply, FastifyRequest, LogLevel, HTTPMethods, RouteOptions } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest, LogLevel, HTTPMethods, RouteOptions } from 'fastify';
 import { presentedKey } from '../auth/actor';
 import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { isDatabaseUnavailable } from '../common/problem';
@@ -25,30 +26,13 @@ const REALM = 'Bearer realm="keyhouse"';
  */
 export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failures: AuthFailureThrottle; logLevel: LogLevel }): RouteOptions[] {
   const { check, gate, failures } = deps;
-  const closed = (_request: FastifyRequest, reply: FastifyReply) => void reply.status(503).header('retry-after', '1').send();
+  const closed = (_request: FastifyRequest, reply: FastifyReply) => send(reply, UNAVAILABLE);
   // Not async: a cached key is answered without a promise per step (see KeyCheck.checkNow).
   const handler = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => gate.pass(closed, authorize, request, reply);
   const authorize = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => {
-    const token = presentedKey(request.headers);
-    const decision = check.checkNow('authorize', token ?? '', {
-      scopes: requiredScopes(request),
-      environment: firstOf(request.headers['x-required-environment']) ?? firstOf((request.query as Record<string, unknown>).environment),
-      clientIp: request.ip,
-    });
-    if (decision instanceof Promise) return decision.then((d) => answer(request, reply, token, d));
-    return answer(request, reply, token, decision);
-  };
-  const answer = (request: FastifyRequest, reply: FastifyReply, token: string | null, decision: Decision): void | Promise<void> => {
-    if (decision.rate) rateLimitHeaders(reply, decision.rate);
-    if (decision.active) {
-      const { key } = decision;
-      void reply.headers({ 'x-client-id': key.clientId, 'x-key-id': key.keyId, 'x-scopes': key.scopes.join(' ') });
-      return void reply.status(request.headers[SUCCESS_STATUS_HEADER] === '200' ? 200 : 204).send();
-    }
-    const status = REASONS[decision.reason].authorize;
-    // A key that is not good counts against the address; too many, and it gets a 429 instead of a 401.
-    if (status === 401 && token) return failures.failed('authorize', request.ip).then((wait) => refuse(reply, token, decision, status, wait));
-    return refuse(reply, token, decision, status, null);
+    const answer = authorizeAnswer(check, failures, request.headers, request.ip, request.query as Record<string, unknown>);
+    if (answer instanceof Promise) return answer.then((a) => send(reply, a));
+    return send(reply, answer);
   };
   return [AUTHORIZE_PATH, `${AUTHORIZE_PATH}/*`].map((url) => ({
     method: AUTHORIZE_METHODS,
@@ -62,32 +46,86 @@ export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failur
   }));
 }
 
-function refuse(reply: FastifyReply, token: string | null, decision: Decision & { active: false }, status: 401 | 403 | 429, wait: number | null): void {
-  if (wait !== null) return void reply.status(429).header('retry-after', String(wait)).send();
+/** What forward auth answers: a status and headers, never a body. */
+export interface BodilessAnswer {
+  status: number;
+  headers: Record<string, string>;
+}
+
+/** Try again shortly: this instance is stopping, or its database could not say. */
+export const UNAVAILABLE: BodilessAnswer = { status: 503, headers: { 'retry-after': '1' } };
+
+/**
+ * The decision on a forwarded request, from the parts of it forward auth reads: its
+ * headers, the caller's address and the query string. A promise only when the decision
+ * needs a query, a shared counter or the failure throttle.
+ */
+export function authorizeAnswer(
+  check: KeyCheck,
+  failures: AuthFailureThrottle,
+  headers: IncomingHttpHeaders,
+  ip: string,
+  query: Record<string, unknown>,
+): BodilessAnswer | Promise<BodilessAnswer> {
+  const token = presentedKey(headers);
+  const decision = check.checkNow('authorize', token ?? '', {
+    scopes: requiredScopes(headers, query),
+    environment: firstOf(headers['x-required-environment']) ?? firstOf(query.environment),
+    clientIp: ip,
+  });
+  if (decision instanceof Promise) return decision.then((d) => answerTo(failures, headers, ip, token, d));
+  return answerTo(failures, headers, ip, token, decision);
+}
+
+function answerTo(failures: AuthFailureThrottle, headers: IncomingHttpHeaders, ip: string, token: string | null, decision: Decision): BodilessAnswer | Promise<BodilessAnswer> {
+  const rate = decision.rate ? rateLimitHeaders(decision.rate) : {};
+  if (decision.active) {
+    const { key } = decision;
+    return {
+      status: headers[SUCCESS_STATUS_HEADER] === '200' ? 200 : 204,
+      headers: { ...rate, 'x-client-id': key.clientId, 'x-key-id': key.keyId, 'x-scopes': key.scopes.join(' ') },
+    };
+  }
+  const status = REASONS[decision.reason].authorize;
+  // A key that is not good counts against the address; too many, and it gets a 429 instead of a 401.
+  if (status === 401 && token) return failures.failed('authorize', ip).then((wait) => refusal(rate, token, decision, status, wait));
+  return refusal(rate, token, decision, status, null);
+}
+
+function refusal(rate: Record<string, string>, token: string | null, decision: Decision & { active: false }, status: 401 | 403 | 429, wait: number | null): BodilessAnswer {
+  if (wait !== null) return { status: 429, headers: { ...rate, 'retry-after': String(wait) } };
+  const headers = { ...rate };
   // RFC 6750 §3.1: no error code when the request carried no key at all.
-  if (status === 401) void reply.header('www-authenticate', token ? `${REALM}, error="invalid_token"` : REALM);
-  if (decision.reason === 'insufficient_scope') void reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
-  if (status === 429) void reply.header('retry-after', String(Math.max(1, Math.ceil(decision.rate!.resetMs / 1000))));
-  return void reply.status(status).send();
+  if (status === 401) headers['www-authenticate'] = token ? `${REALM}, error="invalid_token"` : REALM;
+  if (decision.reason === 'insufficient_scope') headers['www-authenticate'] = `${REALM}, error="insufficient_scope"`;
+  if (status === 429) headers['retry-after'] = String(Math.max(1, Math.ceil(decision.rate!.resetMs / 1000)));
+  return { status, headers };
+}
+
+function send(reply: FastifyReply, answer: BodilessAnswer): void {
+  void reply.status(answer.status).headers(answer.headers).send();
 }
 
 /** Errors too leave without a body: 503 when the database could not say, 4xx for a request Fastify refused, else 500. */
 function bareError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  if (isDatabaseUnavailable(err)) {
-    request.log.warn({ err: { message: (err as Error).message } }, 'database unavailable');
-    return void reply.status(503).header('retry-after', '1').send();
-  }
-  const status = (err as { statusCode?: number }).statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return void reply.status(status).send();
-  request.log.error({ err }, 'unhandled error');
-  void reply.status(500).send();
+  send(reply, bodilessError(err, request.log));
 }
 
-function requiredScopes(request: FastifyRequest): string[] {
-  const header = request.headers['x-required-scopes'];
-  const query = (request.query as Record<string, unknown>).scope;
-  if (query === undefined) return typeof header === 'string' ? scopeList(header) : [];
-  return [header, query].flat().filter((v): v is string => typeof v === 'string').flatMap((v) => scopeList(v));
+export function bodilessError(err: unknown, log: FastifyBaseLogger): BodilessAnswer {
+  if (isDatabaseUnavailable(err)) {
+    log.warn({ err: { message: (err as Error).message } }, 'database unavailable');
+    return UNAVAILABLE;
+  }
+  const status = (err as { statusCode?: number }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return { status, headers: {} };
+  log.error({ err }, 'unhandled error');
+  return { status: 500, headers: {} };
+}
+
+function requiredScopes(headers: IncomingHttpHeaders, query: Record<string, unknown>): string[] {
+  const header = headers['x-required-scopes'];
+  if (query.scope === undefined) return typeof header === 'string' ? scopeList(header) : [];
+  return [header, query.scope].flat().filter((v): v is string => typeof v === 'string').flatMap((v) => scopeList(v));
 }
 
 function firstOf(value: unknown): string | undefined {
@@ -96,10 +134,10 @@ function firstOf(value: unknown): string | undefined {
 }
 
 /** Seconds, as the IETF RateLimit fields have them: the gateway can pass them on to its callers. */
-function rateLimitHeaders(reply: FastifyReply, rate: RateDecision): void {
-  void reply.headers({
+function rateLimitHeaders(rate: RateDecision): Record<string, string> {
+  return {
     'x-ratelimit-limit': String(rate.limit),
     'x-ratelimit-remaining': String(rate.remaining),
     'x-ratelimit-reset': String(Math.max(0, Math.ceil(rate.resetMs / 1000))),
-  });
+  };
 }

@@ -9,11 +9,11 @@ import { KeyVerifier, type Verdict } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
 import { type DrainGate, ShuttingDown } from './drain-gate';
 import { introspectionJson } from './introspection-body';
-import type { Decision, KeyCheck } from './key-check';
+import type { Decision, KeyCheck, Needs } from './key-check';
 
 export const INTROSPECT_PATH = '/v1/introspect';
 export const INTROSPECT_SCOPE = 'admin:introspect';
-const REQUIRED = [INTROSPECT_SCOPE];
+export const INTROSPECT_REQUIRED = [INTROSPECT_SCOPE];
 
 /**
  * The body, JSON or form-encoded. Other fields (such as the `client_id` and
@@ -31,7 +31,7 @@ export const INTROSPECT_BODY_SCHEMA = {
   },
 } as const;
 
-interface IntrospectBody {
+export interface IntrospectBody {
   token: string;
   scope?: string;
   client_ip?: string;
@@ -73,14 +73,15 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
     if (body.client_ip !== undefined && !isAddress(body.client_ip)) {
       throw new BadInput('The request is not valid.', { errors: [{ pointer: '#/client_ip', detail: 'client_ip must be an IPv4 or IPv6 address' }] });
     }
-    const decision = check.checkNow('introspect', body.token, {
-      scopes: scopeList(body.scope),
-      environment: body.environment,
-      clientIp: body.client_ip,
-    });
+    const decision = check.checkNow('introspect', body.token, needsOf(body));
     if (decision instanceof Promise) return decision.then((d) => answer(reply, d));
     return answer(reply, decision);
   }
+}
+
+/** What an introspection body asks of the key besides being good. */
+export function needsOf(body: IntrospectBody): Needs {
+  return { scopes: scopeList(body.scope), environment: body.environment, clientIp: body.client_ip };
 }
 
 function shuttingDown(): never {
@@ -93,11 +94,11 @@ function answer(reply: FastifyReply, decision: Decision): string {
   return introspectionJson(decision);
 }
 
-const ANSWER_HEADERS = { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
+export const ANSWER_HEADERS = { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
 
 /** The verdict on the caller's own key; a promise only when its key is not cached. */
 function callerVerdict(verifier: KeyVerifier, request: FastifyRequest): Verdict | Promise<Verdict> {
-  request.requiredScopes = REQUIRED;
+  request.requiredScopes = INTROSPECT_REQUIRED;
   const token = presentedKey(request.headers);
   if (!token) throw new Unauthenticated();
   return verifier.verifyNow(token, { clientIp: request.ip });
@@ -115,14 +116,14 @@ function admit(failures: AuthFailureThrottle, request: FastifyRequest, verdict: 
   }
   const key = verdict.record;
   request.actor = { keyId: key.keyId, clientId: key.clientId, isSystem: key.isSystemClient, scopes: key.scopes };
-  if (!coversAll(key.scopes, REQUIRED)) {
-    throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, { required_scopes: REQUIRED });
+  if (!coversAll(key.scopes, INTROSPECT_REQUIRED)) {
+    throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, { required_scopes: INTROSPECT_REQUIRED });
   }
   return undefined;
 }
 
 /** A plain IPv4 (four decimal parts) or IPv6 address: shorthand and octal forms name other addresses than they seem to. */
-function isAddress(text: string): boolean {
+export function isAddress(text: string): boolean {
   return ipaddr.IPv4.isValidFourPartDecimal(text) || (ipaddr.IPv6.isValid(text) && !text.includes('%'));
 }
 
