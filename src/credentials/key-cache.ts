@@ -8,6 +8,8 @@ const MAX_TRACKED_DIGESTS = 10_000;
 
 /** Sweeping costs a pass over the entries: not more often than this. */
 const SWEEP_MIN_MS = 1000;
+/** Sweeps per TTL: an expired entry stays at most a fifth of a TTL (or SWEEP_MIN_MS) past its end. */
+const SWEEPS_PER_TTL = 5;
 
 /** `null` caches "no such key", so scanning for keys costs the database nothing. */
 export type CachedLookup = KeyRecord | null;
@@ -22,9 +24,10 @@ export type CachedLookup = KeyRecord | null;
  * instances that share a database hear of every key change, and a global epoch would
  * keep every read under way out of the cache at each one.
  *
- * Expired entries are swept once per TTL: the cache then holds the keys used within
- * the last TTL, not every key seen since start (up to CACHE_MAX_ENTRIES), which kept
- * hundreds of megabytes of stale records when many keys each come by once.
+ * Expired entries are swept five times per TTL (at most once a second): the cache then
+ * holds the keys used within little more than the last TTL, not every key seen since
+ * start (up to CACHE_MAX_ENTRIES), which kept hundreds of megabytes of stale records
+ * when many keys each come by once.
  */
 @Injectable()
 export class KeyCache implements OnModuleDestroy {
@@ -44,7 +47,8 @@ export class KeyCache implements OnModuleDestroy {
       env.CACHE_TTL_MS > 0 && env.CACHE_MAX_ENTRIES > 0
         ? new LRUCache({ max: env.CACHE_MAX_ENTRIES, ttl: env.CACHE_TTL_MS, ttlAutopurge: false })
         : null;
-    this.sweeper = this.entries ? setInterval(() => this.entries!.purgeStale(), Math.max(env.CACHE_TTL_MS, SWEEP_MIN_MS)).unref() : null;
+    const sweepEvery = Math.max(Math.ceil(env.CACHE_TTL_MS / SWEEPS_PER_TTL), SWEEP_MIN_MS);
+    this.sweeper = this.entries ? setInterval(() => this.entries!.purgeStale(), sweepEvery).unref() : null;
   }
 
   onModuleDestroy(): void {
