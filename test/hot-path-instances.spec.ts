@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { DirectAnswers } from '../src/introspection/direct-answers';
 import { HotPathRoutes } from '../src/introspection/hot-path.routes';
+import { KeyCheck } from '../src/introspection/key-check';
 import { generateKey } from '../src/credentials/key-format';
 import { makeClient, makeKey, makeScope, unique } from './support/factories';
 import { TestApp } from './support/test-app';
@@ -90,6 +91,27 @@ describe('the hot path on node:http and on its own Fastify instance', () => {
     const nest = await app.app.inject(request as Parameters<typeof app.app.inject>[0]);
     expect(own.headers['x-request-id']).toEqual(expect.any(String));
     expect(comparable(own)).toEqual(comparable(nest));
+  });
+
+  it.each([
+    ['throws', () => { throw new Error('unexpected'); }],
+    ['rejects', () => Promise.reject(new Error('unexpected'))],
+  ])('should answer a 500 when a decision %s, and leave the drain gate', async (_how, fails) => {
+    const check = app.app.get(KeyCheck, { strict: false });
+    const spy = jest.spyOn(check, 'checkNow').mockImplementation(fails as never);
+    const listener = app.app.getHttpServer().listeners('request')[0] as RequestListener;
+    try {
+      const introspected = await inject(listener, { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good }) });
+      expect(introspected.statusCode).toBe(500);
+      expect(introspected.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+      expect(introspected.json()).toMatchObject({ status: 500, request_id: introspected.headers['x-request-id'] });
+      const authorized = await inject(listener, { method: 'GET', url: '/v1/authorize', headers: as(good) });
+      expect({ status: authorized.statusCode, body: authorized.body }).toEqual({ status: 500, body: '' });
+      expect(spy).toHaveBeenCalledTimes(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect((hotPath as unknown as { gate: { inFlight: number } }).gate.inFlight).toBe(0);
   });
 
   it('should leave other requests, and hot-path look-alikes, to Nest', () => {

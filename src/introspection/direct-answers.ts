@@ -87,10 +87,7 @@ export class DirectAnswers {
       answer = bodilessError(err, call.log());
     }
     if (answer instanceof Promise) {
-      answer.then(
-        (a) => call.bodiless(a),
-        (err: unknown) => call.bodiless(bodilessError(err, call.log())),
-      );
+      answer.then((a) => call.bodiless(a)).catch((err: unknown) => call.bodiless(bodilessError(err, call.log())));
     } else call.bodiless(answer);
     return true;
   }
@@ -135,10 +132,10 @@ export class DirectAnswers {
     const ip = this.clientIp(call.req);
     const caller = this.deps.verifier.verifyNow(callerKey, { clientIp: ip });
     if (caller instanceof Promise) {
-      caller.then(
-        (verdict) => (verdict.active && coversAll(verdict.record.scopes, INTROSPECT_REQUIRED) ? this.decide(call, kind, body) : call.replay(body)),
-        (err: unknown) => call.problem(err),
-      );
+      // catch, not then's second argument: whatever goes wrong after the query is answered too (once: see Call).
+      caller
+        .then((verdict) => (verdict.active && coversAll(verdict.record.scopes, INTROSPECT_REQUIRED) ? this.decide(call, kind, body) : call.replay(body)))
+        .catch((err: unknown) => call.problem(err));
       return;
     }
     // Refused (a 401 counted by the failure throttle, a 403 audited): the route answers.
@@ -152,10 +149,7 @@ export class DirectAnswers {
     if (!isPlainBody(body)) return call.replay(raw);
     const decision = this.deps.check.checkNow('introspect', body.token, needsOf(body));
     if (decision instanceof Promise) {
-      decision.then(
-        (d) => call.introspection(d),
-        (err: unknown) => call.problem(err),
-      );
+      decision.then((d) => call.introspection(d)).catch((err: unknown) => call.problem(err));
     } else call.introspection(decision);
   }
 }
@@ -234,12 +228,13 @@ class Call {
 
   private write(status: number, headers: Record<string, string>, body?: string): void {
     if (this.done) return;
+    // Out of the gate first: the call was counted when it was decided, and a write that throws must not keep shutdown waiting.
+    this.leave();
     this.res.writeHead(status, headers);
     this.res.end(body);
     if (this.context.accessLogged) {
       this.log().info({ method: this.req.method, url: this.req.url!.split('?')[0], status, ms: Math.round(performance.now() - this.started) }, 'request');
     }
-    this.leave();
   }
 
   private leave(): void {
