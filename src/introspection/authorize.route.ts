@@ -115,6 +115,7 @@ function bareError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
   send(reply, bodilessError(err, request.log));
 }
 
+/** The bare answer to an error, logged as it deserves: a failing database as a warning, anything unexpected with its stack. */
 export function bodilessError(err: unknown, log: FastifyBaseLogger): BodilessAnswer {
   if (isDatabaseUnavailable(err)) {
     log.warn({ err: { message: (err as Error).message } }, 'database unavailable');

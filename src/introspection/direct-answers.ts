@@ -12,7 +12,7 @@ import { coversAll } from '../credentials/scope-match';
 import { authorizeAnswer, bodilessError, type BodilessAnswer } from './authorize.route';
 import type { DrainGate } from './drain-gate';
 import { introspectionJson } from './introspection-body';
-import { ANSWER_HEADERS, INTROSPECT_PATH, INTROSPECT_REQUIRED, isAddress, needsOf, type IntrospectBody } from './introspect.route';
+import { ANSWER_HEADERS, INTROSPECT_BODY_SCHEMA, INTROSPECT_PATH, INTROSPECT_REQUIRED, isAddress, needsOf, type IntrospectBody } from './introspect.route';
 import type { Decision, KeyCheck } from './key-check';
 
 type Parse = (body: Buffer, done: (err: Error | null, value?: unknown) => void) => void;
@@ -164,12 +164,19 @@ function isPlainBody(body: unknown): body is IntrospectBody {
   const { token, token_type_hint: hint, scope, client_ip: ip, environment } = body as Record<string, unknown>;
   return (
     typeof token === 'string' &&
-    token.length <= 1024 &&
-    (hint === undefined || (typeof hint === 'string' && hint.length <= 100)) &&
-    (scope === undefined || (typeof scope === 'string' && scope.length <= 4096)) &&
-    (ip === undefined || (typeof ip === 'string' && ip.length <= 100 && isAddress(ip))) &&
-    (environment === undefined || environment === 'live' || environment === 'test')
+    token.length <= FIELDS.token.maxLength &&
+    fits(hint, FIELDS.token_type_hint.maxLength) &&
+    fits(scope, FIELDS.scope.maxLength) &&
+    (ip === undefined || (fits(ip, FIELDS.client_ip.maxLength) && isAddress(ip as string))) &&
+    (environment === undefined || FIELDS.environment.enum.includes(environment as never))
   );
+}
+
+const FIELDS = INTROSPECT_BODY_SCHEMA.properties;
+
+/** An optional string field within its schema's length. */
+function fits(value: unknown, maxLength: number): boolean {
+  return value === undefined || (typeof value === 'string' && value.length <= maxLength);
 }
 
 type CallContext = Pick<DirectAnswersDeps, 'gate' | 'log' | 'logLevel' | 'replay'> & { accessLogged: boolean };

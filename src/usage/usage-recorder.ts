@@ -100,15 +100,16 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   record(keyId: string, outcome: string, at = Date.now()): void {
-    const bucket = at - (at % HOUR);
-    const usage = this.pending.get(keyId);
-    if (!usage) {
-      this.pending.set(keyId, { lastUsed: at, rows: [{ keyId, bucket, outcome, count: 1 }] });
-      this.pendingSince ??= at;
-      return;
-    }
-    if (usage.lastUsed < at) usage.lastUsed = at;
-    add(usage.rows, keyId, bucket, outcome, 1);
+    add(this.usageOf(keyId, at).rows, keyId, at - (at % HOUR), outcome, 1);
+    this.pendingSince ??= at;
+  }
+
+  /** The key's pending usage, started if it has none, its last use moved up to `at`. */
+  private usageOf(keyId: string, at: number): KeyUsage {
+    let usage = this.pending.get(keyId);
+    if (!usage) this.pending.set(keyId, (usage = { lastUsed: at, rows: [] }));
+    else if (usage.lastUsed < at) usage.lastUsed = at;
+    return usage;
   }
 
   /** Writes what has been counted so far; resolves with the number of usage rows written. */
@@ -163,11 +164,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
 
   /** Puts back counts whose write failed, merged with what arrived meanwhile. */
   private restore(rows: Pending[], touched: Array<[string, number]>, since: number | null): void {
-    for (const [keyId, at] of touched) {
-      const usage = this.pending.get(keyId);
-      if (!usage) this.pending.set(keyId, { lastUsed: at, rows: [] });
-      else if (usage.lastUsed < at) usage.lastUsed = at;
-    }
+    for (const [keyId, at] of touched) this.usageOf(keyId, at);
     for (const row of rows) add(this.pending.get(row.keyId)!.rows, row.keyId, row.bucket, row.outcome, row.count);
     if (since !== null) this.pendingSince = Math.min(since, this.pendingSince ?? since);
   }
