@@ -1,3 +1,5 @@
+// First: V8 flags apply to what is allocated after them.
+import './gc-tuning';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app';
