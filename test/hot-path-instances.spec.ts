@@ -1,4 +1,5 @@
-import type { RequestListener } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { DirectAnswers } from '../src/introspection/direct-answers';
 import { HotPathRoutes } from '../src/introspection/hot-path.routes';
@@ -112,6 +113,28 @@ describe('the hot path on node:http and on its own Fastify instance', () => {
       spy.mockRestore();
     }
     expect((hotPath as unknown as { gate: { inFlight: number } }).gate.inFlight).toBe(0);
+  });
+
+  it('should leave the drain gate when a caller goes away halfway through its body', async () => {
+    const gate = (hotPath as unknown as { gate: { inFlight: number } }).gate;
+    const server = createServer(app.app.getHttpServer().listeners('request')[0] as RequestListener);
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+      return what();
+    };
+    try {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      await new Promise((connected) => socket.once('connect', connected));
+      const body = JSON.stringify({ token: good, scope });
+      socket.write(`POST /v1/introspect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${caller}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      expect(await until(() => gate.inFlight === 1)).toBe(true);
+      socket.destroy();
+      expect(await until(() => gate.inFlight === 0)).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((closed) => server.close(closed));
+    }
   });
 
   it('should leave other requests, and hot-path look-alikes, to Nest', () => {
