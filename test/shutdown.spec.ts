@@ -181,6 +181,8 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
         }
         if (answer.status === 503 && signalled) {
           expect(answer.headers['retry-after']).toBe('1');
+          // Whether the gate or the closing server refused it: the next call goes elsewhere.
+          expect(answer.headers.connection).toBe('close');
           if (bodyless) {
             expect(answer.raw).toBe('');
             refusals.push('503'); // forward auth answers without a body, refusals included

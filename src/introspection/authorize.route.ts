@@ -26,7 +26,7 @@ const REALM = 'Bearer realm="keyhouse"';
  */
 export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failures: AuthFailureThrottle; logLevel: LogLevel }): RouteOptions[] {
   const { check, gate, failures } = deps;
-  const closed = (_request: FastifyRequest, reply: FastifyReply) => send(reply, UNAVAILABLE);
+  const closed = (_request: FastifyRequest, reply: FastifyReply) => send(reply, CLOSING);
   // Not async: a cached key is answered without a promise per step (see KeyCheck.checkNow).
   const handler = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => gate.pass(closed, authorize, request, reply);
   const authorize = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => {
@@ -52,8 +52,10 @@ export interface BodilessAnswer {
   headers: Record<string, string>;
 }
 
-/** Try again shortly: this instance is stopping, or its database could not say. */
-export const UNAVAILABLE: BodilessAnswer = { status: 503, headers: { 'retry-after': '1' } };
+/** Try again shortly: the database could not say. */
+const UNAVAILABLE: BodilessAnswer = { status: 503, headers: { 'retry-after': '1' } };
+/** A stopping instance's refusal: the gateway's next check goes on a new connection, to another instance. */
+const CLOSING: BodilessAnswer = { status: 503, headers: { 'retry-after': '1', connection: 'close' } };
 
 /**
  * The decision on a forwarded request, from the parts of it forward auth reads: its
