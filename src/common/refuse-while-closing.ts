@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ShuttingDown } from '../introspection/drain-gate';
+import { ShuttingDown, STOPPING_HEADERS } from '../introspection/drain-gate';
 import { sendProblem } from './send-problem';
 
 declare module 'fastify' {
@@ -34,8 +34,8 @@ export function refuseWhileClosing(fastify: FastifyInstance): void {
   });
   fastify.addHook('onRequest', (request, reply, done) => {
     if (!closing) return done();
-    void reply.header('Connection', 'close');
-    if (request.routeOptions.config?.bodylessErrors) return void reply.status(503).header('Retry-After', '1').send();
+    // The headers of every stopping refusal (STOPPING_HEADERS), with a problem or without a body.
+    if (request.routeOptions.config?.bodylessErrors) return void reply.status(503).headers(STOPPING_HEADERS).send();
     sendProblem(new ShuttingDown(), request, reply);
   });
 }

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import { ShuttingDown } from '../introspection/drain-gate';
+import { ShuttingDown, STOPPING_HEADERS } from '../introspection/drain-gate';
 import { TooManyFailedAttempts } from './errors';
 import { isDatabaseUnavailable, PROBLEM_CONTENT_TYPE, toProblem, type Problem } from './problem';
 import { redactKeys } from './redact';
@@ -26,7 +26,6 @@ export function problemAnswer(err: unknown, url: string, requestId: string, log:
   const headers: Record<string, string> = {};
   if (problem.status === 503) headers['retry-after'] = '1';
   if (err instanceof TooManyFailedAttempts) headers['retry-after'] = String(err.retryAfterSeconds);
-  // A stopping instance: the caller's next call goes on a new connection, to another instance.
-  if (err instanceof ShuttingDown) headers.connection = 'close';
+  if (err instanceof ShuttingDown) Object.assign(headers, STOPPING_HEADERS);
   return { problem, headers };
 }

@@ -4,7 +4,7 @@ import { presentedKey } from '../auth/actor';
 import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { isDatabaseUnavailable } from '../common/problem';
 import type { RateDecision } from '../ratelimit/sliding-window';
-import type { DrainGate } from './drain-gate';
+import { type DrainGate, STOPPING_HEADERS } from './drain-gate';
 import { scopeList } from './introspect.route';
 import type { Decision, KeyCheck } from './key-check';
 import { REASONS } from './reasons';
@@ -49,13 +49,13 @@ export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failur
 /** What forward auth answers: a status and headers, never a body. */
 export interface BodilessAnswer {
   status: number;
-  headers: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
 }
 
 /** Try again shortly: the database could not say. */
 const UNAVAILABLE: BodilessAnswer = { status: 503, headers: { 'retry-after': '1' } };
-/** A stopping instance's refusal: the gateway's next check goes on a new connection, to another instance. */
-const CLOSING: BodilessAnswer = { status: 503, headers: { 'retry-after': '1', connection: 'close' } };
+/** A stopping instance's refusal. */
+const CLOSING: BodilessAnswer = { status: 503, headers: STOPPING_HEADERS };
 
 /**
  * The decision on a forwarded request, from the parts of it forward auth reads: its
