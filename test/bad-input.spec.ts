@@ -4,9 +4,13 @@ import {
   Answer,
   auditEventsOfRequests,
   badBody,
+  badCursor,
+  badDate,
   badString,
   changes,
+  edgeDate,
   FOREIGN_FIELDS,
+  namesField,
   Operation,
   operations,
   percentEncode,
@@ -40,6 +44,8 @@ interface Fixtures {
   keyId: string;
   scope: string;
   issuedKey: string;
+  /** A real `next_cursor` of each list, by path template: what the cursor generator spoils. */
+  cursors: Record<string, string>;
 }
 
 /** A body each operation would accept, to be spoiled by one change. */
@@ -58,7 +64,7 @@ function validBody(op: Operation, f: Fixtures): Record<string, unknown> {
   return bodies[op.operationId] ?? {};
 }
 
-type Flaw = 'body' | 'path' | 'query' | 'auth' | 'content-type';
+type Flaw = 'body' | 'path' | 'query' | 'auth' | 'content-type' | 'cursor' | 'date' | 'edge date';
 
 interface BadRequest {
   flaw: string;
@@ -67,6 +73,8 @@ interface BadRequest {
   authorization: Record<string, string>;
   contentType: string | null;
   body: string | 'INVALID_UTF8' | null;
+  /** The field the request spoils: a 400 must name it (or one of `or`); `refused` when nothing but a 400 will do. */
+  field?: { name: string; refused: boolean; or?: string[] };
 }
 
 const badPathValue = fc.oneof(
@@ -115,6 +123,10 @@ function badRequest(op: Operation, f: Fixtures): fc.Arbitrary<BadRequest> {
   if (op.bodyProperties) flaws.push('body', 'content-type');
   if (op.pathParams.length > 0) flaws.push('path');
   if (!isMutating(op)) flaws.push('query');
+  // Twice each: the classes of well-formed values that name nothing get more of the runs.
+  if (op.paginated) flaws.push('cursor', 'cursor');
+  if (op.dateQueryParams.length > 0 || op.dateBodyProperties.length > 0) flaws.push('date', 'date');
+  if (op.dateQueryParams.length > 0) flaws.push('edge date');
   if (op.template === '/v1/authorize') flaws.splice(flaws.indexOf('auth'), 1); // its key is the request's own: the key suite covers it
   const valid = validBody(op, f);
   const goodPath = Object.fromEntries(op.pathParams.map((name) => [name, name === 'name' ? f.scope : op.template.startsWith('/v1/clients') ? f.clientId : f.keyId]));
@@ -135,6 +147,27 @@ function badRequest(op: Operation, f: Fixtures): fc.Arbitrary<BadRequest> {
         const types = ['text/plain', 'application/xml', 'application/json-patch+json', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded'];
         return fc.constantFrom(...types.filter((t) => !(op.formBody && t.startsWith('application/x-www-form')))).map((contentType) => ({ ...base, contentType }));
       }
+      case 'cursor':
+        // Wrong-shaped cursors may happen to name a real position (a scope name for another): a 200 then, never a 500.
+        return badCursor(f.cursors[op.template]!).map(({ kind, cursor }) => ({ ...base, flaw: `cursor: ${kind}`, query: `cursor=${cursor}`, field: { name: 'cursor', refused: false } }));
+      case 'date': {
+        const fields = [...op.dateQueryParams.map((name) => ({ name, inQuery: true })), ...op.dateBodyProperties.map((name) => ({ name, inQuery: false }))];
+        return fc.tuple(fc.constantFrom(...fields), badDate).map(([{ name, inQuery }, value]) => ({
+          ...base,
+          flaw: `date: ${name}=${value}`,
+          query: inQuery ? `${name}=${percentEncode(value)}` : '',
+          body: inQuery ? base.body : JSON.stringify({ ...valid, [name]: value }),
+          field: { name, refused: true },
+        }));
+      }
+      case 'edge date':
+        return fc.tuple(fc.constantFrom(...op.dateQueryParams), edgeDate).map(([name, value]) => ({
+          ...base,
+          flaw: `edge date: ${name}=${value}`,
+          query: `${name}=${percentEncode(value)}`,
+          // The other end of the range defaults: a range too long is named by `to`.
+          field: { name, refused: false, or: op.dateQueryParams },
+        }));
       case 'body':
         return fc.oneof(
           { weight: 6, arbitrary: badBody(valid, op.bodyProperties!).map((m) => ({ ...base, flaw: `body: ${m.kind}`, body: m.raw ?? JSON.stringify(m.body) })) },
@@ -158,7 +191,12 @@ describe('bad input to every operation', () => {
     const client = await makeClient(app);
     const scope = await makeScope(app);
     const key = await makeKey(app, client.id, { scopes: [scope.name], metadata: { team: 'fuzz' } });
-    fixtures = { clientId: client.id, keyId: key.id, scope: scope.name, issuedKey: key.key };
+    const cursors: Record<string, string> = {};
+    for (const op of operations().filter((o) => o.paginated)) {
+      cursors[op.template] = (await app.get(`${op.template}?limit=1`)).body.next_cursor;
+      expect(cursors[op.template]).toEqual(expect.any(String));
+    }
+    fixtures = { clientId: client.id, keyId: key.id, scope: scope.name, issuedKey: key.key, cursors };
     secrets = { '@ROOT_KEY@': app.rootKey, '@ISSUED_KEY@': key.key, '@ROOT_KEY_BODY@': app.rootKey.slice(8), '@ISSUED_KEY_BODY@': key.key.slice(8) };
     before = await snapshot(app, owned());
   });
@@ -180,6 +218,12 @@ describe('bad input to every operation', () => {
     const res = await app.app.inject({ method: op.method as 'GET', url, headers, payload });
     const answer = { status: res.statusCode, headers: res.headers as Answer['headers'], raw: res.body };
     const wrong = problemsWith(answer, { method: op.method, url, headers }, [app.rootKey, fixtures.issuedKey], op.template === '/v1/authorize');
+    if (request.field) {
+      const { name, refused, or = [name] } = request.field;
+      if (refused && res.statusCode !== 400) wrong.push(`answered ${res.statusCode} where only a 400 will do`);
+      if (res.statusCode === 400 && !namesField(res.body, name) && !or.some((other) => namesField(res.body, other))) wrong.push(`a 400 that does not name ${name}`);
+      if (res.statusCode >= 300 && res.statusCode !== 400) wrong.push(`answered ${res.statusCode}`);
+    }
     if (isMutating(op) && res.statusCode < 400) {
       accepted.push(`${op.method} ${op.template} (${request.flaw})`);
       wrong.push(`accepted with ${res.statusCode}`);
@@ -191,6 +235,15 @@ describe('bad input to every operation', () => {
     const listed = operations().map((op) => `${op.method} ${op.template}`);
     expect(listed).toEqual(expect.arrayContaining(['POST /v1/introspect', 'GET /v1/authorize', 'PATCH /v1/keys/{id}', 'DELETE /v1/scopes/{name}', 'POST /v1/keys/leaked']));
     expect(listed.length).toBeGreaterThanOrEqual(22);
+  });
+
+  it('should find every list and every date-time field in the document', () => {
+    const ops = operations();
+    expect(ops.filter((op) => op.paginated).map((op) => op.template).sort()).toEqual(['/v1/audit-events', '/v1/clients', '/v1/keys', '/v1/scopes']);
+    const dates = ops.flatMap((op) => [...op.dateQueryParams, ...op.dateBodyProperties].map((name) => `${op.operationId}.${name}`));
+    expect(dates).toEqual(
+      expect.arrayContaining(['listAudit.from', 'listAudit.to', 'ofKeyUsage.from', 'ofKeyUsage.to', 'ofClientUsage.from', 'ofClientUsage.to', 'issueKey.expires_at', 'updateKey.expires_at', 'rotateKey.expires_at']),
+    );
   });
 
   it.each(operations().map((op) => [`${op.method} ${op.template}`, op] as const))('should refuse what no client should send to %s', async (_, op) => {

@@ -19,6 +19,16 @@ describe('key lifecycle: rotation, revocation, status', () => {
   const works = async (key: string, keyId: string) => (await app.get(`/v1/keys/${keyId}`, { key })).status === 200;
 
   describe('POST /v1/keys/{id}/rotate', () => {
+    it('should keep an inherited lifetime within the years the API takes', async () => {
+      const client = await makeClient(app);
+      const old = await makeKey(app, client.id, { expires_at: '9998-12-31T23:59:59.999Z' });
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the successor's lifetime, counted from now, would end after it
+      const res = await app.post(`/v1/keys/${old.id}/rotate`, {});
+      expect(res.status).toBe(201);
+      expect(res.body.expires_at).toBe('9998-12-31T23:59:59.999Z');
+      expect((await app.get(`/v1/keys/${res.body.id}`)).body.expires_at).toBe('9998-12-31T23:59:59.999Z');
+    });
+
     it('should issue a successor like the old key and keep the old one good for the default grace period', async () => {
       const scope = await makeScope(app);
       const { client, key: old } = await makeClientWithKey(app, ['admin:keys:read', scope.name], {

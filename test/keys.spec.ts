@@ -105,6 +105,8 @@ describe('keys', () => {
       ['an expires_at in the past', { environment: 'live', name: 'k', expires_at: '2020-01-01T00:00:00Z' }, ['#/expires_at']],
       ['an expires_at without a time zone', { environment: 'live', name: 'k', expires_at: '2099-01-01T00:00:00' }, ['#/expires_at']],
       ['a bare date as expires_at', { environment: 'live', name: 'k', expires_at: '2099-01-01' }, ['#/expires_at']],
+      ['an expires_at of 30 February', { environment: 'live', name: 'k', expires_at: '2099-02-30T00:00:00Z' }, ['#/expires_at']],
+      ['an expires_at in the year 9999', { environment: 'live', name: 'k', expires_at: '9999-12-31T23:59:59Z' }, ['#/expires_at']],
       ['a zero ttl_seconds', { environment: 'live', name: 'k', ttl_seconds: 0 }, ['#/ttl_seconds']],
       ['a null ttl_seconds', { environment: 'live', name: 'k', ttl_seconds: null }, ['#/ttl_seconds']],
       ['a rate limit without its window', { environment: 'live', name: 'k', rate_limit: { limit: 10 } }, ['#/rate_limit/window_seconds']],

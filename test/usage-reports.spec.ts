@@ -110,7 +110,9 @@ describe('usage reports', () => {
     it.each([
       ['from after to', { from: at(T0 + HOUR), to: at(T0) }, 'query/from'],
       ['from equal to to', { from: at(T0), to: at(T0) }, 'query/from'],
-      ['a day that does not exist', { from: '2026-02-30T00:00:00Z', to: '2026-03-05T00:00:00Z' }, 'query/from'],
+      ['a day that does not exist', { from: '2026-02-30T00:00:00Z', to: '2026-03-05T00:00:00Z' }, '#/from'],
+      ['a year before 1970', { from: '0000-01-01T00:00:00Z', to: '1970-01-02T00:00:00Z' }, '#/from'],
+      ['the year 9999', { from: '9998-12-31T22:00:00Z', to: '9999-01-01T00:00:00Z' }, '#/to'],
       ['more than 31 days of hours', { from: at(T0), to: at(T0 + 31 * DAY + 1000) }, 'query/to'],
       ['more than 366 days of days', { from: at(T0), to: at(T0 + 367 * DAY), granularity: 'day' }, 'query/to'],
       ['a from in the future without a to', { from: at(Date.now() + DAY) }, 'query/from'],
@@ -119,6 +121,16 @@ describe('usage reports', () => {
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.body.errors).toEqual([expect.objectContaining({ pointer })]);
+    });
+
+    it.each([
+      ['hours', { from: '9998-12-31T22:00:00Z', to: '9998-12-31T23:30:00Z' }, '9998-12-31T22:00:00.000Z', '9999-01-01T00:00:00.000Z'],
+      ['days', { from: '9998-12-01T12:00:00Z', to: '9998-12-31T23:59:59.999Z', granularity: 'day' }, '9998-12-01T00:00:00.000Z', '9999-01-01T00:00:00.000Z'],
+      ['hours at the start', { to: '1970-01-01T00:30:00Z' }, '1969-12-31T00:00:00.000Z', '1970-01-01T01:00:00.000Z'],
+    ])('should answer a range of %s at the ends of the years it takes, rounded to whole buckets', async (_, query, from, to) => {
+      const res = await app.get(`/v1/keys/${key.id}/usage`, { query: query as Record<string, string> });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ from, to, buckets: [] });
     });
 
     it.each([

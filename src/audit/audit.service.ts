@@ -2,17 +2,20 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Actor, ownClientOnly } from '../auth/actor';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { CursorPart, CursorShape, decodeCursor, Page, toPage } from '../common/pagination';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditEventResponse } from './dto/audit-event.response';
 import { ListAuditEventsQueryDto } from './dto/list-audit-events.dto';
+
+/** The trail's cursor: the last event's time (kept for reading) and its id, which orders the list. */
+const EVENT_CURSOR: CursorShape = { at: CursorPart.instant, id: CursorPart.bigint };
 
 @Injectable()
 export class AuditService {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async list(query: ListAuditEventsQueryDto, actor: Actor): Promise<Page<AuditEventResponse>> {
-    const cursor = decodeCursor(query.cursor);
+    const cursor = decodeCursor(query.cursor, EVENT_CURSOR);
     const qb = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e');
     const own = ownClientOnly(actor);
     if (own) qb.andWhere('e.client_id = :own', { own });

@@ -5,7 +5,7 @@ import { Actor, ownClientOnly, RequestContext } from '../auth/actor';
 import { AuditLog } from '../audit/audit-log';
 import { Conflict, Forbidden, NotFound } from '../common/errors';
 import { KeyCache } from '../credentials/key-cache';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { CREATED_AT_AND_ID, decodeCursor, Page, toPage } from '../common/pagination';
 import { diff } from '../common/diff';
 import { ClientEntity } from './client.entity';
 import { ClientResponse } from './dto/client.response';
@@ -45,7 +45,7 @@ export class ClientsService {
   }
 
   async list(query: ListClientsQueryDto, actor: Actor): Promise<Page<ClientResponse>> {
-    const cursor = decodeCursor(query.cursor);
+    const cursor = decodeCursor(query.cursor, CREATED_AT_AND_ID);
     const qb = this.dataSource.getRepository(ClientEntity).createQueryBuilder('c');
     const own = ownClientOnly(actor);
     if (own) qb.andWhere('c.id = :own', { own });

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
-import { IsDateString, Matches, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 
 export const METADATA_MAX_BYTES = 4096;
 const METADATA_MAX_DEPTH = 5;
@@ -62,10 +63,46 @@ export const PRINTABLE = /^[^\p{Cc}\p{Cs}]*$/u;
 export const IsOmittable = () => ValidateIf((_, value) => value !== undefined);
 
 /** RFC 3339 date-time with its offset: "2027-01-01T00:00:00Z", never a bare date or local time. */
-export const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+export const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
+/**
+ * The instants the admin API takes, as milliseconds since the epoch: from
+ * 1970-01-01T00:00:00Z up to, not including, 9999-01-01T00:00:00Z. The year 9999 stays
+ * free so that rounding up to a whole hour or day, or adding a grace period, never
+ * reaches a five-digit year, which RFC 3339 cannot write.
+ */
+export const EARLIEST_INSTANT = Date.UTC(1970, 0, 1);
+export const LATEST_INSTANT = Date.UTC(9999, 0, 1);
+export const TIMESTAMP_RANGE = '1970-01-01T00:00:00Z to 9998-12-31T23:59:59Z';
+
+/**
+ * The instant an RFC 3339 date-time names, or null: it must be a real calendar day
+ * (JavaScript would take 30 February as 2 March), a time of 00:00:00 to 23:59:59 (no
+ * leap second), an offset of at most ±23:59, and lie in the range above.
+ */
+export function parseTimestamp(text: unknown): number | null {
+  if (typeof text !== 'string') return null;
+  const m = RFC3339.exec(text);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [oh, om] = [Number(m[9] ?? 0), Number(m[10] ?? 0)];
+  if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23 || mi > 59 || s > 59 || oh > 23 || om > 59) return null;
+  // Date.UTC reads years 0 to 99 as 1900 to 1999: the year is checked as written too.
+  const local = Date.UTC(y, mo - 1, d, h, mi, s, Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3)));
+  const at = local - (m[8] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+  return y >= 1000 && at >= EARLIEST_INSTANT && at < LATEST_INSTANT ? at : null;
+}
+
+/** An RFC 3339 date-time with a time zone, in the range the API takes (see `parseTimestamp`). */
 export const IsTimestamp = () =>
   applyDecorators(
-    IsDateString({ strict: true }),
-    Matches(RFC3339, { message: '$property must be an RFC 3339 date-time with a time zone, such as 2027-01-01T00:00:00Z' }),
+    ApiPropertyOptional({ type: String, format: 'date-time' }),
+    (target: object, propertyKey: string | symbol) =>
+      registerDecorator({
+        name: 'isTimestamp',
+        target: target.constructor,
+        propertyName: propertyKey as string,
+        options: { message: `$property must be an RFC 3339 date-time with a time zone, such as 2027-01-01T00:00:00Z, from ${TIMESTAMP_RANGE}` },
+        validator: { validate: (value: unknown) => parseTimestamp(value) !== null },
+      }),
   );

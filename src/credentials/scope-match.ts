@@ -6,6 +6,11 @@
 export const SCOPE_NAME_PATTERN = /^[a-z][a-z0-9_-]*(?::[a-z0-9_-]+)*(?::\*)?$/;
 export const RESERVED_NAMESPACE = 'admin:';
 
+/** Whether `text` can be a scope's name: the pattern above, at most 128 characters (the column's length). */
+export function isScopeName(text: string): boolean {
+  return text.length <= 128 && SCOPE_NAME_PATTERN.test(text);
+}
+
 export function scopeCovers(held: string, needed: string): boolean {
   if (held === needed) return true;
   if (!held.endsWith(':*')) return false;

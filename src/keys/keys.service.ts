@@ -7,7 +7,8 @@ import { ClientsService } from '../clients/clients.service';
 import { Environment } from '../config/config';
 import { diff } from '../common/diff';
 import { BadInput, Conflict, Forbidden, NotFound } from '../common/errors';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { CREATED_AT_AND_ID, decodeCursor, Page, toPage } from '../common/pagination';
+import { LATEST_INSTANT, TIMESTAMP_RANGE } from '../common/validators';
 import { normalizeRange } from '../credentials/ip-allowlist';
 import { KeyCache } from '../credentials/key-cache';
 import { KeyDigest } from '../credentials/key-digest';
@@ -97,7 +98,7 @@ export class KeysService {
   }
 
   async list(query: ListKeysQueryDto, actor: Actor): Promise<Page<KeyResponse>> {
-    const cursor = decodeCursor(query.cursor);
+    const cursor = decodeCursor(query.cursor, CREATED_AT_AND_ID);
     const qb = this.dataSource.getRepository(KeyEntity).createQueryBuilder('k');
     const own = ownClientOnly(actor);
     if (own) qb.andWhere('k.client_id = :own', { own });
@@ -163,7 +164,7 @@ export class KeysService {
       const expiresAt =
         dto.expires_at !== undefined || dto.ttl_seconds !== undefined
           ? expiryFrom(dto.expires_at, dto.ttl_seconds)
-          : lifetime === null ? null : new Date(now + lifetime);
+          : lifetime === null ? null : new Date(Math.min(now + lifetime, LATEST_INSTANT - 1));
       const key = generateKey(old.environment);
       const successor = await this.insert(
         manager,
@@ -291,7 +292,11 @@ function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | u
       errors: [{ pointer: '#/ttl_seconds', detail: 'ttl_seconds cannot be combined with expires_at' }],
     });
   }
-  if (ttlSeconds !== undefined) return new Date(Date.now() + ttlSeconds * 1000);
+  if (ttlSeconds !== undefined) {
+    const at = Date.now() + ttlSeconds * 1000;
+    if (at >= LATEST_INSTANT) throw new BadInput(`ttl_seconds must end within ${TIMESTAMP_RANGE}.`, { errors: [{ pointer: '#/ttl_seconds', detail: 'ttl_seconds reaches past 9998-12-31T23:59:59Z' }] });
+    return new Date(at);
+  }
   if (expiresAt === undefined || expiresAt === null) return null;
   const at = new Date(expiresAt);
   if (at.getTime() <= Date.now()) {

@@ -4,12 +4,15 @@ import { DataSource } from 'typeorm';
 import { RequestContext } from '../auth/actor';
 import { AuditLog } from '../audit/audit-log';
 import { Conflict, Forbidden, NotFound } from '../common/errors';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { CursorPart, CursorShape, decodeCursor, Page, toPage } from '../common/pagination';
 import { PageQueryDto } from '../common/pagination.dto';
-import { RESERVED_NAMESPACE, SCOPE_NAME_PATTERN } from '../credentials/scope-match';
+import { isScopeName, RESERVED_NAMESPACE } from '../credentials/scope-match';
 import { CreateScopeDto } from './dto/create-scope.dto';
 import { ScopeResponse } from './dto/scope.response';
 import { ScopeEntity } from './scope.entity';
+
+/** The scope list's cursor: the last scope name, ordered by name. */
+const SCOPE_CURSOR: CursorShape = { at: CursorPart.empty, id: isScopeName };
 
 export class ScopeNotFound extends NotFound {
   constructor() {
@@ -48,7 +51,7 @@ export class ScopesService {
   }
 
   async list(query: PageQueryDto): Promise<Page<ScopeResponse>> {
-    const cursor = decodeCursor(query.cursor);
+    const cursor = decodeCursor(query.cursor, SCOPE_CURSOR);
     const qb = this.dataSource.getRepository(ScopeEntity).createQueryBuilder('s');
     if (cursor) qb.andWhere('s.name > :name', { name: cursor.id });
     const rows = await qb.orderBy('s.name', 'ASC').limit(query.limit + 1).getMany();
@@ -58,7 +61,7 @@ export class ScopesService {
   async remove(name: string, ctx: RequestContext): Promise<void> {
     assertRoot(ctx);
     // A name no scope can have names nothing (and a NUL in it would be refused by the database).
-    if (name.length > 128 || !SCOPE_NAME_PATTERN.test(name)) throw new ScopeNotFound();
+    if (!isScopeName(name)) throw new ScopeNotFound();
     if (name.startsWith(RESERVED_NAMESPACE)) throw new Conflict('Scopes in the admin: namespace are built in and cannot be deleted.');
     await this.dataSource.transaction(async (manager) => {
       const scope = await manager.findOne(ScopeEntity, { where: { name }, lock: { mode: 'pessimistic_write' } });

@@ -5,6 +5,7 @@ import { Actor, ownClientOnly } from '../auth/actor';
 import { ClientEntity } from '../clients/client.entity';
 import { ClientNotFound } from '../clients/clients.service';
 import { BadInput } from '../common/errors';
+import { parseTimestamp, TIMESTAMP_RANGE } from '../common/validators';
 import { KeyEntity } from '../keys/key.entity';
 import { KeyNotFound } from '../keys/keys.service';
 import { Granularity, UsageQueryDto } from './dto/usage-query.dto';
@@ -102,13 +103,10 @@ export function resolveRange(query: UsageQueryDto, now = Date.now()): Range {
   return { granularity, from: new Date(Math.floor(from / size) * size), to: new Date(Math.ceil(to / size) * size) };
 }
 
-/** An RFC 3339 instant that names a real calendar day (JavaScript would turn 30 February into 2 March). */
+/** The instant of a date-time the DTO has checked (see `parseTimestamp`); checked again, for callers other than the pipe. */
 function parseInstant(value: string, field: string): number {
-  const at = Date.parse(value);
-  const [, y, m, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(value) ?? [];
-  if (Number.isNaN(at) || new Date(Date.UTC(Number(y), Number(m) - 1, Number(d))).getUTCDate() !== Number(d)) {
-    throw rangeError(field, `${field} must be an RFC 3339 date-time`);
-  }
+  const at = parseTimestamp(value);
+  if (at === null) throw rangeError(field, `${field} must be an RFC 3339 date-time from ${TIMESTAMP_RANGE}`);
   return at;
 }
 

@@ -19,6 +19,11 @@ export interface Operation {
   /** Property name -> its schema, for operations that take a body. */
   bodyProperties: Record<string, any> | null;
   formBody: boolean;
+  /** Query parameters and body properties the document types as `format: date-time`. */
+  dateQueryParams: string[];
+  dateBodyProperties: string[];
+  /** Whether the operation is a list (it takes `cursor`). */
+  paginated: boolean;
 }
 
 const document = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8'));
@@ -38,17 +43,22 @@ export function operations(): Operation[] {
   const list: Operation[] = [];
   for (const [template, item] of Object.entries<any>(document.paths)) {
     for (const [method, op] of Object.entries<any>(item)) {
-      const parameters = (op.parameters ?? []) as { in: string; name: string }[];
+      const parameters = (op.parameters ?? []) as { in: string; name: string; schema?: any }[];
       const content = op.requestBody?.content ?? null;
       const schema = content ? resolve(content['application/json']?.schema) : null;
+      const bodyProperties = schema ? Object.fromEntries(Object.entries<any>(schema.properties ?? {}).map(([name, s]) => [name, resolve(s)])) : null;
+      const queryParams = parameters.filter((p) => p.in === 'query');
       list.push({
         method: method.toUpperCase(),
         template,
         operationId: op.operationId,
         pathParams: parameters.filter((p) => p.in === 'path').map((p) => p.name),
         queryParams: parameters.filter((p) => p.in === 'query').map((p) => p.name),
-        bodyProperties: schema ? Object.fromEntries(Object.entries<any>(schema.properties ?? {}).map(([name, s]) => [name, resolve(s)])) : null,
+        bodyProperties,
         formBody: Boolean(content?.['application/x-www-form-urlencoded']),
+        dateQueryParams: queryParams.filter((p) => resolve(p.schema)?.format === 'date-time').map((p) => p.name),
+        dateBodyProperties: Object.entries<any>(bodyProperties ?? {}).filter(([, s]) => s?.format === 'date-time').map(([name]) => name),
+        paginated: queryParams.some((p) => p.name === 'cursor'),
       });
     }
   }
@@ -139,6 +149,88 @@ export function badBody(valid: Record<string, unknown>, properties: Record<strin
     arbitraries.push(fc.tuple(fc.constantFrom(...stringNames), invalidString).map(([name, value]) => ({ kind: `bad string for ${name}`, body: { ...valid, [name]: value } })));
   }
   return fc.oneof(...arbitraries);
+}
+
+const base64url = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/** JSON values a cursor part may be replaced by: every type, and strings no column takes. */
+const cursorPart: fc.Arbitrary<unknown> = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constantFrom('', '\u0000', 'a', 'b', '-1', '0', '1e5', '99999999999999999999', '9223372036854775808', 'not-a-uuid', '2026-02-30T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '+010000-01-01T00:00:00.000Z', 'orders:read', ' '),
+  badString,
+);
+
+export interface BadCursor {
+  kind: string;
+  cursor: string;
+}
+
+/**
+ * Cursors the service did not issue, most of them well formed: base64url of JSON of a
+ * wrong shape (any JSON value, and `issued`, a real cursor of the list, with one part
+ * replaced, dropped or added, or its parts wrapped in an object), and bytes that are no JSON.
+ * Found by generation, not listed: the next cursor bug is one of these shapes.
+ */
+export function badCursor(issued: string): fc.Arbitrary<BadCursor> {
+  const parts = JSON.parse(Buffer.from(issued, 'base64url').toString('utf8')) as unknown[];
+  const at = fc.nat({ max: Math.max(parts.length - 1, 0) });
+  return fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }).map((v) => ({ kind: `JSON ${JSON.stringify(v).slice(0, 40)}`, cursor: base64url(JSON.stringify(v)) })),
+    {
+      weight: 4,
+      arbitrary: fc.tuple(at, cursorPart).map(([i, v]) => {
+        const changed = [...parts];
+        changed[i] = v;
+        return { kind: `part ${i} replaced`, cursor: base64url(JSON.stringify(changed)) };
+      }),
+    },
+    at.map((i) => ({ kind: `part ${i} dropped`, cursor: base64url(JSON.stringify(parts.filter((_, j) => j !== i))) })),
+    cursorPart.map((v) => ({ kind: 'a part added', cursor: base64url(JSON.stringify([...parts, v])) })),
+    fc.constant({ kind: 'parts in an object', cursor: base64url(JSON.stringify(Object.fromEntries(parts.map((p, i) => [String(i), p])))) }),
+    fc.uint8Array({ maxLength: 40 }).map((bytes) => ({ kind: 'random bytes', cursor: Buffer.from(bytes).toString('base64url') })),
+    fc.constantFrom('AA', 'AAAA', base64url('\u0000'), base64url('null'), base64url('[]'), `${issued}=`, issued.slice(0, -2), `${issued}AA`).map((cursor) => ({ kind: 'cut or padded', cursor })),
+  );
+}
+
+const DAYS_IN_MONTH = (y: number, m: number) => new Date(Date.UTC(y, m, 0)).getUTCDate();
+const isLeap = (y: number) => DAYS_IN_MONTH(y, 2) === 29;
+const time = fc.constantFrom('T00:00:00Z', 'T12:34:56.789Z', 'T23:59:59+01:00', 't01:02:03z', '');
+const year = fc.integer({ min: 1970, max: 9998 });
+
+/**
+ * Text that names no instant, or an instant outside the range the API takes: days past
+ * the end of their month (29 February of a common year among them), months and times
+ * out of range, week and ordinal dates, bare dates and local times, offsets beyond
+ * ±23:59, and years 0000 to 1969 and 9999 on, six-digit extended years too.
+ */
+export const badDate: fc.Arbitrary<string> = fc.oneof(
+  fc.tuple(year, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 9 }), time).map(([y, m, over, t]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(DAYS_IN_MONTH(y, m) + over, 2)}${t}`),
+  year.filter((y) => !isLeap(y)).chain((y) => time.map((t) => `${pad(y, 4)}-02-29${t}`)),
+  fc.tuple(year, fc.constantFrom(0, 13, 99), time).map(([y, m, t]) => `${pad(y, 4)}-${pad(m, 2)}-01${t}`),
+  fc.tuple(year, fc.integer({ min: 1, max: 53 }), fc.option(fc.integer({ min: 1, max: 7 }))).map(([y, w, d]) => `${pad(y, 4)}-W${pad(w, 2)}${d === null ? '' : `-${d}`}`),
+  fc.tuple(year, fc.integer({ min: 1, max: 366 }), time).map(([y, d, t]) => `${pad(y, 4)}-${pad(d, 3)}${t}`),
+  fc.tuple(year, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 })).map(([y, m, d]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`),
+  fc.tuple(year, fc.constantFrom('T24:00:00Z', 'T23:60:00Z', 'T23:59:60Z', 'T23:59:61Z', 'T12:00:00', 'T12:00Z', 'T12:00:00+24:00', 'T12:00:00-25:00', 'T12:00:00+23:60', 'T12:00:00+0100', 'T12:00:00.Z', ' 12:00:00Z')).map(([y, t]) => `${pad(y, 4)}-06-15${t}`),
+  fc.tuple(fc.integer({ min: 0, max: 1969 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 }), time).map(([y, m, d, t]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}${t || 'T00:00:00Z'}`),
+  fc.tuple(fc.integer({ min: 9999, max: 275_000 }), fc.constantFrom('+', '-', '')).map(([y, sign]) => `${sign}${pad(y, sign ? 6 : 4)}-01-01T00:00:00Z`),
+  fc.constantFrom('0000-01-01', '0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '9999-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '+002026-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '2026', '2026-01', '20260101T000000Z', 'now', ''),
+);
+
+/** Instants at the edges of the range the API takes: they must be answered, never with a 500. */
+export const edgeDate: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('1970-01-01T00:00:00Z', '1970-01-01T00:59:59.999Z', '1970-01-01T01:00:00+01:00', '9998-12-31T23:59:59.999Z', '9998-12-31T23:30:00Z', '9998-12-31T23:00:00-00:59', '9998-12-01T00:00:00Z'),
+  fc.tuple(fc.constantFrom(1970, 1971, 9997, 9998), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 23 })).map(([y, m, h]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(DAYS_IN_MONTH(y, m), 2)}T${pad(h, 2)}:30:00Z`),
+);
+
+/** Whether a 400 problem names `field` in its per-field errors (`#/field` or `query/field`). */
+export function namesField(raw: string, field: string): boolean {
+  try {
+    const errors = (JSON.parse(raw).errors ?? []) as { pointer?: string }[];
+    return errors.some((e) => typeof e.pointer === 'string' && e.pointer.split('/').pop() === field);
+  } catch {
+    return false;
+  }
 }
 
 /** Percent-encodes text, a lone surrogate included (as the UTF-8 bytes no decoder takes). */

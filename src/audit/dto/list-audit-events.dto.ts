@@ -1,6 +1,6 @@
-import { IsDateString, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto';
-import { PRINTABLE } from '../../common/validators';
+import { IsTimestamp, PRINTABLE } from '../../common/validators';
 
 export class ListAuditEventsQueryDto extends PageQueryDto {
   /** @example "key.revoked" */
@@ -15,11 +15,11 @@ export class ListAuditEventsQueryDto extends PageQueryDto {
   @IsOptional() @IsString() @MaxLength(128) @Matches(PRINTABLE, { message: 'target must not contain control characters' })
   target?: string;
 
-  /** RFC 3339; events at or after. */
-  @IsOptional() @IsDateString()
+  /** RFC 3339 date-time with a time zone; events at or after. @example "2026-01-01T00:00:00Z" */
+  @IsOptional() @IsTimestamp()
   from?: string;
 
-  /** RFC 3339; events before. */
-  @IsOptional() @IsDateString()
+  /** RFC 3339 date-time with a time zone; events before. @example "2026-02-01T00:00:00Z" */
+  @IsOptional() @IsTimestamp()
   to?: string;
 }

@@ -1,4 +1,5 @@
-import { IsIn, IsOptional, IsRFC3339 } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
+import { IsTimestamp } from '../../common/validators';
 
 export const GRANULARITIES = ['hour', 'day'] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
@@ -9,11 +10,11 @@ export type Granularity = (typeof GRANULARITIES)[number];
  */
 export class UsageQueryDto {
   /** RFC 3339; default `to` minus 24 hours (hour) or 30 days (day). @example "2026-01-01T00:00:00Z" */
-  @IsOptional() @IsRFC3339()
+  @IsOptional() @IsTimestamp()
   from?: string;
 
   /** RFC 3339, exclusive; default now. @example "2026-01-02T00:00:00Z" */
-  @IsOptional() @IsRFC3339()
+  @IsOptional() @IsTimestamp()
   to?: string;
 
   /** Bucket size; default `hour`. */
