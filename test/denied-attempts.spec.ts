@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { AuditLog } from '../src/audit/audit-log';
 import { DeniedAttempts } from '../src/audit/denied-attempts';
 import { Metrics } from '../src/metrics/metrics';
-import { makeClient, makeKey } from './support/factories';
+import { makeClient, makeKey, makeScope } from './support/factories';
 import { TestApp } from './support/test-app';
 
 describe('denied admin attempts', () => {
@@ -134,6 +134,31 @@ describe('denied admin attempts', () => {
       spy.mockRestore();
     }
     expect((await attempt('POST', `/v1/keys/${reader.id}/revoke`, reader.key, {})).events).toHaveLength(1);
+  });
+
+  it('should fold a flood of denials by one key into a few events that count them all, and keep actors apart', async () => {
+    const flooder = await makeKey(app, own.id, { scopes: [(await makeScope(app)).name] });
+    const bystander = await makeKey(app, own.id, { scopes: ['admin:keys:read'] });
+    const N = 200;
+    const answers = await Promise.all(
+      Array.from({ length: N }, (_, i) => app.post('/v1/clients', { name: 'x' }, { key: i % 10 === 0 ? bystander.key : flooder.key })),
+    );
+    expect(answers.every((res) => res.status === 403)).toBe(true);
+    await app.app.get(DeniedAttempts).settled();
+    const eventsOf = (actor: string) =>
+      db.query(`SELECT changes FROM audit_events WHERE action = 'access.denied' AND actor_key_id = $1`, [actor]) as Promise<{ changes: Record<string, any> }[]>;
+    const flood = await eventsOf(flooder.id);
+    const bystanders = await eventsOf(bystander.id);
+    // One event per window of DENIAL_LIMITS.windowMs: a slow machine may cross one window end.
+    expect(flood.length).toBeGreaterThanOrEqual(1);
+    expect(flood.length).toBeLessThanOrEqual(2);
+    expect(flood.reduce((sum, e) => sum + e.changes.count, 0)).toBe(N * 0.9);
+    expect(bystanders.reduce((sum, e) => sum + e.changes.count, 0)).toBe(N * 0.1);
+    for (const { changes } of [...flood, ...bystanders]) {
+      expect(changes).toMatchObject({ status: 403, method: 'POST', path: '/v1/clients', reason: 'missing_scope' });
+      expect(Date.parse(changes.first_at)).toBeLessThanOrEqual(Date.parse(changes.last_at));
+    }
+    expect((await app.get('/v1/audit-events/verify')).body).toMatchObject({ ok: true });
   });
 
   it('should keep the chain whole while denials are written', async () => {

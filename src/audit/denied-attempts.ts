@@ -6,16 +6,24 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { DataSource } from 'typeorm';
 import { requestContext, RequestContext } from '../auth/actor';
 import { requiredScopesOf } from '../auth/admin.guard';
-import { coversAll, SCOPE_NAME_PATTERN } from '../credentials/scope-match';
+import { coversAll, isScopeName } from '../credentials/scope-match';
 import { Metrics } from '../metrics/metrics';
 import { AuditEntry, AuditLog } from './audit-log';
 
-/** Denials waiting to be written; beyond this they are dropped (and counted), never queued without end. */
-const MAX_QUEUED = 1000;
+/**
+ * How denials are folded into events: one event per actor and operation per window, at
+ * most `maxGroups` of them held at once, and at most `maxLookups` 404s waiting for the
+ * query that tells whether they hid anything.
+ */
+export const DENIAL_LIMITS = { windowMs: 10_000, maxGroups: 1000, maxLookups: 1000 };
+/** Distinct targets an event lists. */
+const MAX_TARGETS = 10;
 
 /** Admin routes whose first parameter names a resource: what a 404 may be hiding. */
 const RESOURCE_ROUTE = /^\/v1\/(keys|clients|scopes)\/:(\w+)/;
 const TARGET_TYPES = { keys: 'key', clients: 'client', scopes: 'scope' } as const;
+
+type Target = { type: AuditEntry['targetType']; id: string };
 
 /** What is kept of a denied request: no header, body or query string, so never a presented key. */
 interface Attempt {
@@ -25,6 +33,24 @@ interface Attempt {
   route: string;
   params: Record<string, string>;
   requiredScopes: string[];
+  target: Target | null;
+  at: number;
+}
+
+/** Denials of one actor and operation within a window: one event, with their count. */
+interface Group {
+  first: Attempt;
+  reason: string;
+  targets: string[];
+  count: number;
+  lastAt: number;
+}
+
+/** Denials past the cap while the previous batch is still being written: one event, no actor. */
+interface Overflow {
+  first: Attempt;
+  count: number;
+  lastAt: number;
 }
 
 /**
@@ -33,6 +59,14 @@ interface Attempt {
  * from a non-root key. A 401 is not recorded: it has no actor, and anonymous callers
  * could otherwise write to the trail without limit.
  *
+ * One key must not decide how much is written either: denials of the same actor,
+ * operation (method and route), status and reason (and, for a 404, target) within a
+ * window are one event carrying `count`, `first_at` and `last_at`. At most `maxGroups`
+ * are held; a new one past the cap writes the held ones at once, or, when the previous
+ * batch is still being written, is counted into a single overflow event (no actor). So
+ * memory is bounded (at most two batches and the one being written) and so is the
+ * trail's growth, whoever sends what. Held denials are written on shutdown.
+ *
  * Events are written after the response has gone, one at a time, each in its own
  * transaction: a failed write is logged and counted and never changes the answer,
  * and a flood of denials holds at most one database connection.
@@ -40,8 +74,16 @@ interface Attempt {
 @Injectable()
 export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('DeniedAttempts');
+  /** Tests narrow these; the service uses the defaults. */
+  readonly limits = { ...DENIAL_LIMITS };
+  private pending = new Map<string, Group>();
+  private overflow: Overflow | null = null;
+  private timer: NodeJS.Timeout | null = null;
   private tail: Promise<void> = Promise.resolve();
-  private queued = 0;
+  /** Batches queued or being written. */
+  private batches = 0;
+  private lookups: Promise<void> = Promise.resolve();
+  private waitingLookups = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -62,74 +104,130 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
   };
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.settled();
+  }
+
+  /** Writes every denial observed so far; resolves when they are written (or given up on). */
+  async settled(): Promise<void> {
+    await this.lookups;
+    this.flush();
     await this.tail;
   }
 
-  /** Resolves when every denial observed so far has been written (or given up on). */
-  settled(): Promise<void> {
-    return this.tail;
+  /** Groups held now, for the bound's test. */
+  get held(): number {
+    return this.pending.size;
   }
 
   observe(request: FastifyRequest, status: number): void {
     const actor = request.actor;
     if (!actor || (status !== 403 && status !== 404)) return;
     if (status === 404 && actor.isSystem) return;
-    if (this.queued >= MAX_QUEUED) {
-      this.metrics.deniedAttempts.inc({ result: 'dropped' });
-      return;
-    }
+    const route = request.routeOptions.url ?? '';
+    const params = { ...(request.params as Record<string, string>) };
     const attempt: Attempt = {
       context: requestContext(request),
       status,
       method: request.method,
-      route: request.routeOptions.url ?? '',
-      params: { ...(request.params as Record<string, string>) },
+      route,
+      params,
       requiredScopes: requiredScopesOf(request),
+      target: targetOf(route, params),
+      at: Date.now(),
     };
-    this.queued++;
-    this.tail = this.tail.then(() => this.write(attempt)).finally(() => this.queued--);
-  }
-
-  private async write(attempt: Attempt): Promise<void> {
-    try {
-      const entry = await this.entryFor(attempt);
-      if (!entry) return;
-      await this.dataSource.transaction((manager) => this.audit.append(manager, attempt.context, entry));
-      this.metrics.deniedAttempts.inc({ result: 'recorded' });
-    } catch (err) {
-      this.metrics.deniedAttempts.inc({ result: 'failed' });
-      this.logger.warn(`denied attempt ${attempt.context.requestId} not recorded: ${(err as Error).message}`);
+    if (status === 403) {
+      this.count(attempt, coversAll(actor.scopes, attempt.requiredScopes) ? 'not_permitted' : 'missing_scope');
+      return;
     }
+    // A 404 is recorded only when it hid something: known once per target and window.
+    const target = attempt.target;
+    if (!target) return;
+    if (this.pending.has(groupKey(attempt, 'other_client'))) {
+      this.count(attempt, 'other_client');
+      return;
+    }
+    if (this.waitingLookups >= this.limits.maxLookups) {
+      this.metrics.deniedAttempts.inc({ result: 'dropped' });
+      return;
+    }
+    this.waitingLookups++;
+    this.lookups = this.lookups
+      .then(async () => {
+        if (await this.belongsToAnotherClient(target, actor.clientId)) this.count(attempt, 'other_client');
+      })
+      .catch((err: Error) => {
+        this.metrics.deniedAttempts.inc({ result: 'failed' });
+        this.logger.warn(`denied attempt ${attempt.context.requestId} not recorded: ${err.message}`);
+      })
+      .finally(() => this.waitingLookups--);
   }
 
-  /** The event, or null for a 404 that hid nothing (the resource does not exist at all). */
-  private async entryFor(attempt: Attempt): Promise<AuditEntry | null> {
-    const actor = attempt.context.actor!;
-    const target = targetOf(attempt.route, attempt.params);
-    let reason: string;
-    if (attempt.status === 404) {
-      if (!target || !(await this.belongsToAnotherClient(target, actor.clientId))) return null;
-      reason = 'other_client';
+  private count(attempt: Attempt, reason: string): void {
+    const key = groupKey(attempt, reason);
+    let group = this.pending.get(key);
+    if (!group) {
+      if (this.pending.size >= this.limits.maxGroups) {
+        if (this.batches > 0) {
+          this.overflowed(attempt);
+          return;
+        }
+        this.flush();
+      }
+      group = { first: attempt, reason, targets: [], count: 0, lastAt: attempt.at };
+      this.pending.set(key, group);
+      this.timer ??= setTimeout(() => this.onWindowEnd(), this.limits.windowMs).unref();
+    }
+    group.count++;
+    group.lastAt = attempt.at;
+    const id = attempt.target?.id;
+    if (id !== undefined && group.targets.length < MAX_TARGETS && !group.targets.includes(id)) group.targets.push(id);
+  }
+
+  private overflowed(attempt: Attempt): void {
+    if (this.overflow) {
+      this.overflow.count++;
+      this.overflow.lastAt = attempt.at;
     } else {
-      reason = coversAll(actor.scopes, attempt.requiredScopes) ? 'not_permitted' : 'missing_scope';
+      this.overflow = { first: attempt, count: 1, lastAt: attempt.at };
     }
-    return {
-      action: 'access.denied',
-      targetType: target?.type ?? 'system',
-      targetId: target?.id ?? attempt.route.slice(0, 128),
-      // Only root keys see denials: an event in the caller's own trail would tell it which hidden ids exist.
-      clientId: null,
-      changes: {
-        status: attempt.status,
-        method: attempt.method,
-        path: pathOf(attempt.route, attempt.params),
-        required_scopes: attempt.requiredScopes,
-        reason,
-      },
-    };
   }
 
-  private async belongsToAnotherClient(target: { type: string; id: string }, ownClientId: string): Promise<boolean> {
+  /** At the end of a window: write what is held, unless two batches already wait (the database is slow); then the next window takes it. */
+  private onWindowEnd(): void {
+    this.timer = null;
+    if (this.batches >= 2) this.timer = setTimeout(() => this.onWindowEnd(), this.limits.windowMs).unref();
+    else this.flush();
+  }
+
+  /** Queues every held group (and the overflow) for writing, and starts a new window. */
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = [...this.pending.values()];
+    const overflow = this.overflow;
+    this.pending = new Map();
+    this.overflow = null;
+    if (batch.length === 0 && !overflow) return;
+    this.batches++;
+    this.tail = this.tail
+      .then(async () => {
+        for (const group of batch) await this.write(group.first.context, group.count, entryFor(group));
+        if (overflow) await this.write({ ...overflow.first.context, actor: null }, overflow.count, overflowEntry(overflow));
+      })
+      .finally(() => this.batches--);
+  }
+
+  private async write(context: RequestContext, count: number, entry: AuditEntry): Promise<void> {
+    try {
+      await this.dataSource.transaction((manager) => this.audit.append(manager, context, entry));
+      this.metrics.deniedAttempts.inc({ result: 'recorded' }, count);
+    } catch (err) {
+      this.metrics.deniedAttempts.inc({ result: 'failed' }, count);
+      this.logger.warn(`denied attempts from ${context.requestId} (${count}) not recorded: ${(err as Error).message}`);
+    }
+  }
+
+  private async belongsToAnotherClient(target: Target, ownClientId: string): Promise<boolean> {
     if (target.type === 'key') {
       const rows = await this.dataSource.query<{ client_id: string }[]>('SELECT client_id FROM api_keys WHERE id = $1', [target.id]);
       return rows.length > 0 && rows[0]!.client_id !== ownClientId;
@@ -142,15 +240,57 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
   }
 }
 
+const OVERFLOW_TARGET = 'denied-attempts-overflow';
+
+/** Denials are one event per actor, status, operation and reason; a 404's also per target (it names what was hidden). */
+function groupKey(attempt: Attempt, reason: string): string {
+  const target = attempt.status === 404 ? (attempt.target?.id ?? '') : '';
+  return `${attempt.context.actor!.keyId} ${attempt.status} ${attempt.method} ${attempt.route} ${reason} ${target}`;
+}
+
+function span(first: Attempt, count: number, lastAt: number) {
+  return { count, first_at: new Date(first.at).toISOString(), last_at: new Date(lastAt).toISOString() };
+}
+
+function entryFor(group: Group): AuditEntry {
+  const { first } = group;
+  return {
+    action: 'access.denied',
+    targetType: first.target?.type ?? 'system',
+    targetId: first.target?.id ?? first.route.slice(0, 128),
+    // Only root keys see denials: an event in the caller's own trail would tell it which hidden ids exist.
+    clientId: null,
+    changes: {
+      status: first.status,
+      method: first.method,
+      path: pathOf(first.route, first.params),
+      required_scopes: first.requiredScopes,
+      reason: group.reason,
+      ...span(first, group.count, group.lastAt),
+      ...(group.targets.length > 1 ? { targets: group.targets } : {}),
+    },
+  };
+}
+
+function overflowEntry(overflow: Overflow): AuditEntry {
+  return {
+    action: 'access.denied',
+    targetType: 'system',
+    targetId: OVERFLOW_TARGET,
+    clientId: null,
+    changes: { reason: 'overflow', ...span(overflow.first, overflow.count, overflow.lastAt) },
+  };
+}
+
 /** A route parameter as it may be stored: an `:id` that is a UUID or a `:name` that is a scope name, never anything else a caller typed. */
 function safeParam(name: string, value: string | undefined): string | null {
   if (value === undefined) return null;
   if (name === 'id') return isUUID(value) ? value.toLowerCase() : null;
-  if (name === 'name') return value.length <= 128 && SCOPE_NAME_PATTERN.test(value) ? value : null;
+  if (name === 'name') return isScopeName(value) ? value : null;
   return null;
 }
 
-function targetOf(route: string, params: Record<string, string>): { type: AuditEntry['targetType']; id: string } | null {
+function targetOf(route: string, params: Record<string, string>): Target | null {
   const match = RESOURCE_ROUTE.exec(route);
   if (!match) return null;
   const id = safeParam(match[2]!, params[match[2]!]);
