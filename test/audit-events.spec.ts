@@ -206,10 +206,38 @@ describe('audit events', () => {
       expect(await list(`target=${client.id}&action=key.revoked`)).toEqual([]);
     });
 
+    it("should show a tenant's reader its own client's trail without addresses, and without the key ids of operators", async () => {
+      const { client, key: admin } = await makeClientWithKey(app, ['admin:*']);
+      await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by root' });
+      const own = (await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by itself' }, { key: admin.key })).body;
+      const asTenant = (query = '') => allPages<AuditEvent>(app, `/v1/audit-events?limit=200${query}`, { key: admin.key });
+
+      const seen = (await asTenant()).items;
+      const byRoot = seen.filter((e) => e.action === 'key.issued' && e.changes.name === 'by root');
+      const byItself = seen.filter((e) => e.action === 'key.issued' && e.target_id === own.id);
+      expect(byRoot).toHaveLength(1);
+      expect(byItself).toHaveLength(1);
+      expect(seen.every((e) => e.source_ip === null)).toBe(true);
+      expect(byRoot[0]!.actor_key_id).toBeNull();
+      expect(byItself[0]!.actor_key_id).toBe(admin.id);
+      expect(JSON.stringify(seen)).not.toContain(rootKeyId);
+      // Nor can it find them by filtering on the operator's key id; its own key it can.
+      expect((await asTenant(`&actor=${rootKeyId}`)).items).toEqual([]);
+      expect((await asTenant(`&actor=${admin.id}`)).items.map((e) => e.target_id)).toEqual([own.id]);
+
+      // A root reader sees the same events whole.
+      const whole = (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&target=${byRoot[0]!.target_id}`)).items;
+      expect(whole[0]).toMatchObject({ actor_key_id: rootKeyId, source_ip: '127.0.0.1' });
+    });
+
     it.each([
       ['action=Key.Revoked', ['#/action']],
       ['actor=someone', ['#/actor']],
       ['from=yesterday', ['#/from']],
+      ['from=2026-02-30', ['#/from']],
+      ['to=2026-W01', ['#/to']],
+      ['from=0000-01-01', ['#/from']],
+      ['cursor=WyJhIiwiYiJd', ['query/cursor']],
       ['limit=0', ['#/limit']],
       ['secret=1', ['#/secret']],
     ])('should refuse the query %s', async (query, pointers) => {

@@ -21,27 +21,44 @@ export class AuditService {
     if (own) qb.andWhere('e.client_id = :own', { own });
     if (query.action) qb.andWhere('e.action = :action', { action: query.action });
     if (query.actor) qb.andWhere('e.actor_key_id = :actor', { actor: query.actor });
+    // A tenant finds events by actor only among its own keys: an operator's key id is no filter it can probe with.
+    if (query.actor && own) qb.andWhere('e.actor_key_id IN (SELECT k.id FROM api_keys k WHERE k.client_id = :own)', { own });
     if (query.target) qb.andWhere('e.target_id = :target', { target: query.target });
     if (query.from) qb.andWhere('e.occurred_at >= :from', { from: query.from });
     if (query.to) qb.andWhere('e.occurred_at < :to', { to: query.to });
     if (cursor) qb.andWhere('e.id < :id', { id: cursor.id });
     const rows = await qb.orderBy('e.id', 'DESC').limit(query.limit + 1).getMany();
+    const shown = own ? await this.ownKeysAmong(own, rows) : null;
     // The embedded driver reads bigint as a number, pg as a string; the cursor holds a string.
-    return toPage(rows, query.limit, map, (e) => ({ at: e.occurredAt.toISOString(), id: String(e.id) }));
+    return toPage(rows, query.limit, (e) => map(e, shown), (e) => ({ at: e.occurredAt.toISOString(), id: String(e.id) }));
+  }
+
+  /** The actors of `rows` that are keys of `clientId`: the only ones a tenant's reader is shown. */
+  private async ownKeysAmong(clientId: string, rows: AuditEventEntity[]): Promise<Set<string>> {
+    const actors = [...new Set(rows.map((e) => e.actorKeyId).filter((id): id is string => id !== null))];
+    if (actors.length === 0) return new Set();
+    const keys = await this.dataSource.query<{ id: string }[]>('SELECT id FROM api_keys WHERE client_id = $1 AND id = ANY($2::uuid[])', [clientId, actors]);
+    return new Set(keys.map((k) => k.id));
   }
 }
 
-function map(e: AuditEventEntity): AuditEventResponse {
+/**
+ * An event as its reader may see it. To a non-root reader (`ownActors` given) the trail
+ * of its own client shows no addresses, and no key ids but its own client's: an
+ * operator's key id and address are not the tenant's to see.
+ */
+function map(e: AuditEventEntity, ownActors: Set<string> | null): AuditEventResponse {
+  const actorShown = ownActors === null || (e.actorKeyId !== null && ownActors.has(e.actorKeyId));
   return {
     id: String(e.id),
     occurred_at: e.occurredAt.toISOString(),
-    actor_key_id: e.actorKeyId,
+    actor_key_id: actorShown ? e.actorKeyId : null,
     action: e.action,
     target_type: e.targetType,
     target_id: e.targetId,
     client_id: e.clientId,
     request_id: e.requestId,
-    source_ip: e.sourceIp,
+    source_ip: ownActors === null ? e.sourceIp : null,
     changes: e.changes,
     hash: e.hash,
     prev_hash: e.prevHash,

@@ -6,7 +6,7 @@ export class AuditEventResponse {
   /** @example "2026-01-01T12:00:00.000Z" */
   @ApiProperty({ format: 'date-time' })
   occurred_at!: string;
-  /** The key that made the change; null for the service itself (bootstrap). */
+  /** The key that made the change; null for the service itself (bootstrap), and, to a non-root reader, for any key not of its own client (an operator's). */
   @ApiProperty({ type: String, nullable: true, example: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11' })
   actor_key_id!: string | null;
   /** @example "key.revoked" */
@@ -20,6 +20,7 @@ export class AuditEventResponse {
   client_id!: string | null;
   @ApiProperty({ type: String, nullable: true, example: '8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f' })
   request_id!: string | null;
+  /** The caller's address; null to non-root readers, who see no addresses. */
   @ApiProperty({ type: String, nullable: true, example: '203.0.113.7' })
   source_ip!: string | null;
   /** What changed; never a secret. @example {"reason": "compromised"} */
