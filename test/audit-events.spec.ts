@@ -138,6 +138,24 @@ describe('audit events', () => {
     expect(event.target_id).toBe(res.body.id);
   });
 
+  it('should store, answer and log a caller\'s X-Request-Id only when it is short and plain, on the admin API and the hot path', async () => {
+    const hostile = ['line\nbreak', 'a\u0000b', '\u001b[31mred', 'id with spaces', 'ключ', '🔑', '"quoted"', 'x'.repeat(129), 'x'.repeat(8000), 'a,b'];
+    for (const [i, id] of hostile.entries()) {
+      const client = await makeClient(app);
+      const res = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: `hostile id ${i}` }, { headers: { 'x-request-id': id } });
+      expect(res.status).toBe(201);
+      const answered = String(res.headers['x-request-id']);
+      expect(answered).toMatch(/^[0-9a-f-]{36}$/);
+      expect((await eventsOf(answered)).map((e) => e.target_id)).toEqual([res.body.id]);
+      // The hot path's direct answers (a 401 here) make their own id alike.
+      const direct = await app.post('/v1/introspect', { token: 'x' }, { key: null, headers: { 'x-request-id': id } });
+      expect(direct.status).toBe(401);
+      expect(direct.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const plain = `Req.1:a_b-${'x'.repeat(100)}`;
+    expect((await app.post('/v1/introspect', { token: 'x' }, { key: null, headers: { 'x-request-id': plain } })).headers['x-request-id']).toBe(plain);
+  });
+
   it('should never record a secret or a digest', async () => {
     const digest = app.app.get(KeyDigest, { strict: false });
     const client = await makeClient(app);
