@@ -7,6 +7,7 @@ import { ClientsModule } from './clients/clients.module';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { Environment } from './config/config';
+import { DataDirInUse } from './database/data-dir-lock';
 import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { IntrospectionModule } from './introspection/introspection.module';
@@ -36,6 +37,8 @@ export class AppModule {
             ...dataSourceOptions(env, env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env)),
             retryAttempts: 2,
             retryDelay: 1000,
+            // A data folder held by another process stays held: say so at once.
+            toRetry: (error: unknown) => !(error instanceof DataDirInUse),
           }),
           dataSourceFactory: async (options) => {
             const dataSource = await new DataSource(options!).initialize();

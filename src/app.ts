@@ -34,6 +34,8 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env), adapter, {
     logger: new NestPinoLogger(logger.child({ component: 'nest' })),
     bufferLogs: false,
+    // A failed start is thrown to the caller (main.ts says why and exits; a test sees the error), not a bare exit(1).
+    abortOnError: false,
   });
   hotPath = app.get(HotPathRoutes, { strict: false });
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;

@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app';
 import { InvalidConfiguration, loadEnvironment } from './config/config';
+import { DataDirInUse } from './database/data-dir-lock';
 
 async function main(): Promise<void> {
   try {
@@ -21,7 +22,16 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await createApp(env);
+  let app;
+  try {
+    app = await createApp(env);
+  } catch (err) {
+    if (err instanceof DataDirInUse) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(75); // EX_TEMPFAIL: free once the other process stops
+    }
+    throw err;
+  }
   // SIGTERM and SIGINT run the graceful shutdown (drain, write usage, close the pool), then
   // exit 0: by default Nest re-raises the signal once done, which reads as a crash (143).
   app.enableShutdownHooks([], { useProcessExit: true });

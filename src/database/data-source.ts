@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import type { Environment } from '../config/config';
+import { lockDataDir } from './data-dir-lock';
 import { ENTITIES } from './entities';
 import { SerializedPGlitePool } from './pglite-pool';
+import { PrivateNodeFS } from './private-node-fs';
 
 export const MIGRATIONS_GLOB = join(__dirname, '..', '..', 'migrations', '*.{js,ts}');
 
@@ -13,16 +15,43 @@ export function embeddedDatabaseDir(env: Pick<Environment, 'DATA_DIR'>): string 
   return resolve(env.DATA_DIR, 'pglite');
 }
 
-/** Opens the embedded PostgreSQL, in memory when DATA_DIR is `memory://`. */
+/**
+ * Opens the embedded PostgreSQL, in memory when DATA_DIR is `memory://`. A folder is
+ * taken for this process (see lockDataDir) until the database is closed or the process
+ * exits, and kept private to its user: the folder 0700 and every file 0600 (see
+ * PrivateNodeFS), old installs' modes tightened on start.
+ */
 export async function openEmbeddedDatabase(env: Pick<Environment, 'DATA_DIR'>): Promise<PGlite> {
-  const inMemory = env.DATA_DIR.startsWith('memory://');
-  const dataDir = inMemory ? 'memory://' : embeddedDatabaseDir(env);
-  if (!inMemory) mkdirSync(dataDir, { recursive: true });
-  return PGlite.create({
-    dataDir,
+  const options = {
     // PGlite sends JS booleans as 't'/'f' text; PostgreSQL's parser wants the keywords.
     serializers: { [types.BOOL]: (v: unknown) => (v === true ? 'true' : v === false ? 'false' : String(v)) },
-  });
+  };
+  if (env.DATA_DIR.startsWith('memory://')) return PGlite.create({ dataDir: 'memory://', ...options });
+  const folder = resolve(env.DATA_DIR);
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(folder);
+  try {
+    const dataDir = embeddedDatabaseDir(env);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    for (const own of [folder, dataDir, join(folder, 'key-hash-secret')]) makePrivate(own);
+    const pglite = await PGlite.create({ fs: new PrivateNodeFS(dataDir), ...options });
+    const close = pglite.close.bind(pglite);
+    // The folder is free again once its database is closed, whoever closes it.
+    pglite.close = () => close().finally(() => lock.release());
+    return pglite;
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** Takes group and other permissions off a path and, for a folder, everything in it. */
+function makePrivate(path: string): void {
+  if (!existsSync(path)) return;
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink()) return;
+  if (stat.mode & 0o077) chmodSync(path, stat.mode & 0o700);
+  if (stat.isDirectory()) for (const name of readdirSync(path)) makePrivate(join(path, name));
 }
 
 type Env = Pick<Environment, 'DATABASE_URL' | 'DB_POOL_SIZE' | 'DB_STATEMENT_TIMEOUT_MS'>;
