@@ -2,7 +2,10 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:f
 import { join, resolve } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import type { Logger as Pino } from 'pino';
+import { createLogger } from '../common/logger';
 import type { Environment } from '../config/config';
+import { DatabaseLogger } from './database-logger';
 import { lockDataDir } from './data-dir-lock';
 import { ENTITIES } from './entities';
 import { SerializedPGlitePool } from './pglite-pool';
@@ -54,10 +57,13 @@ function makePrivate(path: string): void {
   if (stat.isDirectory()) for (const name of readdirSync(path)) makePrivate(join(path, name));
 }
 
+/** A statement slower than this is logged (without its parameters). */
+const SLOW_QUERY_MS = 1000;
+
 type Env = Pick<Environment, 'DATABASE_URL' | 'DB_POOL_SIZE' | 'DB_STATEMENT_TIMEOUT_MS'>;
 
-/** TypeORM options for PostgreSQL (DATABASE_URL) or for an open embedded database. */
-export function dataSourceOptions(env: Env, pglite?: PGlite): DataSourceOptions {
+/** TypeORM options for PostgreSQL (DATABASE_URL) or for an open embedded database; TypeORM's messages go to `logger`. */
+export function dataSourceOptions(env: Env, pglite?: PGlite, logger: Pino = createLogger('warn')): DataSourceOptions {
   const common = {
     type: 'postgres' as const,
     entities: ENTITIES,
@@ -67,7 +73,9 @@ export function dataSourceOptions(env: Env, pglite?: PGlite): DataSourceOptions 
     synchronize: false,
     uuidExtension: 'pgcrypto' as const,
     installExtensions: false,
-    logging: ['error' as const],
+    logging: ['error' as const, 'warn' as const, 'migration' as const],
+    logger: new DatabaseLogger(logger),
+    maxQueryExecutionTime: SLOW_QUERY_MS,
   };
   if (env.DATABASE_URL) {
     return {
