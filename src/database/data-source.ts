@@ -6,6 +6,7 @@ import type { Logger as Pino } from 'pino';
 import { createLogger } from '../common/logger';
 import type { Environment } from '../config/config';
 import { DatabaseLogger } from './database-logger';
+import { guardedPg } from './guarded-pg-pool';
 import { lockDataDir } from './data-dir-lock';
 import { ENTITIES } from './entities';
 import { SerializedPGlitePool } from './pglite-pool';
@@ -84,9 +85,16 @@ export function dataSourceOptions(env: Env, pglite?: PGlite, logger: Pino = crea
       poolSize: env.DB_POOL_SIZE,
       connectTimeoutMS: 5000,
       applicationName: 'keyhouse',
+      // A connection whose query gets no answer is destroyed, not lent out again (see GuardedPool).
+      driver: guardedPg,
       extra: {
         statement_timeout: env.DB_STATEMENT_TIMEOUT_MS,
         query_timeout: env.DB_STATEMENT_TIMEOUT_MS + 1000,
+        // A transaction left open by a connection the service gave up on ends on the server too.
+        idle_in_transaction_session_timeout: Math.max(10_000, 2 * env.DB_STATEMENT_TIMEOUT_MS),
+        // A network path that died without a word is found by TCP, not only by the next query.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
         idleTimeoutMillis: 30_000,
       },
     };
