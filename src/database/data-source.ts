@@ -37,7 +37,9 @@ export async function openEmbeddedDatabase(env: Pick<Environment, 'DATA_DIR'>): 
   try {
     const dataDir = embeddedDatabaseDir(env);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    for (const own of [folder, dataDir, join(folder, 'key-hash-secret')]) makePrivate(own);
+    // The folder itself and what Keyhouse keeps in it; anything else an operator put there is left alone.
+    makePrivate(folder, false);
+    for (const own of [dataDir, join(folder, 'key-hash-secret')]) makePrivate(own, true);
     const pglite = await PGlite.create({ fs: new PrivateNodeFS(dataDir), ...options });
     const close = pglite.close.bind(pglite);
     // The folder is free again once its database is closed, whoever closes it.
@@ -49,13 +51,13 @@ export async function openEmbeddedDatabase(env: Pick<Environment, 'DATA_DIR'>): 
   }
 }
 
-/** Takes group and other permissions off a path and, for a folder, everything in it. */
-function makePrivate(path: string): void {
+/** Takes group and other permissions off a path and, for a folder and `deep`, everything in it. */
+function makePrivate(path: string, deep: boolean): void {
   if (!existsSync(path)) return;
   const stat = lstatSync(path);
   if (stat.isSymbolicLink()) return;
   if (stat.mode & 0o077) chmodSync(path, stat.mode & 0o700);
-  if (stat.isDirectory()) for (const name of readdirSync(path)) makePrivate(join(path, name));
+  if (deep && stat.isDirectory()) for (const name of readdirSync(path)) makePrivate(join(path, name), true);
 }
 
 /** A statement slower than this is logged (without its parameters). */
