@@ -1,12 +1,14 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { AuditModule } from './audit/audit.module';
 import { ClientsModule } from './clients/clients.module';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { Environment } from './config/config';
+import { DataDirInUse } from './database/data-dir-lock';
 import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { IntrospectionModule } from './introspection/introspection.module';
@@ -25,7 +27,7 @@ class EnvironmentModule {
 
 @Module({})
 export class AppModule {
-  static forEnvironment(env: Environment): DynamicModule {
+  static forEnvironment(env: Environment, logger: Logger): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -33,9 +35,11 @@ export class AppModule {
         MetricsModule,
         TypeOrmModule.forRootAsync({
           useFactory: async () => ({
-            ...dataSourceOptions(env, env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env)),
+            ...dataSourceOptions(env, env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env), logger.child({ component: 'database' })),
             retryAttempts: 2,
             retryDelay: 1000,
+            // A data folder held by another process stays held: say so at once.
+            toRetry: (error: unknown) => !(error instanceof DataDirInUse),
           }),
           dataSourceFactory: async (options) => {
             const dataSource = await new DataSource(options!).initialize();

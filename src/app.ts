@@ -31,9 +31,11 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
     // The hot path's calls go to its own Fastify instance first (see HotPathRoutes.serve), every other request to Nest's.
     serverFactory: (handler: RequestListener, options: ServerTimeouts) => httpServer((req, res) => hotPath?.serve(req, res) || handler(req, res), options),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env, logger), adapter, {
     logger: new NestPinoLogger(logger.child({ component: 'nest' })),
     bufferLogs: false,
+    // A failed start is thrown to the caller (main.ts says why and exits; a test sees the error), not a bare exit(1).
+    abortOnError: false,
   });
   hotPath = app.get(HotPathRoutes, { strict: false });
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;

@@ -4,6 +4,10 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app';
 import { InvalidConfiguration, loadEnvironment } from './config/config';
+import { DataDirInUse } from './database/data-dir-lock';
+
+/** Within the 25 s the README asks an orchestrator to give a stopping instance. */
+const SHUTDOWN_LIMIT_MS = 20_000;
 
 async function main(): Promise<void> {
   try {
@@ -21,10 +25,29 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await createApp(env);
+  let app;
+  try {
+    app = await createApp(env);
+  } catch (err) {
+    if (err instanceof DataDirInUse) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(75); // EX_TEMPFAIL: free once the other process stops
+    }
+    throw err;
+  }
   // SIGTERM and SIGINT run the graceful shutdown (drain, write usage, close the pool), then
   // exit 0: by default Nest re-raises the signal once done, which reads as a crash (143).
   app.enableShutdownHooks([], { useProcessExit: true });
+  // The graceful shutdown is bounded (usage writes give up after 10 s); should anything still hang on
+  // a connection that does not answer, the process exits anyway, before an orchestrator's SIGKILL.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        process.stderr.write(`graceful shutdown did not finish in ${SHUTDOWN_LIMIT_MS / 1000} s: exiting\n`);
+        process.exit(1);
+      }, SHUTDOWN_LIMIT_MS).unref();
+    });
+  }
   await app.listen({ port: env.PORT, host: env.HOST });
   new Logger('Keyhouse').log(`Keyhouse listening on http://${env.HOST}:${env.PORT} (${env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`}); docs at /docs`);
 }

@@ -394,6 +394,111 @@ describeOnPostgres(`faults: connections to PostgreSQL that die silently${usingPo
   });
 });
 
+/**
+ * The network to PostgreSQL swallows every byte for a while, then flows again, while the
+ * hot path keeps counting usage: the writes under way time out, their connections are
+ * destroyed (never lent out again half way through a transaction), the counts are kept
+ * and written once it flows, and meanwhile the lag gauge and /health say that usage is
+ * not being written. Shutdown keeps its bound with the network still stalled.
+ */
+describeOnPostgres(`faults: a stalled network to PostgreSQL while usage is written${usingPostgres ? '' : ' (skipped: DATABASE_URL is not set)'}`, () => {
+  const STATEMENT_TIMEOUT_MS = 1000;
+  const FLUSH_MS = 300;
+  let proxy: TcpProxy;
+  let a: TestApp;
+  let b: TestApp;
+  let own: { url: string; drop: () => Promise<void> };
+  beforeAll(async () => {
+    own = await createThrowawayDatabase(process.env.DATABASE_URL!);
+    proxy = await TcpProxy.start(new URL(own.url), 5432);
+    b = await TestApp.start({ DATABASE_URL: own.url });
+    a = await TestApp.start({
+      DATABASE_URL: proxy.address(own.url),
+      DB_STATEMENT_TIMEOUT_MS: STATEMENT_TIMEOUT_MS,
+      DB_POOL_SIZE: 3,
+      USAGE_FLUSH_INTERVAL_MS: FLUSH_MS,
+      CACHE_TTL_MS: 60_000,
+    });
+  });
+  afterAll(async () => {
+    proxy?.setMode({ kind: 'pass' });
+    await a?.close().catch(() => undefined);
+    await b?.close();
+    await proxy?.stop();
+    await own?.drop();
+  });
+
+  const usageOf = async (keyId: string) => {
+    const [{ n }] = await b.app.get(DataSource).query('SELECT coalesce(sum(count), 0)::int AS n FROM usage_buckets WHERE key_id = $1', [keyId]);
+    return n as number;
+  };
+  const lagGauge = async () => (await a.app.get(Metrics).registry.getSingleMetric('keyhouse_usage_flush_lag_seconds')!.get()).values[0]?.value ?? 0;
+
+  it('should destroy a connection whose query got no answer, so that usage is written again on fresh ones', async () => {
+    const caller = (await makeClientWithKey(b, ['admin:introspect'])).key.key;
+    const key = await makeKey(b, (await makeClient(b)).id);
+    const introspect = async (times: number) => {
+      for (let i = 0; i < times; i++) expect((await a.post('/v1/introspect', { token: key.key }, { key: caller })).body.active).toBe(true);
+    };
+    await introspect(2);
+    await waitFor('the first counts to be written', async () => (await usageOf(key.id)) === 2);
+    // Every connection open now goes silent for good, half way through whatever it was sending; new ones work.
+    proxy.stallOpenConnections();
+    const stalledAt = Date.now();
+    await introspect(10);
+    await waitFor('the counts to be written on fresh connections', async () => (await usageOf(key.id)) === 12, 20_000);
+    process.stdout.write(`open connections silenced: usage written again ${Date.now() - stalledAt} ms after\n`);
+    const db = a.app.get(DataSource);
+    const writes = await Promise.all(Array.from({ length: 6 }, () => db.transaction((m) => m.query('SELECT txid_current() AS id'))));
+    expect(writes).toHaveLength(6);
+  }, 60_000);
+
+  it('should keep the counts through the stall, report them unwritten (lag, /health), write them all once it flows, and stop within its bound', async () => {
+    const caller = (await makeClientWithKey(b, ['admin:introspect'])).key.key;
+    const key = await makeKey(b, (await makeClient(b)).id);
+    const introspect = async (times: number) => {
+      for (let i = 0; i < times; i++) expect((await a.post('/v1/introspect', { token: key.key }, { key: caller })).body.active).toBe(true);
+    };
+    await introspect(5);
+    await waitFor('the first counts to be written', async () => (await usageOf(key.id)) === 5);
+    expect((await a.get('/health')).status).toBe(200);
+
+    // Every byte swallowed, both ways: the flushes under way hang until their queries time out.
+    proxy.setMode({ kind: 'blackhole' });
+    const stalledAt = Date.now();
+    await introspect(20); // answered from the cache, counted in memory
+    await waitFor('the lag gauge to show the unwritten counts', async () => (await lagGauge()) >= 1, 10_000);
+    await waitFor('/health to say usage is not written', async () => {
+      const res = await a.get('/health');
+      return res.status === 503 && res.body.details?.usage?.status === 'down';
+    }, 20_000);
+    // Long enough for queries to time out on the connections that carried them.
+    while (Date.now() - stalledAt < 4 * (STATEMENT_TIMEOUT_MS + 1000)) await sleep(100);
+
+    proxy.setMode({ kind: 'pass' });
+    const restoredAt = Date.now();
+    await waitFor('every count to be written once it flows', async () => (await usageOf(key.id)) >= 25, 15_000);
+    process.stdout.write(`stalled network while writing usage: every count written ${Date.now() - restoredAt} ms after it flowed again\n`);
+    await sleep(2 * FLUSH_MS);
+    expect(await usageOf(key.id)).toBe(25);
+    await waitFor('the lag to fall back', async () => (await lagGauge()) < 1);
+    await waitFor('/health to be 200 again', async () => (await a.get('/health')).status === 200);
+    // No connection of the pool is left inside an old transaction: each one writes.
+    const db = a.app.get(DataSource);
+    const writes = await Promise.all(Array.from({ length: 6 }, () => db.transaction((m) => m.query('SELECT txid_current() AS id'))));
+    expect(writes).toHaveLength(6);
+
+    // Stopped while the network swallows everything again: the last counts cannot be written, but it stops in time.
+    await introspect(3);
+    proxy.setMode({ kind: 'blackhole' });
+    const closing = Date.now();
+    await a.close();
+    const took = Date.now() - closing;
+    process.stdout.write(`closed with the network to PostgreSQL stalled in ${took} ms\n`);
+    expect(took).toBeLessThan(20_000);
+  }, 90_000);
+});
+
 async function poolGauge(app: TestApp): Promise<Record<string, number>> {
   const metric = await app.app.get(Metrics).registry.getSingleMetric('keyhouse_db_pool_connections')!.get();
   return Object.fromEntries(metric.values.map((v) => [String(v.labels.state), v.value]));

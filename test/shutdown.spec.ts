@@ -1,14 +1,15 @@
-import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { checkResponse, recordTally } from './support/openapi-validation';
 import { unique } from './support/factories';
+import { buildService, Service } from './support/service-process';
 import { usingPostgres } from './support/test-app';
+
+/** Introspections answered before the SIGTERM. */
+const SIGNAL_AFTER = 800;
 
 /**
  * The production build in a process of its own, stopped with SIGTERM under load, as an
@@ -16,80 +17,6 @@ import { usingPostgres } from './support/test-app';
  * (503 problem, or no connection), the last usage counts are written, the database pool
  * closes and the process exits 0. Started again on the same data, it reports every count.
  */
-const ROOT = resolve(__dirname, '..');
-/** Introspections answered before the SIGTERM. */
-const SIGNAL_AFTER = 800;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-/**
- * `nest build` into a folder of this run's own under test-artifacts/ (the CLI builds only
- * inside the project): other work in the tree may rebuild dist/ meanwhile.
- */
-async function buildService(): Promise<{ folder: string; main: string }> {
-  const folder = join(ROOT, 'test-artifacts', `shutdown-build-${randomUUID().slice(0, 8)}`);
-  mkdirSync(folder, { recursive: true });
-  const tsconfig = join(folder, 'tsconfig.json');
-  writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.build.json', compilerOptions: { outDir: './build' } }));
-  await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'nest'), ['build', '--path', relative(ROOT, tsconfig)], { cwd: ROOT, timeout: 120_000 });
-  return { folder, main: join(folder, 'build', 'src', 'main.js') };
-}
-
-class Service {
-  private output = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {
-    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
-  }
-
-  static async start(main: string, cwd: string, env: Record<string, string>): Promise<Service> {
-    const port = await freePort();
-    const child = spawn(process.execPath, [main], {
-      cwd, // no .env of the checkout
-      env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const service = new Service(child, `http://127.0.0.1:${port}`);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}:\n${service.output}`);
-      if (Date.now() > deadline) throw new Error(`the service did not start:\n${service.output}`);
-      const up = await fetch(`${service.url}/health`).then((r) => r.ok, () => false);
-      if (up) return service;
-      await sleep(100);
-    }
-  }
-
-  get log(): string {
-    return this.output;
-  }
-
-  terminate(): void {
-    this.child.kill('SIGTERM');
-  }
-
-  async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    await this.exited;
-  }
-}
-
 interface Answer {
   status: number;
   body: any;
@@ -130,7 +57,7 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'keyhouse-shutdown-'));
-    ({ folder: build, main } = await buildService());
+    ({ folder: build, main } = await buildService('shutdown'));
     env = {
       NODE_ENV: 'production',
       BOOTSTRAP_ROOT_KEY: rootKey,

@@ -10,8 +10,10 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateBy,
   validateSync,
 } from 'class-validator';
+import { estimatedBits, MIN_SECRET_BITS } from './secret-strength';
 
 const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value);
 const toBool = ({ value }: { value: unknown }) =>
@@ -43,6 +45,13 @@ export class Environment {
   DATA_DIR = './data';
 
   @Transform(blankToUndefined) @IsOptional() @IsString() @MinLength(32, { message: 'KEY_HASH_SECRET must be at least 32 characters' })
+  @ValidateBy({
+    name: 'randomEnough',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || estimatedBits(value) >= MIN_SECRET_BITS,
+      defaultMessage: () => `KEY_HASH_SECRET is not random enough (repeated or sequential characters; at least ${MIN_SECRET_BITS} bits estimated): generate one with openssl rand -base64 48`,
+    },
+  })
   KEY_HASH_SECRET?: string;
 
   @Transform(blankToUndefined) @IsOptional() @IsString() @MaxLength(200)

@@ -27,7 +27,7 @@ function embeddedSecret(dataDir: string): string {
   if (dataDir.startsWith('memory://')) return randomBytes(32).toString('base64url');
   const file = join(resolve(dataDir), 'key-hash-secret');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(resolve(dataDir), { recursive: true });
+  mkdirSync(resolve(dataDir), { recursive: true, mode: 0o700 });
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   return secret;

@@ -92,4 +92,38 @@ describe('UsageRecorder', () => {
       },
     ]);
   });
+
+  it('should report the age of counts taken by a write that has not committed, and be not writing once it is older than the bound', async () => {
+    let finish!: () => void;
+    const stuck = new Promise<void>((resolve) => (finish = resolve));
+    const dataSource = { transaction: () => stuck } as unknown as DataSource;
+    const env = { USAGE_FLUSH_INTERVAL_MS: 1000, DB_STATEMENT_TIMEOUT_MS: 1000 } as Environment;
+    const recorder = new UsageRecorder(dataSource, env, metrics);
+    const at = Date.now();
+    recorder.record('a', 'valid', at - 2000);
+    const flushing = recorder.flush();
+    // The write has the counts but has not committed: they are still owed.
+    expect(recorder.lagSeconds(at)).toBeCloseTo(2, 1);
+    expect(recorder.writing(at)).toBe(true);
+    expect(recorder.writing(at - 2000 + recorder.lagLimitMs() + 1)).toBe(false);
+    finish();
+    await flushing;
+    expect(recorder.lagSeconds()).toBe(0);
+    expect(recorder.writing()).toBe(true);
+  });
+
+  it('should keep counts through failed writes, say since when they fail, and write every count once the database answers', async () => {
+    let failing = true;
+    const { dataSource, written } = fakeDatabase(() => undefined, () => failing);
+    const recorder = new UsageRecorder(dataSource, { USAGE_FLUSH_INTERVAL_MS: 1000, DB_STATEMENT_TIMEOUT_MS: 1000 } as Environment, metrics);
+    recorder.record('a', 'valid', T);
+    for (let i = 0; i < 3; i++) expect(await recorder.flush()).toBe(0);
+    expect(recorder.failingFrom).not.toBeNull();
+    expect(recorder.lagSeconds(T + 5000)).toBe(5);
+    failing = false;
+    expect(await recorder.flush()).toBe(1);
+    expect(written.flatMap((w) => w.rows)).toEqual([['a', T - (T % HOUR), 'valid', 1]]);
+    expect(recorder.failingFrom).toBeNull();
+    expect(recorder.lagSeconds()).toBe(0);
+  });
 });

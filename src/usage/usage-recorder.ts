@@ -51,12 +51,17 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('UsageRecorder');
   /** By key id: a call looks its key up and adds to a row, without building a string per call. */
   private pending = new Map<string, KeyUsage>();
-  /** When the oldest count not yet written was recorded. */
+  /** When the oldest count not yet taken by a write was recorded. */
   private pendingSince: number | null = null;
+  /** When the oldest count of the write under way was recorded: not written until it commits. */
+  private writingSince: number | null = null;
+  /** Since when every write has failed; null while they succeed. */
+  private failingSince: number | null = null;
   private flushing: Promise<number> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private failing = false;
   private exitDeadline: number | null = null;
+  /** How long writes had been failing when that was last logged. */
+  private lastWarnedAt: number | null = null;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -65,7 +70,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.metrics.observeUsageLag(() => (this.pendingSince === null ? 0 : (Date.now() - this.pendingSince) / 1000));
+    this.metrics.observeUsageLag(() => this.lagSeconds());
     this.timer = setInterval(() => void this.flush(), this.env.USAGE_FLUSH_INTERVAL_MS);
     this.timer.unref();
   }
@@ -84,15 +89,46 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   async flushBeforeExit(): Promise<void> {
     // One deadline for the whole shutdown, however many hooks ask for the last flush.
     const deadline = (this.exitDeadline ??= Date.now() + EXIT_FLUSH_DEADLINE_MS);
-    await this.flush();
-    while (this.hasPending() && Date.now() < deadline) {
+    // A write stuck on a connection that does not answer is not waited for past the deadline.
+    const flushBy = () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+      return Promise.race([this.flush(), late]).finally(() => clearTimeout(timer));
+    };
+    await flushBy();
+    while (this.hasPending() && this.writingSince === null && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, EXIT_FLUSH_RETRY_MS));
-      await this.flush();
+      await flushBy();
     }
+    if (this.writingSince !== null) this.logger.error('usage counts may be lost at shutdown: their write had not finished');
     if (this.hasPending()) {
       const rows = [...this.pending.values()].reduce((n, usage) => n + usage.rows.length, 0);
       this.logger.error(`usage counts lost at shutdown: ${rows} rows could not be written`);
     }
+  }
+
+  /** Age of the oldest count not yet written (in a write under way or waiting for the next), in seconds. */
+  lagSeconds(now = Date.now()): number {
+    const oldest = Math.min(this.writingSince ?? Infinity, this.pendingSince ?? Infinity);
+    return oldest === Infinity ? 0 : Math.max(0, now - oldest) / 1000;
+  }
+
+  /**
+   * Whether counts are being written: false once the oldest unwritten count is older than
+   * two flush intervals and two statement timeouts (writes failing, or one stuck), so
+   * /health can say so instead of answering 200 while usage piles up in memory.
+   */
+  writing(now = Date.now()): boolean {
+    return this.lagSeconds(now) * 1000 <= this.lagLimitMs();
+  }
+
+  lagLimitMs(): number {
+    return 2 * this.env.USAGE_FLUSH_INTERVAL_MS + 2 * (this.env.DB_STATEMENT_TIMEOUT_MS + 1000);
+  }
+
+  /** Since when writes have failed without one succeeding; null while they succeed. */
+  get failingFrom(): number | null {
+    return this.failingSince;
   }
 
   private hasPending(): boolean {
@@ -132,6 +168,8 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     const since = this.pendingSince;
     this.pending = new Map();
     this.pendingSince = null;
+    // Taken, not written: until the transaction commits these counts are still owed, and the lag says so.
+    this.writingSince = since;
     rows.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : a.bucket - b.bucket || (a.outcome < b.outcome ? -1 : 1)));
     touched.sort(([a], [b]) => (a < b ? -1 : 1));
     try {
@@ -152,12 +190,20 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
       });
     } catch (err) {
       this.restore(rows, touched, since);
-      if (!this.failing) this.logger.warn(`usage counts not written, kept for the next flush: ${(err as Error).message}`);
-      this.failing = true;
+      this.writingSince = null;
+      const failingFor = this.failingSince === null ? 0 : Date.now() - this.failingSince;
+      // The first failure, then one line a minute while it lasts: silence would read as recovered.
+      if (this.failingSince === null || failingFor >= (this.lastWarnedAt ?? 0) + 60_000) {
+        this.lastWarnedAt = failingFor;
+        this.logger.warn(`usage counts not written, kept for the next flush (failing for ${Math.round(failingFor / 1000)} s, oldest count ${Math.round(this.lagSeconds())} s old): ${(err as Error).message}`);
+      }
+      this.failingSince ??= Date.now();
       return 0;
     }
-    if (this.failing) this.logger.log('usage counts written again');
-    this.failing = false;
+    this.writingSince = null;
+    if (this.failingSince !== null) this.logger.log('usage counts written again');
+    this.failingSince = null;
+    this.lastWarnedAt = null;
     this.metrics.usageFlushRows.observe(rows.length);
     return rows.length;
   }
