@@ -1,8 +1,9 @@
 import fc from 'fast-check';
+import { Client } from 'pg';
 import { SYSTEM_CLIENT_ID } from '../src/keys/root-key.bootstrap';
 import { expectProblem, makeClient, makeKey, makeScope, unique } from './support/factories';
 import { covers, scopeSet } from './support/scope-oracle';
-import { Reply, TestApp } from './support/test-app';
+import { Reply, TestApp, usingPostgres } from './support/test-app';
 
 /**
  * Who may grant what: a key that is not a root key grants (issues, patches, rotates) only
@@ -144,6 +145,32 @@ describe('grants', () => {
       // Empty lifts the ceiling.
       expect((await app.patch(`/v1/clients/${client.id}`, { allowed_scopes: [] })).body.allowed_scopes).toEqual([]);
       expect((await issue(client.id, [s.write])).status).toBe(201);
+    });
+
+    // A second connection holds the client row as a ceiling change does; the embedded database has one connection only.
+    (usingPostgres ? it : it.skip)('should make an issue under way wait for a ceiling change, then obey it', async () => {
+      const s = await namespace();
+      const client = await makeClient(app);
+      const operator = new Client({ connectionString: process.env.DATABASE_URL });
+      await operator.connect();
+      try {
+        await operator.query('BEGIN');
+        await operator.query('SELECT id FROM clients WHERE id = $1 FOR UPDATE', [client.id]);
+        const issuing = issue(client.id, [s.write]);
+        const until = Date.now() + 10_000;
+        const me = (await operator.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        const waiting = async () =>
+          (await operator.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [me])).rows[0]!.n;
+        while ((await waiting()) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+        await operator.query('UPDATE clients SET allowed_scopes = $2 WHERE id = $1', [client.id, [s.read]]);
+        await operator.query('COMMIT');
+        const res = await issuing;
+        expectProblem(res, 403);
+        expect(refused(res)).toEqual([{ scope: s.write, reason: 'outside_ceiling' }]);
+        expect(await keysOf(client.id)).toEqual([]);
+      } finally {
+        await operator.end();
+      }
     });
 
     it('should be set by root keys only', async () => {
