@@ -229,8 +229,8 @@ describe('authorization', () => {
 
   describe('granting admin: scopes', () => {
     it('should let a key grant only admin: scopes it holds itself', async () => {
-      const { client, key } = await makeClientWithKey(app, ['admin:keys:write', 'admin:keys:read']);
       const plain = await makeScope(app);
+      const { client, key } = await makeClientWithKey(app, ['admin:keys:write', 'admin:keys:read', plain.name]);
       const issue = (scopes: string[]) => app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'granted', scopes }, { key: key.key });
 
       expect((await issue(['admin:keys:read', plain.name])).status).toBe(201);
@@ -242,10 +242,15 @@ describe('authorization', () => {
       expect((await app.get(`/v1/keys/${own.id}`)).body.scopes).toEqual([]);
     });
 
-    it('should let a key holding admin:* grant any admin: scope to its own client', async () => {
+    it('should let a key holding admin:* grant any admin: scope to its own client but those only root grants', async () => {
       const { client, key } = await makeClientWithKey(app, ['admin:*']);
-      const res = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'granted', scopes: ['admin:clients:read', 'admin:*'] }, { key: key.key });
-      expect(res.status).toBe(201);
+      const issue = (scopes: string[]) => app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'granted', scopes }, { key: key.key });
+      expect((await issue(['admin:clients:read', 'admin:keys:write', 'admin:audit:read'])).status).toBe(201);
+      for (const rootOnly of ['admin:*', 'admin:leaks:report']) {
+        const res = await issue([rootOnly]);
+        expectProblem(res, 403);
+        expect(res.body.refused_scopes).toEqual([{ scope: rootOnly, reason: 'root_only' }]);
+      }
     });
 
     it('should not hand out a stronger key by rotating or loosening it', async () => {

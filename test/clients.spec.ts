@@ -3,7 +3,7 @@ import { SYSTEM_CLIENT_ID } from '../src/keys/root-key.bootstrap';
 import { allPages, errorPointers, expectProblem, makeClient, makeClientWithKey, unique } from './support/factories';
 import { TestApp } from './support/test-app';
 
-const CLIENT_FIELDS = ['created_at', 'description', 'id', 'metadata', 'name', 'status', 'updated_at'];
+const CLIENT_FIELDS = ['allowed_scopes', 'created_at', 'description', 'id', 'metadata', 'name', 'status', 'updated_at'];
 
 describe('clients', () => {
   let app: TestApp;
@@ -24,6 +24,7 @@ describe('clients', () => {
         name,
         description: 'Checkout service, team Payments',
         status: 'active',
+        allowed_scopes: [],
         metadata: { team: 'payments', tier: 1 },
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         updated_at: res.body.created_at,

@@ -83,20 +83,74 @@ describe('leaked key reports', () => {
     expect(res.body).toEqual({ matched: false, revoked: false });
   });
 
-  it("should let a client's own admin key report any key, but name only its own", async () => {
+  it("should let a client's own admin key revoke its own keys by report, naming them", async () => {
     const mine = await makeClient(app);
-    const theirs = await makeClient(app);
     const reporter = await makeKey(app, mine.id, { scopes: ['admin:keys:write'] });
-    const foreign = await makeKey(app, theirs.id);
     const own = await makeKey(app, mine.id);
-
-    const foreignReport = await report(foreign.key, {}, reporter.key);
-    expect(foreignReport.body).toEqual({ matched: true, revoked: true });
-    expect(foreignReport.raw).not.toContain(foreign.id);
-    expect((await app.get(`/v1/keys/${foreign.id}`)).body).toMatchObject({ status: 'revoked', revoked_reason: 'leaked' });
-    expect((await revocationsOf(foreign.id))[0]).toMatchObject({ actor_key_id: reporter.id, client_id: theirs.id });
-
     expect((await report(own.key, {}, reporter.key)).body).toEqual({ matched: true, revoked: true, key_id: own.id, hint: own.hint });
+  });
+
+  describe("another client's key", () => {
+    const leakReports = async (keyId: string, key?: string) =>
+      (await app.get('/v1/audit-events', { query: { action: 'key.leak_reported', target: keyId }, key })).body.data as Array<Record<string, any>>;
+
+    it('should not be revoked by a tenant that reports it, which learns nothing, and root sees the report', async () => {
+      const mine = await makeClient(app);
+      const theirs = await makeClient(app);
+      const reporter = await makeKey(app, mine.id, { scopes: ['admin:keys:write', 'admin:audit:read'] });
+      const foreign = await makeKey(app, theirs.id, { scopes: ['admin:audit:read'] });
+      const spent = await makeKey(app, theirs.id);
+      await app.post(`/v1/keys/${spent.id}/revoke`, { reason: 'rotated out' });
+
+      const unknown = await report(generateKey('live'), {}, reporter.key);
+      for (const candidate of [foreign.key, spent.key]) {
+        const res = await report(candidate, { url: `https://paste.example/${candidate}` }, reporter.key);
+        expect({ status: res.status, body: res.body, type: res.headers['content-type'] }).toEqual({
+          status: unknown.status,
+          body: unknown.body,
+          type: unknown.headers['content-type'],
+        });
+      }
+      expect((await app.get(`/v1/keys/${foreign.id}`)).body).toMatchObject({ status: 'active', revoked_reason: null });
+      expect(await revocationsOf(foreign.id)).toEqual([]);
+
+      const [event, ...more] = await leakReports(foreign.id);
+      expect(more).toEqual([]);
+      expect(event).toMatchObject({
+        actor_key_id: reporter.id,
+        client_id: null,
+        target_id: foreign.id,
+        changes: { reported_by: reporter.id, key_client_id: theirs.id, key_status: 'active', source: 'github secret scanning' },
+      });
+      expect(JSON.stringify(event)).not.toContain(foreign.key);
+      // Only root sees it: neither the reporter's client nor the key's finds it in its trail.
+      expect(await leakReports(foreign.id, reporter.key)).toEqual([]);
+      expect(await leakReports(foreign.id, foreign.key)).toEqual([]);
+    });
+
+    it('should be revoked on a report by a key holding admin:leaks:report, granted by root only', async () => {
+      const scanner = await makeClient(app);
+      const theirs = await makeClient(app);
+      const reporter = await makeKey(app, scanner.id, { scopes: ['admin:keys:write', 'admin:leaks:report'] });
+      const foreign = await makeKey(app, theirs.id);
+      expect((await report(foreign.key, {}, reporter.key)).body).toEqual({ matched: true, revoked: true });
+      expect((await app.get(`/v1/keys/${foreign.id}`)).body).toMatchObject({ status: 'revoked', revoked_reason: 'leaked' });
+      expect((await revocationsOf(foreign.id))[0]).toMatchObject({ actor_key_id: reporter.id, client_id: theirs.id });
+
+      // The scanner cannot hand its power on.
+      const res = await app.post(`/v1/clients/${scanner.id}/keys`, { environment: 'live', name: 'copy', scopes: ['admin:leaks:report'] }, { key: reporter.key });
+      expect(res.status).toBe(403);
+      expect(res.body.refused_scopes).toEqual([{ scope: 'admin:leaks:report', reason: 'root_only' }]);
+    });
+
+    it("should not be revoked by a tenant holding admin:* (that wildcard runs the tenant's own keys)", async () => {
+      const mine = await makeClient(app);
+      const theirs = await makeClient(app);
+      const reporter = await makeKey(app, mine.id, { scopes: ['admin:*'] });
+      const foreign = await makeKey(app, theirs.id);
+      expect((await report(foreign.key, {}, reporter.key)).body).toEqual({ matched: false, revoked: false });
+      expect((await app.get(`/v1/keys/${foreign.id}`)).body.status).toBe('active');
+    });
   });
 
   it('should keep key-like text out of the trail', async () => {

@@ -26,6 +26,7 @@ export const ADMIN_SCOPES = [
   'admin:scopes:write',
   'admin:audit:read',
   'admin:introspect',
+  'admin:leaks:report',
 ] as const;
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 

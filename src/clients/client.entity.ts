@@ -25,6 +25,13 @@ export class ClientEntity {
   @Column({ name: 'is_system', type: 'boolean', default: false })
   isSystem!: boolean;
 
+  /**
+   * The ceiling on every key of this client: catalogued scopes or `:*` wildcards. Empty
+   * means no ceiling of its own (a non-root granter is still held to its own scopes).
+   */
+  @Column({ name: 'allowed_scopes', type: 'text', array: true, default: () => "'{}'" })
+  allowedScopes!: string[];
+
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata!: Record<string, unknown>;
 

@@ -18,7 +18,7 @@ export class ClientsController {
 
   @Post()
   @RequireScopes('admin:clients:write')
-  @ApiOperation({ summary: 'Create a client', description: 'A client holds keys: a service, partner or customer. Root keys only.' })
+  @ApiOperation({ summary: 'Create a client', description: 'A client holds keys: a service, partner or customer. Root keys only. `allowed_scopes` sets a ceiling on the scopes of every key of the client.' })
   @ApiCreatedResponse({ type: ClientResponse })
   @ApiBadRequest()
   create(@Body() dto: CreateClientDto, @Ctx() ctx: RequestContext): Promise<ClientResponse> {
@@ -47,12 +47,16 @@ export class ClientsController {
   @RequireScopes('admin:clients:write')
   @ApiOperation({
     summary: 'Change a client',
-    description: 'Rename, relabel, or suspend (`status: "suspended"`) and reactivate. Suspension makes every key of the client inactive at once.',
+    description:
+      'Rename, relabel, or suspend (`status: "suspended"`) and reactivate. Suspension makes every key of the client inactive at once. ' +
+      'Only root keys may set `allowed_scopes`, the ceiling on every key of the client; it is refused (409) while keys of the client that are not revoked or expired hold scopes outside it.',
   })
   @ApiOkResponse({ type: ClientResponse })
   @ApiBadRequest()
   @ApiNotFoundResponse({ type: ProblemResponse, description: 'No such client, or not yours.' })
-  @ApiConflict('The system client holds the root keys and cannot be suspended.')
+  @ApiConflict(
+    'The system client holds the root keys and cannot be suspended nor take `allowed_scopes`; or the new `allowed_scopes` would not cover scopes that keys of the client hold (`conflicting_keys`).',
+  )
   update(@Param('id', IdPipe) id: string, @Body() dto: UpdateClientDto, @Ctx() ctx: RequestContext): Promise<ClientResponse> {
     return this.clients.update(id, dto, ctx);
   }

@@ -1,6 +1,17 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayUnique,
+  IsArray,
+  IsString,
+  Matches,
+  MaxLength,
+  registerDecorator,
+  ValidateIf,
+  ValidationOptions,
+} from 'class-validator';
+import { SCOPE_NAME_PATTERN } from '../credentials/scope-match';
 
 export const METADATA_MAX_BYTES = 4096;
 const METADATA_MAX_DEPTH = 5;
@@ -106,3 +117,27 @@ export const IsTimestamp = () =>
         validator: { validate: (value: unknown) => parseTimestamp(value) !== null },
       }),
   );
+
+/**
+ * A list of scope names (catalogued or wildcards; whether they are catalogued is the service's
+ * check): at most 100, no repeats, each at most 128 characters such as `orders:read` or `orders:*`.
+ */
+export const IsScopeList = () =>
+  applyDecorators(
+    IsArray(),
+    ArrayMaxSize(100),
+    ArrayUnique(),
+    IsString({ each: true }),
+    MaxLength(128, { each: true }),
+    Matches(SCOPE_NAME_PATTERN, { each: true, message: 'each value in $property must be a scope name such as orders:read' }),
+  );
+
+/**
+ * A name people read in lists and logs: no control characters, no lone surrogates, and no
+ * format characters (Unicode category Cf: the bidi controls U+202A–U+202E and U+2066–U+2069,
+ * the zero-width U+200B–U+200F, U+FEFF and the rest), which can make one name look like another.
+ */
+export const NAME_TEXT = /^[^\p{Cc}\p{Cs}\p{Cf}]*$/u;
+
+export const IsNameText = () =>
+  Matches(NAME_TEXT, { message: '$property must not contain control, bidi or zero-width (format) characters' });

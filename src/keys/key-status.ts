@@ -12,9 +12,14 @@ export function keyStatus(key: Pick<KeyEntity, 'revokedAt' | 'expiresAt' | 'grac
   return 'active';
 }
 
+/** SQL for "the key `k` has not run out": neither its expiry nor its grace end has passed. */
+const live = '(k.expires_at IS NULL OR k.expires_at > now()) AND (k.grace_ends_at IS NULL OR k.grace_ends_at > now())';
+
+/** SQL for "the key `k` still works or can be made to" (active or expiring): what a client's ceiling must cover. */
+export const NOT_DEAD = `k.revoked_at IS NULL AND ${live}`;
+
 /** SQL for "the key `k` has this status now", for list filters. */
 export function statusCondition(status: KeyStatus): string {
-  const live = '(k.expires_at IS NULL OR k.expires_at > now()) AND (k.grace_ends_at IS NULL OR k.grace_ends_at > now())';
   switch (status) {
     case 'revoked':
       return 'k.revoked_at IS NOT NULL';

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequestContext } from '../auth/actor';
 import { Ctx, RequireScopes } from '../auth/require-scopes.decorator';
@@ -15,6 +15,17 @@ import { KeysService } from './keys.service';
 
 const NOT_FOUND = { type: ProblemResponse, description: 'No such key, or not yours.' };
 
+/** A 201 that carries a full key: no cache, shared or private, may keep it. */
+const IssuedKey = (description?: string) =>
+  applyDecorators(
+    Header('Cache-Control', 'no-store'),
+    ApiCreatedResponse({
+      type: IssuedKeyResponse,
+      description,
+      headers: { 'Cache-Control': { description: 'Always `no-store`: the answer carries a secret.', schema: { type: 'string', example: 'no-store' } } },
+    }),
+  );
+
 @ApiTags('keys')
 @Controller('v1')
 export class KeysController {
@@ -26,7 +37,7 @@ export class KeysController {
     summary: 'Issue a key',
     description: 'Creates a key for the client. The response is the only time the full key (`key`) is ever sent: store it now.',
   })
-  @ApiCreatedResponse({ type: IssuedKeyResponse })
+  @IssuedKey()
   @ApiBadRequest()
   @ApiNotFoundResponse({ type: ProblemResponse, description: 'No such client, or not yours.' })
   issue(@Param('id', IdPipe) clientId: string, @Body() dto: IssueKeyDto, @Ctx() ctx: RequestContext): Promise<IssuedKeyResponse> {
@@ -57,7 +68,7 @@ export class KeysController {
   @ApiOkResponse({ type: KeyResponse })
   @ApiBadRequest()
   @ApiNotFoundResponse(NOT_FOUND)
-  @ApiConflict('The key is revoked.')
+  @ApiConflict('The key is revoked or expired.')
   update(@Param('id', IdPipe) id: string, @Body() dto: UpdateKeyDto, @Ctx() ctx: RequestContext): Promise<KeyResponse> {
     return this.keys.update(id, dto, ctx);
   }
@@ -69,7 +80,7 @@ export class KeysController {
     description:
       'Issues a successor with the same client, environment, scopes, limits and metadata; the old key keeps working until the end of its grace period, never past its own expiry. A key can be rotated once.',
   })
-  @ApiCreatedResponse({ type: IssuedKeyResponse, description: 'The successor, with its full key (shown once).' })
+  @IssuedKey('The successor, with its full key (shown once).')
   @ApiBadRequest()
   @ApiNotFoundResponse(NOT_FOUND)
   @ApiConflict('Already rotated, revoked or expired.')

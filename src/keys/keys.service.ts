@@ -6,6 +6,7 @@ import { AuditLog } from '../audit/audit-log';
 import { ClientsService } from '../clients/clients.service';
 import { Environment } from '../config/config';
 import { diff } from '../common/diff';
+import { redactKeys, redactKeysIn } from '../common/redact';
 import { BadInput, Conflict, Forbidden, NotFound } from '../common/errors';
 import { CREATED_AT_AND_ID, decodeCursor, Page, toPage } from '../common/pagination';
 import { LATEST_INSTANT, TIMESTAMP_RANGE } from '../common/validators';
@@ -13,11 +14,11 @@ import { normalizeRange } from '../credentials/ip-allowlist';
 import { KeyCache } from '../credentials/key-cache';
 import { KeyDigest } from '../credentials/key-digest';
 import { generateKey, keyHint } from '../credentials/key-format';
-import { coversAll, RESERVED_NAMESPACE } from '../credentials/scope-match';
 import { UsedSinceRotationResponse } from '../usage/dto/used-since-rotation.response';
 import { usedSinceRotation } from '../usage/rotation-usage';
 import { IssuedKeyResponse, KeyResponse } from './dto/key.response';
 import { IssueKeyDto } from './dto/issue-key.dto';
+import { assertGrantable, refusedGrants } from './grant-rule';
 import { ListKeysQueryDto } from './dto/list-keys.dto';
 import { RevokeKeyDto } from './dto/revoke-key.dto';
 import { RotateKeyDto } from './dto/rotate-key.dto';
@@ -68,13 +69,14 @@ export class KeysService {
     const expiresAt = expiryFrom(dto.expires_at, dto.ttl_seconds);
     const scopes = sorted(dto.scopes ?? []);
     return this.dataSource.transaction(async (manager) => {
-      await this.clients.visible(manager, clientId, ctx.actor!);
-      await this.assertGrantable(manager, dto.scopes ?? [], ctx.actor);
+      const client = await this.clients.visible(manager, clientId, ctx.actor!, 'share');
+      await this.assertCatalogued(manager, dto.scopes ?? []);
+      assertGrantable(refusedGrants(scopes, ctx.actor, client.allowedScopes), 'grant');
       const key = generateKey(dto.environment);
       const entity = manager.create(KeyEntity, {
         clientId,
         environment: dto.environment,
-        name: dto.name,
+        name: redactKeys(dto.name),
         digest: this.digest.of(key),
         hint: keyHint(key),
         expiresAt,
@@ -83,7 +85,7 @@ export class KeysService {
         ipAllowlist: (dto.ip_allowlist ?? []).map(normalizeRange),
         usageLimit: dto.usage_limit ?? null,
         remaining: dto.usage_limit ?? null,
-        metadata: dto.metadata ?? {},
+        metadata: redactKeysIn(dto.metadata ?? {}),
       });
       const saved = await this.insert(manager, entity, scopes);
       await this.audit.append(manager, ctx, {
@@ -121,12 +123,17 @@ export class KeysService {
   async update(id: string, dto: UpdateKeyDto, ctx: RequestContext): Promise<KeyResponse> {
     return this.changeKey(id, async (manager) => {
       const key = await this.visible(manager, id, ctx.actor!, true);
-      if (key.revokedAt) throw new KeyNotGood('revoked');
+      const status = keyStatus(key);
+      if (status === 'revoked' || status === 'expired') throw new KeyNotGood(status);
       const scopesBefore = await this.scopesOfOne(manager, id);
-      assertHeld(scopesBefore, ctx.actor, 'change');
+      assertGrantable(refusedGrants(scopesBefore, ctx.actor, []), 'change');
       const before = AUDITED(key, scopesBefore);
-      if (dto.name !== undefined) key.name = dto.name;
-      if (dto.expires_at !== undefined) key.expiresAt = dto.expires_at === null ? null : expiryFrom(dto.expires_at, undefined);
+      if (dto.name !== undefined) key.name = redactKeys(dto.name);
+      if (dto.expires_at !== undefined) {
+        const expiresAt = dto.expires_at === null ? null : expiryFrom(dto.expires_at, undefined);
+        assertExpiryNotLater(key.expiresAt, expiresAt, ctx.actor);
+        key.expiresAt = expiresAt;
+      }
       if (dto.rate_limit !== undefined) {
         key.rateLimit = dto.rate_limit?.limit ?? null;
         key.rateWindowSeconds = dto.rate_limit?.window_seconds ?? null;
@@ -136,12 +143,14 @@ export class KeysService {
         key.usageLimit = dto.usage_limit;
         key.remaining = dto.usage_limit;
       }
-      if (dto.metadata !== undefined) key.metadata = dto.metadata;
+      if (dto.metadata !== undefined) key.metadata = redactKeysIn(dto.metadata);
       const scopes = dto.scopes ? sorted(dto.scopes) : scopesBefore;
       const changes = diff(before, AUDITED(key, scopes));
       if (Object.keys(changes).length === 0) return map(key, scopesBefore, (await usedSinceRotation(manager, [key])).get(id));
       if (changes.scopes) {
-        await this.assertGrantable(manager, dto.scopes!, ctx.actor);
+        const client = await this.clients.visible(manager, key.clientId, ctx.actor!, 'share');
+        await this.assertCatalogued(manager, dto.scopes!);
+        assertGrantable(refusedGrants(scopes, ctx.actor, client.allowedScopes), 'grant');
         await manager.delete(KeyScopeEntity, { keyId: id });
         await manager.insert(KeyScopeEntity, scopes.map((scopeName) => ({ keyId: id, scopeName })));
       }
@@ -159,12 +168,14 @@ export class KeysService {
       if (status !== 'active') throw new KeyNotGood(status);
       const now = Date.now();
       const scopes = await this.scopesOfOne(manager, id);
-      assertHeld(scopes, ctx.actor, 'rotate');
+      const client = await this.clients.visible(manager, old.clientId, ctx.actor!, 'share');
+      assertGrantable(refusedGrants(scopes, ctx.actor, client.allowedScopes), 'rotate');
       const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : null;
+      const defaultExpiry = lifetime === null ? null : new Date(Math.min(now + lifetime, LATEST_INSTANT - 1));
       const expiresAt =
-        dto.expires_at !== undefined || dto.ttl_seconds !== undefined
-          ? expiryFrom(dto.expires_at, dto.ttl_seconds)
-          : lifetime === null ? null : new Date(Math.min(now + lifetime, LATEST_INSTANT - 1));
+        dto.expires_at !== undefined || dto.ttl_seconds !== undefined ? expiryFrom(dto.expires_at, dto.ttl_seconds, now) : defaultExpiry;
+      // The successor's lifetime is the old one's, from now; only root may give it a longer one.
+      assertExpiryNotLater(defaultExpiry, expiresAt, ctx.actor);
       const key = generateKey(old.environment);
       const successor = await this.insert(
         manager,
@@ -195,7 +206,13 @@ export class KeysService {
         targetType: 'key',
         targetId: old.id,
         clientId: old.clientId,
-        changes: { replaced_by: successor.id, grace_ends_at: old.graceEndsAt.toISOString(), successor_hint: successor.hint },
+        changes: {
+          replaced_by: successor.id,
+          grace_ends_at: old.graceEndsAt.toISOString(),
+          successor_hint: successor.hint,
+          scopes,
+          expires_at: iso(successor.expiresAt),
+        },
       });
       return { ...map(successor, scopes), key };
     });
@@ -208,7 +225,7 @@ export class KeysService {
       const rotation = (await usedSinceRotation(manager, [key])).get(id);
       if (key.revokedAt) return map(key, scopes, rotation);
       key.revokedAt = new Date();
-      key.revokedReason = dto.reason ?? 'unspecified';
+      key.revokedReason = dto.reason === undefined ? 'unspecified' : redactKeys(dto.reason);
       const saved = await manager.save(key);
       await this.audit.append(manager, ctx, {
         action: 'key.revoked',
@@ -256,19 +273,17 @@ export class KeysService {
   }
 
   /**
-   * Scopes must be in the catalog, and admin: scopes can be granted only by a key
-   * that holds them itself, so no key can mint a stronger one. The catalog rows are
-   * share-locked until the transaction ends: a scope deleted meanwhile either waits
-   * for this key to hold it (and is refused), or was gone before (and this is a 400),
-   * never a link to a deleted scope failing its foreign key.
+   * Keys may carry only catalogued scopes (who may grant them is the grant rule's). The
+   * catalog rows are share-locked until the transaction ends: a scope deleted meanwhile
+   * either waits for this key to hold it (and is refused), or was gone before (and this is
+   * a 400), never a link to a deleted scope failing its foreign key.
    */
-  private async assertGrantable(manager: EntityManager, scopes: string[], actor: Actor | null): Promise<void> {
+  private async assertCatalogued(manager: EntityManager, scopes: string[]): Promise<void> {
     if (scopes.length === 0) return;
     const rows = await manager.query<{ name: string }[]>('SELECT name FROM scopes WHERE name = ANY($1::text[]) ORDER BY name FOR KEY SHARE', [scopes]);
     const known = new Set(rows.map((s) => s.name));
     const unknown = scopes.flatMap((s, i) => (known.has(s) ? [] : [{ pointer: `#/scopes/${i}`, detail: `${s} is not in the scope catalog` }]));
     if (unknown.length > 0) throw new BadInput('Keys may carry only catalogued scopes.', { errors: unknown });
-    assertHeld(scopes, actor, 'grant');
   }
 
   private async scopesOf(manager: EntityManager, keyIds: string[]): Promise<Map<string, string[]>> {
@@ -286,14 +301,14 @@ export class KeysService {
 }
 
 /** An expiry from `expires_at` or `ttl_seconds` (not both); it must lie in the future. `null` means never. */
-function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | undefined): Date | null {
+function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | undefined, now = Date.now()): Date | null {
   if (expiresAt !== undefined && ttlSeconds !== undefined) {
     throw new BadInput('Give expires_at or ttl_seconds, not both.', {
       errors: [{ pointer: '#/ttl_seconds', detail: 'ttl_seconds cannot be combined with expires_at' }],
     });
   }
   if (ttlSeconds !== undefined) {
-    const at = Date.now() + ttlSeconds * 1000;
+    const at = now + ttlSeconds * 1000;
     if (at >= LATEST_INSTANT) throw new BadInput(`ttl_seconds must end within ${TIMESTAMP_RANGE}.`, { errors: [{ pointer: '#/ttl_seconds', detail: 'ttl_seconds reaches past 9998-12-31T23:59:59Z' }] });
     return new Date(at);
   }
@@ -306,18 +321,15 @@ function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | u
 }
 
 /**
- * A key may grant only admin: scopes it holds itself, and for the same reason may
- * change or rotate only keys whose admin: scopes it holds: a rotation hands the
- * successor's secret to the caller, and a change could loosen a stronger key's
- * limits. (Revoking a stronger key hands nothing out, so it needs no such check.)
+ * Until clients have a lifetime policy, only a root key may remove an expiry or move it later
+ * (an expired key stays dead, a short-lived one short); any key may move it earlier.
  */
-function assertHeld(scopes: readonly string[], actor: Actor | null, verb: 'grant' | 'change' | 'rotate'): void {
-  const admin = scopes.filter((s) => s.startsWith(RESERVED_NAMESPACE));
-  if (!actor || admin.length === 0 || coversAll(actor.scopes, admin)) return;
+function assertExpiryNotLater(limit: Date | null, wanted: Date | null, actor: Actor | null): void {
+  if (!actor || actor.isSystem || limit === null) return;
+  if (wanted !== null && wanted.getTime() <= limit.getTime()) return;
   throw new Forbidden(
-    verb === 'grant'
-      ? `A key may grant only admin: scopes it holds itself; yours does not cover ${admin.join(', ')}.`
-      : `A key may ${verb} only keys whose admin: scopes it holds itself; yours does not cover ${admin.join(', ')}.`,
+    wanted === null ? 'Only root keys may remove an expiry.' : `Only root keys may set an expiry later than ${limit.toISOString()}.`,
+    { expires_at_limit: limit.toISOString() },
   );
 }
 

@@ -6,18 +6,24 @@ import { AuditLog } from '../audit/audit-log';
 import { KeyCache } from '../credentials/key-cache';
 import { KeyDigest } from '../credentials/key-digest';
 import { parseKey } from '../credentials/key-format';
+import { redactKeys } from '../common/redact';
+import { LEAK_REPORT_SCOPE } from './grant-rule';
 import { keyStatus } from './key-status';
 import { KeyEntity } from './key.entity';
 import { LeakedKeyReportDto } from './leaked-key-report.dto';
 import { LeakedKeyResponse } from './leaked-key.response';
 
-/** Anything in a free-text field that looks like a key is replaced before it reaches the trail. */
-const KEY_LIKE = /sk_(live|test)_[0-9A-Za-z]+/g;
+/** The answer for anything that is not a key Keyhouse issued, and for a key the reporter may not act on. */
+const NOT_OURS: LeakedKeyResponse = { matched: false, revoked: false };
 
 /**
- * Revokes keys reported as leaked. Holding the full key is proof enough, so any
- * `admin:keys:write` holder may report any key; the answer names the key only to a
- * reporter that could see it anyway (root, or the key's own client).
+ * Revokes keys reported as leaked. A report revokes the key when the reporter is a root key,
+ * belongs to the key's own client, or holds `admin:leaks:report` by name (a secret scanner's
+ * key, granted only by root; a tenant's `admin:*` does not carry it here, so a tenant given
+ * `admin:*` to run its own keys cannot revoke its callers' keys). Any other report is only
+ * recorded (`key.leak_reported`, visible to root alone) and answered as for an unknown key, so
+ * a service holding its callers' keys can neither revoke them nor learn that they are keys.
+ * The answer names the key only to a reporter that could see it anyway.
  */
 @Injectable()
 export class LeakedKeysService {
@@ -30,18 +36,32 @@ export class LeakedKeysService {
 
   async report(dto: LeakedKeyReportDto, ctx: RequestContext): Promise<LeakedKeyResponse> {
     const parsed = parseKey(dto.key.trim());
-    if (!parsed) return { matched: false, revoked: false };
+    if (!parsed) return NOT_OURS;
     const digest = this.digest.of(parsed.key);
+    const actor = ctx.actor!;
     const answer = await this.dataSource.transaction(async (manager): Promise<LeakedKeyResponse> => {
       const key = await manager
         .createQueryBuilder(KeyEntity, 'k')
         .where('k.digest = :digest', { digest })
         .setLock('pessimistic_write')
         .getOne();
-      if (!key) return { matched: false, revoked: false };
-      const own = ownClientOnly(ctx.actor!);
-      const named = own === null || own === key.clientId ? { key_id: key.id, hint: key.hint } : {};
+      if (!key) return NOT_OURS;
+      const own = ownClientOnly(actor);
+      const sees = own === null || own === key.clientId;
       const status = keyStatus(key);
+      const report = { reported_by: actor.keyId, source: redactKeys(dto.source), ...(dto.url ? { url: redactKeys(dto.url) } : {}) };
+      if (!sees && !actor.scopes.includes(LEAK_REPORT_SCOPE)) {
+        // No client id: the reporter's client must not find it in its trail, the key's client must not learn the reporter.
+        await this.audit.append(manager, ctx, {
+          action: 'key.leak_reported',
+          targetType: 'key',
+          targetId: key.id,
+          clientId: null,
+          changes: { ...report, key_client_id: key.clientId, key_status: status },
+        });
+        return NOT_OURS;
+      }
+      const named = sees ? { key_id: key.id, hint: key.hint } : {};
       if (status === 'revoked' || status === 'expired') return { matched: true, revoked: false, ...named };
       key.revokedAt = new Date();
       key.revokedReason = 'leaked';
@@ -51,7 +71,7 @@ export class LeakedKeysService {
         targetType: 'key',
         targetId: key.id,
         clientId: key.clientId,
-        changes: { reason: 'leaked', reported_by: ctx.actor!.keyId, source: scrub(dto.source), ...(dto.url ? { url: scrub(dto.url) } : {}) },
+        changes: { reason: 'leaked', ...report },
       });
       return { matched: true, revoked: true, ...named };
     });
@@ -59,8 +79,4 @@ export class LeakedKeysService {
     if (answer.revoked) this.cache.invalidateDigest(digest);
     return answer;
   }
-}
-
-function scrub(text: string): string {
-  return text.replace(KEY_LIKE, 'sk_$1_[redacted]');
 }

@@ -10,6 +10,8 @@ export class ClientResponse {
   description!: string;
   @ApiProperty({ enum: CLIENT_STATUSES, example: 'active' })
   status!: ClientStatus;
+  /** The ceiling on the client's keys; empty means none of its own. @example ["orders:*"] */
+  allowed_scopes!: string[];
   /** @example {"team": "payments"} */
   metadata!: Record<string, unknown>;
   /** @example "2026-01-01T12:00:00.000Z" */

@@ -1,12 +1,10 @@
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
-  ArrayUnique,
   IsArray,
   IsInt,
   IsObject,
   IsString,
-  Matches,
   Max,
   MaxLength,
   Min,
@@ -16,8 +14,7 @@ import {
   ValidationOptions,
 } from 'class-validator';
 import { isValidRange } from '../../credentials/ip-allowlist';
-import { SCOPE_NAME_PATTERN } from '../../credentials/scope-match';
-import { IsMetadata, PRINTABLE } from '../../common/validators';
+import { IsMetadata, IsNameText, IsScopeList } from '../../common/validators';
 import { applyDecorators } from '@nestjs/common';
 
 export const MAX_TTL_SECONDS = 10 * 365 * 86400;
@@ -46,16 +43,8 @@ function IsCidr(options?: ValidationOptions): PropertyDecorator {
 
 /** The validators of each writable key field, shared by issue and patch. */
 export const KeyField = {
-  name: () => applyDecorators(IsString(), MinLength(1), MaxLength(200), Matches(PRINTABLE, { message: 'name must not contain control characters' })),
-  scopes: () =>
-    applyDecorators(
-      IsArray(),
-      ArrayMaxSize(100),
-      ArrayUnique(),
-      IsString({ each: true }),
-      MaxLength(128, { each: true }),
-      Matches(SCOPE_NAME_PATTERN, { each: true, message: 'each value in scopes must be a scope name such as orders:read' }),
-    ),
+  name: () => applyDecorators(IsString(), MinLength(1), MaxLength(200), IsNameText()),
+  scopes: IsScopeList,
   ttlSeconds: () => applyDecorators(IsInt(), Min(1), Max(MAX_TTL_SECONDS)),
   rateLimit: () => applyDecorators(IsObject(), ValidateNested(), Type(() => RateLimitDto)),
   ipAllowlist: () => applyDecorators(IsArray(), ArrayMaxSize(100), IsString({ each: true }), IsCidr()),

@@ -1,5 +1,5 @@
 import { IsString, Matches, MaxLength } from 'class-validator';
-import { IsOmittable, PRINTABLE } from '../../common/validators';
+import { IsNameText, IsOmittable } from '../../common/validators';
 import { SCOPE_NAME_PATTERN } from '../../credentials/scope-match';
 
 export class CreateScopeDto {
@@ -14,7 +14,7 @@ export class CreateScopeDto {
   name!: string;
 
   /** @example "Read orders" */
-  @IsOmittable() @IsString() @MaxLength(500) @Matches(PRINTABLE, { message: 'description must not contain control characters' })
+  @IsOmittable() @IsString() @MaxLength(500) @IsNameText()
   description?: string;
 }
 
