@@ -1,4 +1,5 @@
 import { BadInput } from './errors';
+import { parseTimestamp } from './validators';
 
 /** `{"data": [...], "next_cursor": ...}`, the shape of every list. */
 export interface Page<T> {
@@ -26,9 +27,13 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const BIGINT_MAX = 9_223_372_036_854_775_807n;
 
-/** Parts of cursors: what `toISOString` writes, a UUID, a positive bigint, nothing. */
+/**
+ * Parts of cursors: what `toISOString` writes for an instant in the range the API takes (a
+ * year such as 0000, which PostgreSQL has no date for, is no position in any list), a UUID,
+ * a positive bigint, nothing.
+ */
 export const CursorPart = {
-  instant: (part: string) => ISO_INSTANT.test(part) && !Number.isNaN(Date.parse(part)) && new Date(part).toISOString() === part,
+  instant: (part: string) => ISO_INSTANT.test(part) && parseTimestamp(part) !== null && new Date(part).toISOString() === part,
   uuid: (part: string) => UUID.test(part),
   bigint: (part: string) => /^[1-9][0-9]{0,18}$/.test(part) && BigInt(part) <= BIGINT_MAX,
   empty: (part: string) => part === '',
