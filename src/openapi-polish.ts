@@ -65,7 +65,7 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
   const scopes = operation['x-required-scopes'];
   if (operation.security === undefined && !operation.responses['401']) operation.security = [];
   if (scopes && !operation.description?.includes('**Requires**')) {
-    const need = `**Requires** ${scopes.map((s) => `\`${s}\``).join(' and ')} (or a wildcard covering it, such as \`admin:*\`).`;
+    const need = `**Requires** ${scopes.map((s) => `\`${s}\``).join(' or ')} (or a wildcard covering it, such as \`admin:*\`).`;
     operation.description = operation.description ? `${operation.description}\n\n${need}` : need;
   }
   for (const parameter of (operation.parameters ?? []) as ParameterObject[]) {

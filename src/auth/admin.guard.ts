@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { Forbidden, Unauthenticated } from '../common/errors';
 import { KeyVerifier } from '../credentials/key-verifier';
-import { coversAll } from '../credentials/scope-match';
+import { scopeCovers } from '../credentials/scope-match';
 import { presentedKey } from './actor';
 import { AuthFailureThrottle } from './auth-failure-throttle';
 
@@ -43,8 +43,9 @@ export class AdminGuard implements CanActivate {
     if (!verdict.active) throw await this.failures.refusal('admin', request.ip);
     const key = verdict.record;
     request.actor = { keyId: key.keyId, clientId: key.clientId, isSystem: key.isSystemClient, scopes: key.scopes };
-    if (!coversAll(key.scopes, required)) {
-      throw new Forbidden(`This operation requires the scope ${required.join(' and ')}.`, { required_scopes: required });
+    // A route names one scope, or several of which any one will do.
+    if (required.length > 0 && !required.some((needed) => key.scopes.some((held) => scopeCovers(held, needed)))) {
+      throw new Forbidden(`This operation requires the scope ${required.join(' or ')}.`, { required_scopes: required });
     }
     return true;
   }

@@ -12,20 +12,23 @@ export const TOO_MANY_FAILURES =
   'Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes.';
 
 /**
- * Guards a route with an admin key holding `scope` (or `admin:*`) and documents the
- * requirement in OpenAPI: its security schemes, the scope, and the 401 and 403.
+ * Guards a route with an admin key holding `scope` (or `admin:*`), or any one of
+ * `alternatives`, and documents the requirement in OpenAPI: its security schemes, the
+ * scopes, and the 401 and 403.
  */
-export function RequireScopes(scope: AdminScope) {
+export function RequireScopes(scope: AdminScope, ...alternatives: AdminScope[]) {
+  const scopes = [scope, ...alternatives];
+  const named = scopes.map((s) => `\`${s}\``).join(' or ');
   return applyDecorators(
-    SetMetadata(REQUIRED_SCOPES, [scope]),
+    SetMetadata(REQUIRED_SCOPES, scopes),
     UseGuards(AdminGuard),
     // OpenAPI 3.0 allows scopes only for OAuth schemes; the scope is named in x-required-scopes.
     ApiSecurity(BEARER_SCHEME),
     ApiSecurity(API_KEY_SCHEME),
     ApiSecurity(BASIC_SCHEME),
-    ApiExtension('x-required-scopes', [scope]),
+    ApiExtension('x-required-scopes', scopes),
     ApiUnauthorizedResponse({ description: 'No key, or a key that is not good.', type: ProblemResponse }),
-    ApiForbiddenResponse({ description: `The key lacks \`${scope}\`.`, type: ProblemResponse }),
+    ApiForbiddenResponse({ description: `The key lacks ${named}.`, type: ProblemResponse }),
     ApiTooManyRequestsResponse({ description: TOO_MANY_FAILURES, type: ProblemResponse }),
   );
 }

@@ -14,7 +14,7 @@ export class LeakedKeysController {
 
   @Post()
   @HttpCode(200)
-  @RequireScopes('admin:keys:write')
+  @RequireScopes('admin:keys:write', 'admin:leaks:report')
   @ApiOperation({
     summary: 'Report a leaked key',
     description:
