@@ -134,7 +134,8 @@ function judge(record: KeyRecord | null, required: Requirements, now: number): V
 }
 
 function check(key: KeyRecord, required: Requirements, now: number): InactiveReason | null {
-  if (key.revokedAt !== null && key.revokedAt <= now) return 'revoked';
+  // A revocation is never in the future: set is revoked, whatever this instance's clock says.
+  if (key.revokedAt !== null) return 'revoked';
   if (key.goodUntil !== null && key.goodUntil <= now) return 'expired';
   if (!key.clientActive) return 'client_suspended';
   if (required.environment && required.environment !== key.environment) return 'environment_mismatch';
