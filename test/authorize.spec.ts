@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import fc from 'fast-check';
 import { generateKey } from '../src/credentials/key-format';
 import { makeClient, makeKey, makeScope, unique } from './support/factories';
 import { Reply, TestApp } from './support/test-app';
@@ -150,6 +152,85 @@ describe('GET /v1/authorize', () => {
     const key = await makeKey(app, client.id);
     expect((await authorize(bearer(key.key), '/v1/authorize', 'HEAD')).status).toBe(204);
     expect((await authorize({}, '/v1/authorize', 'HEAD')).status).toBe(401);
+  });
+});
+
+/**
+ * Requirements come from the gateway's configuration (a header it sets, a query string in
+ * the address it calls) and, with Traefik, also from the caller's own headers, which it
+ * forwards. Every requirement given must hold, wherever it came from: a caller can add to
+ * what is required, never take from it.
+ */
+describe('GET /v1/authorize: every requirement given holds', () => {
+  let app: TestApp;
+  let port: number;
+  let read: string;
+  let write: string;
+  const keys: Record<'live' | 'test', { key: string; scopes: string[] }> = {} as never;
+
+  beforeAll(async () => {
+    app = await TestApp.start({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
+    const stem = unique('req').replace('-', '');
+    read = (await makeScope(app, `${stem}:read`)).name;
+    write = (await makeScope(app, `${stem}:write`)).name;
+    const client = await makeClient(app);
+    keys.test = { key: (await makeKey(app, client.id, { environment: 'test', scopes: [read] })).key, scopes: [read] };
+    keys.live = { key: (await makeKey(app, client.id, { environment: 'live', scopes: [read, write] })).key, scopes: [read, write] };
+    await app.app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.app.getHttpServer().address() as { port: number }).port;
+  });
+  afterAll(() => app.close());
+
+  /** Over a real connection: repeated headers as separate header lines, as a gateway forwards them. */
+  function send(path: string, headers: Record<string, string | string[]>): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, headers: { ...headers, connection: 'close' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+  const query = (name: string, values: string[]) => values.map((v) => `${name}=${encodeURIComponent(v)}`);
+  const path = (params: string[]) => (params.length > 0 ? `/v1/authorize?${params.join('&')}` : '/v1/authorize');
+
+  it('should refuse a test key asked for live in the query, whatever environment header the caller adds', async () => {
+    const auth = { authorization: `Bearer ${keys.test.key}` };
+    expect(await send('/v1/authorize?environment=live', auth)).toBe(403);
+    expect(await send('/v1/authorize?environment=live', { ...auth, 'x-required-environment': 'test' })).toBe(403);
+    expect(await send('/v1/authorize?environment=test&environment=live', auth)).toBe(403);
+    expect(await send('/v1/authorize?environment=live&environment=test', auth)).toBe(403);
+    expect(await send('/v1/authorize', { ...auth, 'x-required-environment': ['live', 'test'] })).toBe(403);
+    expect(await send('/v1/authorize', { ...auth, 'x-required-environment': 'test, live' })).toBe(403);
+    // The same requirement given twice is one requirement.
+    expect(await send('/v1/authorize?environment=test&environment=test', { ...auth, 'x-required-environment': ['test', 'test'] })).toBe(204);
+  });
+
+  it('should require every scope asked for, in the header and the query alike', async () => {
+    const auth = { authorization: `Bearer ${keys.test.key}` };
+    expect(await send(path(query('scope', [write])), { ...auth, 'x-required-scopes': read })).toBe(403);
+    expect(await send(path(query('scope', [read, write])), auth)).toBe(403);
+    expect(await send('/v1/authorize', { ...auth, 'x-required-scopes': [read, write] })).toBe(403);
+    expect(await send(path(query('scope', [read])), { ...auth, 'x-required-scopes': read })).toBe(204);
+  });
+
+  it('should answer 204 only when every requirement given holds, for any mix of headers, query and repeats', async () => {
+    const environments = fc.array(fc.constantFrom('live', 'test', '', 'prod'), { maxLength: 2 });
+    const scopeLists = fc.array(fc.constantFrom(read, write, `${read} ${write}`, `${write},${read}`, ''), { maxLength: 2 });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom<'live' | 'test'>('live', 'test'), environments, environments, scopeLists, scopeLists, async (which, envHeader, envQuery, scopeHeader, scopeQuery) => {
+        const { key, scopes } = keys[which];
+        const headers: Record<string, string | string[]> = { authorization: `Bearer ${key}` };
+        if (envHeader.length > 0) headers['x-required-environment'] = envHeader;
+        if (scopeHeader.length > 0) headers['x-required-scopes'] = scopeHeader;
+        const status = await send(path([...query('environment', envQuery), ...query('scope', scopeQuery)]), headers);
+        const asked = [...scopeHeader, ...scopeQuery].flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
+        const holds = [...envHeader, ...envQuery].every((e) => e === '' || e === which) && asked.every((s) => scopes.includes(s));
+        expect(status).toBe(holds ? 204 : 403);
+      }),
+      { numRuns: 80 },
+    );
   });
 });
 

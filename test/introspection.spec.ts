@@ -285,6 +285,21 @@ describe('POST /v1/introspect', () => {
       expectProblem(await app.call('POST', '/v1/introspect', { key: caller, body: '{"token":', headers: { 'content-type': 'application/json' } }), 400);
     });
 
+    it.each([
+      ['environment twice in a form', 'form', 'environment=test&environment=live', '#/environment'],
+      ['environment twice in a form, the same', 'form', 'environment=live&environment=live', '#/environment'],
+      ['scope twice in a form', 'form', 'scope=a:b&scope=c:d', '#/scope'],
+      ['environment as a JSON array', 'json', { environment: ['test', 'live'] }, '#/environment'],
+      ['scope as a JSON array', 'json', { scope: ['a:b', 'c:d'] }, '#/scope'],
+    ])('should be a 400 problem naming the field for %s, never one value picked', async (_, kind, extra, pointer) => {
+      const key = await makeKey(app, client.id, { environment: 'live' });
+      const form = kind === 'form';
+      const body = form ? `token=${key.key}&${extra as string}` : JSON.stringify({ token: key.key, ...(extra as object) });
+      const res = await app.call('POST', '/v1/introspect', { key: caller, body, headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' } });
+      expectProblem(res, 400);
+      expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
+    });
+
     it('should be a 415 for a body that is neither JSON nor a form', async () => {
       const res = await app.call('POST', '/v1/introspect', { key: caller, body: 'token=x', headers: { 'content-type': 'text/plain' } });
       expectProblem(res, 415);
