@@ -257,6 +257,16 @@ describe('POST /v1/introspect', () => {
       }
       expectProblem(await introspect({ token: key.key }, { key: null, form: true, headers: basic(`orders-api:${generateKey('live')}`) }), 401);
     });
+
+    it('should be accepted with client_secret_basic form-urlencoded before Base64, as RFC 6749 §2.3.1 has clients send it', async () => {
+      const key = await makeKey(app, client.id);
+      // Appendix B's encoding as oauth4webapi applies it: all but letters and digits percent-encoded, so sk_live_ is sk%5Flive%5F.
+      const formEncoded = (text: string) => encodeURIComponent(text).replace(/[-_.!~*'()]|%20/g, (c) => (c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+      const pair = `${formEncoded('orders-api')}:${formEncoded(caller)}`;
+      expect(pair).toContain('%5F');
+      const res = await introspect({ token: key.key }, { key: null, form: true, headers: { authorization: `Basic ${Buffer.from(pair).toString('base64')}` } });
+      expect(res.body.active).toBe(true);
+    });
   });
 
   describe('a call that is not well formed', () => {
