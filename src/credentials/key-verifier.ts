@@ -67,6 +67,11 @@ export class KeyVerifier {
     return this.fetch(digest).then((record) => judge(record, required, now));
   }
 
+  /** Whether verifying `token` would query the database: well formed, and not in the cache. */
+  wouldQuery(token: string): boolean {
+    return parseKey(token) !== null && !isExampleKey(token) && this.cache.get(this.digest.of(token)) === undefined;
+  }
+
   /**
    * The key with this digest, from the cache or one indexed query. With the cache on,
    * concurrent misses for one digest share a query: when an entry expires under load,

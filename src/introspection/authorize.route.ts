@@ -70,6 +70,9 @@ export function authorizeAnswer(
   query: Record<string, unknown>,
 ): BodilessAnswer | Promise<BodilessAnswer> {
   const token = presentedKey(headers);
+  // An address over its failure limit, with a key that would cost a query: refused before the lookup.
+  const wait = token ? failures.refuseFirst('authorize', ip, token) : null;
+  if (wait !== null) return { status: 429, headers: { 'retry-after': String(wait) } };
   const decision = check.checkNow('authorize', token ?? '', {
     scopes: requiredScopes(headers, query),
     environment: requiredEnvironment(headers['x-required-environment'], query.environment),

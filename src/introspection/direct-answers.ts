@@ -130,6 +130,8 @@ export class DirectAnswers {
   /** The caller's key first, as the route's guard does; then the body; then the decision. */
   private introspectWith(call: Call, callerKey: string, kind: 'json' | 'form', body: Buffer): void {
     const ip = this.clientIp(call.req);
+    // An address over its failure limit: the route refuses it before any lookup.
+    if (this.deps.failures.overLimit(ip, callerKey)) return call.replay(body);
     const caller = this.deps.verifier.verifyNow(callerKey, { clientIp: ip });
     if (caller instanceof Promise) {
       // catch, not then's second argument: whatever goes wrong after the query is answered too (once: see Call).
