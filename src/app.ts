@@ -5,7 +5,7 @@ import { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { useBodyParsers } from './common/body-parsers';
-import { accessLog, answerHeaders, fastifyOptions } from './common/fastify-setup';
+import { accessLog, answerHeaders, fastifyOptions, refuseForwardedNonAddress } from './common/fastify-setup';
 import { clientErrorHandler, frameworkErrorHandler } from './common/framework-errors';
 import { createLogger, NestPinoLogger } from './common/logger';
 import { refuseWhileClosing } from './common/refuse-while-closing';
@@ -52,6 +52,7 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
   useBodyParsers(app, env.BODY_LIMIT_BYTES);
   fastify.addHook('onSend', answerHeaders(securityHeaders));
   refuseWhileClosing(fastify);
+  fastify.addHook('onRequest', refuseForwardedNonAddress);
   fastify.addHook('onResponse', accessLog);
   setUpOpenApi(app);
   return app;

@@ -234,6 +234,72 @@ describe('GET /v1/authorize: every requirement given holds', () => {
   });
 });
 
+/** Forms that name an address of 10.0.0.0/8 to a lenient parser, or none, but are not canonical address text. */
+export const hostileForwarded = (): fc.Arbitrary<string> => {
+  const octet = fc.integer({ min: 0, max: 255 });
+  const nonCanonical = fc.oneof(
+    fc.tuple(octet, octet).map(([b, c]) => `10.${b * 256 + c}`), // short forms: 10.1, 10.65535
+    fc.tuple(octet, octet).map(([b, c]) => `10.${b}.${c}`),
+    fc.integer({ min: 0x0a000000, max: 0x0affffff }).map(String), // an integer: 167772161
+    fc.tuple(octet, octet, octet).map(([b, c, d]) => `010.${b}.${c}.${d}`), // octal
+    fc.tuple(octet, octet, octet).map(([b, c, d]) => `0x0a.${b}.${c}.${d}`), // hex
+    fc.tuple(octet, octet, octet).map(([b, c, d]) => `10.${b}.${c}.0${d}`), // a leading zero
+    fc.tuple(octet, octet, octet).map(([b, c, d]) => `::10.${b}.${c}.${d}`), // IPv4-compatible IPv6
+    fc.tuple(octet, octet, octet).map(([b, c, d]) => `::ffff:010.${b}.${c}.${d}`),
+    fc.tuple(octet, octet, octet, fc.constantFrom('%eth0', '%25eth0', '%1')).map(([b, c, d, z]) => `::ffff:10.${b}.${c}.${d}${z}`), // zone ids
+    fc.tuple(octet, octet, octet).map(([b, c, d]) => `[10.${b}.${c}.${d}]`), // brackets
+    fc.tuple(octet, octet, octet, fc.integer({ min: 1, max: 65535 })).map(([b, c, d, p]) => `10.${b}.${c}.${d}:${p}`), // ports
+    fc.tuple(octet, octet, octet).map(([b, c, d]) => `[::ffff:10.${b}.${c}.${d}]:443`),
+    fc.integer({ min: 65, max: 4000 }).map((n) => `10.0.0.1${'0'.repeat(n)}`), // very long
+    fc.stringMatching(/^[\x21-\x2b\x2d-\x7e]{1,300}$/), // garbage, printable, no commas
+  );
+  // Several hops: what the caller wrote first, the trusted proxy's hop (the hostile one) nearest.
+  return fc.tuple(fc.array(fc.constantFrom('10.0.0.1', '203.0.113.9', 'junk'), { maxLength: 2 }), nonCanonical).map(([hops, last]) => [...hops, last].join(', '));
+};
+
+describe('hostile X-Forwarded-For from a trusted proxy', () => {
+  let app: TestApp;
+  let allowlisted: string;
+  let mapped: string;
+
+  beforeAll(async () => {
+    app = await TestApp.start({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
+    const client = await makeClient(app);
+    allowlisted = (await makeKey(app, client.id, { ip_allowlist: ['10.0.0.0/8'] })).key;
+    mapped = (await makeKey(app, client.id, { ip_allowlist: ['::ffff:192.0.2.0/120'] })).key;
+  });
+  afterAll(() => app.close());
+
+  const forward = (key: string, xff: string) => app.call('GET', '/v1/authorize', { key: null, headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': xff } });
+
+  it('should match canonical addresses, IPv4-mapped IPv6 as IPv4 on both sides', async () => {
+    expect((await forward(allowlisted, '10.1.2.3')).status).toBe(204);
+    expect((await forward(allowlisted, '::ffff:10.1.2.3')).status).toBe(204);
+    expect((await forward(mapped, '192.0.2.7')).status).toBe(204);
+    expect((await forward(mapped, '::ffff:192.0.2.7')).status).toBe(204);
+    expect((await forward(mapped, '192.0.3.7')).status).toBe(403);
+  });
+
+  it('should never let a non-canonical forwarded address match an allowlist, nor answer a 500 anywhere', async () => {
+    const root = app.rootKey;
+    await fc.assert(
+      fc.asyncProperty(hostileForwarded(), async (xff) => {
+        expect((await forward(allowlisted, xff)).status).toBe(403);
+        // The admin API refuses it, naming the header, and writes nothing with it.
+        const read = await app.call('GET', '/v1/scopes', { key: root, headers: { 'x-forwarded-for': xff } });
+        expect(read.status).toBe(400);
+        expect(read.body.detail).toContain('X-Forwarded-For');
+        const write = await app.call('POST', '/v1/clients', { key: root, body: { name: 'never-stored' }, headers: { 'x-forwarded-for': xff } });
+        expect(write.status).toBe(400);
+        // Introspection answers; its caller's key has no allowlist, so the address is just none.
+        const introspect = await app.call('POST', '/v1/introspect', { key: root, body: { token: allowlisted, client_ip: '10.0.0.1' }, headers: { 'x-forwarded-for': xff } });
+        expect(introspect.status).toBe(200);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe('GET /v1/authorize behind no trusted proxy', () => {
   let app: TestApp;
   beforeAll(async () => {

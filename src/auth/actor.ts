@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { isAddress } from '../credentials/ip-allowlist';
 
 /** The key behind an admin request. */
 export interface Actor {
@@ -41,7 +42,9 @@ export function ownClientOnly(actor: Actor): string | null {
 }
 
 export function requestContext(request: FastifyRequest): RequestContext {
-  return { actor: request.actor ?? null, requestId: String(request.id), sourceIp: request.ip };
+  // Never a forwarded text that is no address (the admin API refuses it; the hot path's denied attempts record the peer).
+  const sourceIp = isAddress(request.ip) ? request.ip : (request.socket.remoteAddress ?? '');
+  return { actor: request.actor ?? null, requestId: String(request.id), sourceIp };
 }
 
 /**

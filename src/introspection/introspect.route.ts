@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest, LogLevel, FastifySchemaValidationError, RouteOptions } from 'fastify';
-import ipaddr from 'ipaddr.js';
 import { presentedKey } from '../auth/actor';
 import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { BadInput, Forbidden, TooManyFailedAttempts, Unauthenticated } from '../common/errors';
 import { sendProblem } from '../common/send-problem';
+import { isAddress } from '../credentials/ip-allowlist';
 import { ENVIRONMENTS } from '../credentials/key-format';
 import { KeyVerifier, type Verdict } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
@@ -122,11 +122,6 @@ function admit(failures: AuthFailureThrottle, request: FastifyRequest, verdict: 
     throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, { required_scopes: INTROSPECT_REQUIRED });
   }
   return undefined;
-}
-
-/** A plain IPv4 (four decimal parts) or IPv6 address: shorthand and octal forms name other addresses than they seem to. */
-export function isAddress(text: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(text) || (ipaddr.IPv6.isValid(text) && !text.includes('%'));
 }
 
 function invalidBody(validation: FastifySchemaValidationError[]): BadInput {
