@@ -6,7 +6,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { useBodyParsers } from './common/body-parsers';
 import { accessLog, answerHeaders, fastifyOptions, refuseForwardedNonAddress } from './common/fastify-setup';
-import { clientErrorHandler, frameworkErrorHandler } from './common/framework-errors';
+import { clientErrorHandler, frameworkErrorHandler, tooManyHeaders } from './common/framework-errors';
 import { createLogger, NestPinoLogger } from './common/logger';
 import { refuseWhileClosing } from './common/refuse-while-closing';
 import { helmetHeaders } from './common/security-headers';
@@ -24,12 +24,13 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
   const logger = createLogger(env.LOG_LEVEL, options.logDestination);
   const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
   let hotPath: HotPathRoutes | undefined;
+  const refuseHeaderFlood = tooManyHeaders(logger, securityHeaders);
   const adapter = new FastifyAdapter({
     ...fastifyOptions(env, logger),
     frameworkErrors: frameworkErrorHandler(securityHeaders),
     clientErrorHandler: clientErrorHandler(logger, securityHeaders),
     // The hot path's calls go to its own Fastify instance first (see HotPathRoutes.serve), every other request to Nest's.
-    serverFactory: (handler: RequestListener, options: ServerTimeouts) => httpServer((req, res) => hotPath?.serve(req, res) || handler(req, res), options),
+    serverFactory: (handler: RequestListener, options: ServerTimeouts) => httpServer((req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res), options),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env), adapter, {
     logger: new NestPinoLogger(logger.child({ component: 'nest' })),
@@ -68,6 +69,8 @@ interface ServerTimeouts {
 function httpServer(listener: (req: IncomingMessage, res: ServerResponse) => void, options: ServerTimeouts): Server {
   // A repeated header reaches the app as one value, so two Authorization headers are no key rather than whichever came first.
   const server = createServer({ joinDuplicateHeaders: true }, listener);
+  // Not Node's silent cut after 2,000 headers: every header is read (within maxHeaderSize), and too many is a 431 (tooManyHeaders).
+  server.maxHeadersCount = 0;
   server.setTimeout(options.connectionTimeout ?? 0);
   server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
   server.requestTimeout = options.requestTimeout ?? 0;

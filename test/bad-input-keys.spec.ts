@@ -192,6 +192,21 @@ describe('headers over a real connection', () => {
     }
   });
 
+  it('should answer more headers than it reads with a 431, never cut them and miss a second key', async () => {
+    // 2,000 short filler headers (about 10 KB, under the 16 KiB size limit) between two Authorization headers.
+    const filler = Array.from({ length: 2000 }, () => 'a:').join('\r\n');
+    for (const [route, key] of [['GET /v1/authorize', issued], ['GET /v1/clients', app.rootKey]] as const) {
+      const res = await raw(`${route} HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${key}\r\n${filler}\r\nAuthorization: Bearer sk_live_nope\r\nConnection: close`);
+      expect(res.status).toBe(431);
+      expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:keyhouse:problem:request-header-fields-too-large', status: 431 });
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+    // Under the count, every header is read: the second key is seen, and two keys are none.
+    const fewer = Array.from({ length: 1990 }, () => 'a:').join('\r\n');
+    const res = await raw(`GET /v1/authorize HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${issued}\r\n${fewer}\r\nAuthorization: Bearer sk_live_nope\r\nConnection: close`);
+    expect(res.status).toBe(401);
+  });
+
   it('should take two X-API-Key headers as no key at all', async () => {
     const res = await raw(`GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\nX-API-Key: ${app.rootKey}\r\nX-API-Key: ${app.rootKey}\r\nConnection: close`);
     expect(res.status).toBe(401);
