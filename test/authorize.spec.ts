@@ -235,7 +235,7 @@ describe('GET /v1/authorize: every requirement given holds', () => {
 });
 
 /** Forms that name an address of 10.0.0.0/8 to a lenient parser, or none, but are not canonical address text. */
-export const hostileForwarded = (): fc.Arbitrary<string> => {
+const hostileForwarded = (): fc.Arbitrary<string> => {
   const octet = fc.integer({ min: 0, max: 255 });
   const nonCanonical = fc.oneof(
     fc.tuple(octet, octet).map(([b, c]) => `10.${b * 256 + c}`), // short forms: 10.1, 10.65535
