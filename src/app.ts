@@ -5,8 +5,8 @@ import { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { useBodyParsers } from './common/body-parsers';
-import { accessLog, answerHeaders, fastifyOptions } from './common/fastify-setup';
-import { clientErrorHandler, frameworkErrorHandler } from './common/framework-errors';
+import { accessLog, answerHeaders, fastifyOptions, refuseForwardedNonAddress } from './common/fastify-setup';
+import { clientErrorHandler, frameworkErrorHandler, tooManyHeaders } from './common/framework-errors';
 import { createLogger, NestPinoLogger } from './common/logger';
 import { refuseWhileClosing } from './common/refuse-while-closing';
 import { helmetHeaders } from './common/security-headers';
@@ -24,12 +24,13 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
   const logger = createLogger(env.LOG_LEVEL, options.logDestination);
   const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
   let hotPath: HotPathRoutes | undefined;
+  const refuseHeaderFlood = tooManyHeaders(logger, securityHeaders);
   const adapter = new FastifyAdapter({
     ...fastifyOptions(env, logger),
     frameworkErrors: frameworkErrorHandler(securityHeaders),
     clientErrorHandler: clientErrorHandler(logger, securityHeaders),
     // The hot path's calls go to its own Fastify instance first (see HotPathRoutes.serve), every other request to Nest's.
-    serverFactory: (handler: RequestListener, options: ServerTimeouts) => httpServer((req, res) => hotPath?.serve(req, res) || handler(req, res), options),
+    serverFactory: (handler: RequestListener) => httpServer((req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res), env),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env, logger), adapter, {
     logger: new NestPinoLogger(logger.child({ component: 'nest' })),
@@ -54,23 +55,32 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
   useBodyParsers(app, env.BODY_LIMIT_BYTES);
   fastify.addHook('onSend', answerHeaders(securityHeaders));
   refuseWhileClosing(fastify);
+  fastify.addHook('onRequest', refuseForwardedNonAddress);
   fastify.addHook('onResponse', accessLog);
   setUpOpenApi(app);
   return app;
 }
 
-interface ServerTimeouts {
-  keepAliveTimeout?: number;
-  requestTimeout?: number;
-  connectionTimeout?: number;
-}
-
-/** The HTTP server as Fastify would make it, with the listener given. */
-function httpServer(listener: (req: IncomingMessage, res: ServerResponse) => void, options: ServerTimeouts): Server {
+/**
+ * The HTTP server, with the listener given. Timeouts bound what a slow client holds: its
+ * headers within HTTP_HEADERS_TIMEOUT_MS, its whole request within HTTP_REQUEST_TIMEOUT_MS
+ * (else a 408 problem, see clientErrorHandler), an idle keep-alive connection for
+ * HTTP_KEEP_ALIVE_TIMEOUT_MS. Node checks them every connectionsCheckingInterval: a
+ * second at most, so that a timeout is kept to within a second.
+ */
+function httpServer(listener: (req: IncomingMessage, res: ServerResponse) => void, env: Pick<Environment, 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'>): Server {
   // A repeated header reaches the app as one value, so two Authorization headers are no key rather than whichever came first.
-  const server = createServer({ joinDuplicateHeaders: true }, listener);
-  server.setTimeout(options.connectionTimeout ?? 0);
-  server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
-  server.requestTimeout = options.requestTimeout ?? 0;
+  const server = createServer(
+    {
+      joinDuplicateHeaders: true,
+      headersTimeout: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1000, env.HTTP_HEADERS_TIMEOUT_MS),
+    },
+    listener,
+  );
+  // Not Node's silent cut after 2,000 headers: every header is read (within maxHeaderSize), and too many is a 431 (tooManyHeaders).
+  server.maxHeadersCount = 0;
+  server.keepAliveTimeout = env.HTTP_KEEP_ALIVE_TIMEOUT_MS;
   return server;
 }

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { generateKey } from '../src/credentials/key-format';
+import { KeyVerifier } from '../src/credentials/key-verifier';
 import { expectProblem, makeClientWithKey } from './support/factories';
 import { TestApp, usingRedis } from './support/test-app';
 
@@ -43,9 +44,10 @@ describe('throttling failed authentication', () => {
       const ip = address();
       for (let i = 0; i <= LIMIT; i++) await app.get('/v1/clients', { key: unknownKey(), headers: from(ip) });
       expect((await app.get('/v1/clients', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
-      expect((await app.get('/v1/clients', { headers: from(ip) })).status).toBe(200);
       expect((await app.get('/v1/clients', { key: unknownKey(), headers: from(address()) })).status).toBe(401);
+      // The good key is in the cache, having just been used from elsewhere: judged as usual.
       expect((await app.get('/v1/clients', { headers: from(address()) })).status).toBe(200);
+      expect((await app.get('/v1/clients', { headers: from(ip) })).status).toBe(200);
     });
 
     it('should count bad keys in X-API-Key too, and not count requests without a key', async () => {
@@ -98,11 +100,38 @@ describe('throttling failed authentication', () => {
       expect(throttled.raw).toBe('');
       expect(Number(throttled.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(throttled.headers['x-ratelimit-limit']).toBeUndefined();
+      // A good key this instance has not looked up waits like the rest: its lookup would be the flood's query.
+      expect((await app.get('/v1/authorize', { key: key.key, headers: from(ip) })).status).toBe(429);
+      // Once in the cache (used from elsewhere), it passes from the throttled address.
+      expect((await app.get('/v1/authorize', { key: key.key, headers: from(address()) })).status).toBe(204);
       expect((await app.get('/v1/authorize', { key: key.key, headers: from(ip) })).status).toBe(204);
       // A good key refused for its scope is a 403, as before.
       expect((await app.get('/v1/authorize', { key: key.key, headers: { ...from(ip), 'x-required-scopes': 'admin:keys:read' } })).status).toBe(403);
       // No key at all is not a failure.
       expect((await app.get('/v1/authorize', { key: null, headers: from(address()) })).status).toBe(401);
+    });
+
+    it('should refuse an address over its limit before looking its keys up: no query per call', async () => {
+      const ip = address();
+      for (let i = 0; i <= LIMIT; i++) await app.get('/v1/authorize', { key: unknownKey(), headers: from(ip) });
+      const verifier = app.app.get(KeyVerifier, { strict: false });
+      // Every lookup that reaches the database goes through the verifier's one query.
+      const queries = jest.spyOn(verifier as unknown as { query: () => unknown }, 'query');
+      try {
+        for (let i = 0; i < 10; i++) {
+          expect((await app.get('/v1/authorize', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
+          expect((await app.get('/v1/keys', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
+          // On the direct path and the routes alike (a query string sends it to the routes).
+          expect((await app.post('/v1/introspect', { token: introspector }, { key: unknownKey(), headers: from(ip) })).status).toBe(429);
+          expect((await app.post('/v1/introspect?x=1', { token: introspector }, { key: unknownKey(), headers: from(ip), skipOpenApiValidation: 'a query string, to reach the route' })).status).toBe(429);
+        }
+        expect(queries).not.toHaveBeenCalled();
+        // A key in the cache is still judged: a good one passes from the throttled address.
+        expect((await app.post('/v1/introspect', { token: introspector }, { key: introspector, headers: from(ip) })).body).toMatchObject({ active: true });
+        expect(queries).not.toHaveBeenCalled();
+      } finally {
+        queries.mockRestore();
+      }
     });
 
     it('should share one count between the admin API and the hot path', async () => {
@@ -126,6 +155,8 @@ describe('throttling failed authentication', () => {
         const ip = address();
         for (let i = 0; i < 2; i++) expect((await cut.get('/v1/scopes', { key: unknownKey(), headers: from(ip) })).status).toBe(401);
         expect((await cut.get('/v1/scopes', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
+        // The root key, once in the cache, passes from the throttled address.
+        expect((await cut.get('/v1/scopes', { headers: from(address()) })).status).toBe(200);
         expect((await cut.get('/v1/scopes', { headers: from(ip) })).status).toBe(200);
       } finally {
         await cut.close();
@@ -142,6 +173,8 @@ describe('throttling failed authentication', () => {
         const ip = address();
         for (let i = 0; i < LIMIT; i++) expect((await (i % 2 ? app : other).get('/v1/clients', { key: unknownKey(), headers: from(ip) })).status).toBe(401);
         expect((await other.get('/v1/clients', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
+        // The root key, once in this instance's cache, passes from the throttled address.
+        expect((await other.get('/v1/clients', { headers: from(address()) })).status).toBe(200);
         expect((await other.get('/v1/clients', { headers: from(ip) })).status).toBe(200);
       } finally {
         await other.close();

@@ -192,6 +192,21 @@ describe('headers over a real connection', () => {
     }
   });
 
+  it('should answer more headers than it reads with a 431, never cut them and miss a second key', async () => {
+    // 2,000 short filler headers (about 10 KB, under the 16 KiB size limit) between two Authorization headers.
+    const filler = Array.from({ length: 2000 }, () => 'a:').join('\r\n');
+    for (const [route, key] of [['GET /v1/authorize', issued], ['GET /v1/clients', app.rootKey]] as const) {
+      const res = await raw(`${route} HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${key}\r\n${filler}\r\nAuthorization: Bearer sk_live_nope\r\nConnection: close`);
+      expect(res.status).toBe(431);
+      expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:keyhouse:problem:request-header-fields-too-large', status: 431 });
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+    // Under the count, every header is read: the second key is seen, and two keys are none.
+    const fewer = Array.from({ length: 1990 }, () => 'a:').join('\r\n');
+    const res = await raw(`GET /v1/authorize HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${issued}\r\n${fewer}\r\nAuthorization: Bearer sk_live_nope\r\nConnection: close`);
+    expect(res.status).toBe(401);
+  });
+
   it('should take two X-API-Key headers as no key at all', async () => {
     const res = await raw(`GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\nX-API-Key: ${app.rootKey}\r\nX-API-Key: ${app.rootKey}\r\nConnection: close`);
     expect(res.status).toBe(401);
@@ -211,4 +226,55 @@ describe('headers over a real connection', () => {
       expect(res.body).not.toContain(issued.slice(8));
     }
   });
+});
+
+describe('slow clients over a real connection', () => {
+  const HEADERS_TIMEOUT_MS = 300;
+  const REQUEST_TIMEOUT_MS = 600;
+  let app: TestApp;
+  let port: number;
+
+  beforeAll(async () => {
+    app = await TestApp.start({ HTTP_HEADERS_TIMEOUT_MS: HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS: REQUEST_TIMEOUT_MS });
+    await app.app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.app.getHttpServer().address() as { port: number }).port;
+  });
+  afterAll(() => app.close());
+
+  /** Sends `start`, then one more byte of `drip` every 50 ms while the connection is open; answers what came back and when it closed. */
+  function trickle(start: string, drip: string): Promise<{ answer: string; ms: number }> {
+    return new Promise((resolve, reject) => {
+      const began = Date.now();
+      const chunks: Buffer[] = [];
+      let sent = 0;
+      const socket = connect(port, '127.0.0.1', () => socket.write(start));
+      const timer = setInterval(() => {
+        if (socket.writable && sent < drip.length) socket.write(drip[sent++]!);
+      }, 50);
+      socket.on('data', (chunk) => chunks.push(chunk));
+      socket.on('error', (err) => (clearInterval(timer), reject(err)));
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve({ answer: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - began });
+      });
+    });
+  }
+
+  // The bound: the timeout, Node's check interval (a second at most) and slack for a loaded machine; without timeouts these never end.
+  const BOUND_MS = 5000;
+
+  it('should cut off a client that sends its headers a byte at a time, with a 408', async () => {
+    const { answer, ms } = await trickle('GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\n', `X-Slow: ${'x'.repeat(1000)}\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(ms).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(BOUND_MS);
+  }, 10_000);
+
+  it('should cut off a client that sends its body a byte at a time', async () => {
+    const body = JSON.stringify({ token: 'x'.repeat(1000) });
+    const head = `POST /v1/introspect HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${app.rootKey}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const { ms } = await trickle(head, body);
+    expect(ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(BOUND_MS);
+  }, 10_000);
 });

@@ -70,6 +70,14 @@ describe('the hot path on node:http and on its own Fastify instance', () => {
     ['authorize, unknown key', { method: 'GET', url: '/v1/authorize', headers: as(generateKey('live')) }, 'direct'],
     ['authorize, scope not held', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': 'other:thing' } }, 'direct'],
     ['authorize, environment not held', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'test' } }, 'direct'],
+    ['authorize, two environments in one header', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'live, test' } }, 'direct'],
+    ['authorize, the same environment twice', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'live, live' } }, 'direct'],
+    ['authorize, environment in header and query differ', { method: 'GET', url: '/v1/authorize?environment=test', headers: { ...as(good), 'x-required-environment': 'live' } }, 'routes'],
+    ['authorize, environment twice in the query', { method: 'GET', url: '/v1/authorize?environment=live&environment=test', headers: as(good) }, 'routes'],
+    ['authorize, scopes in header and query', { method: 'GET', url: '/v1/authorize?scope=other:thing', headers: { ...as(good), 'x-required-scopes': scope } }, 'routes'],
+    ['introspect, environment twice in a form', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&environment=live&environment=test` }, 'replay'],
+    ['introspect, scope twice in a form', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&scope=${scope}&scope=other:thing` }, 'replay'],
+    ['introspect, environment as a JSON array', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, environment: ['test', 'live'] }) }, 'replay'],
   ];
 
   /** What must match: status, body and headers, but for the request's own id and the date. */

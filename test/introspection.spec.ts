@@ -257,6 +257,16 @@ describe('POST /v1/introspect', () => {
       }
       expectProblem(await introspect({ token: key.key }, { key: null, form: true, headers: basic(`orders-api:${generateKey('live')}`) }), 401);
     });
+
+    it('should be accepted with client_secret_basic form-urlencoded before Base64, as RFC 6749 §2.3.1 has clients send it', async () => {
+      const key = await makeKey(app, client.id);
+      // Appendix B's encoding as oauth4webapi applies it: all but letters and digits percent-encoded, so sk_live_ is sk%5Flive%5F.
+      const formEncoded = (text: string) => encodeURIComponent(text).replace(/[-_.!~*'()]|%20/g, (c) => (c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+      const pair = `${formEncoded('orders-api')}:${formEncoded(caller)}`;
+      expect(pair).toContain('%5F');
+      const res = await introspect({ token: key.key }, { key: null, form: true, headers: { authorization: `Basic ${Buffer.from(pair).toString('base64')}` } });
+      expect(res.body.active).toBe(true);
+    });
   });
 
   describe('a call that is not well formed', () => {
@@ -283,6 +293,21 @@ describe('POST /v1/introspect', () => {
       });
       expectProblem(res, 400);
       expectProblem(await app.call('POST', '/v1/introspect', { key: caller, body: '{"token":', headers: { 'content-type': 'application/json' } }), 400);
+    });
+
+    it.each([
+      ['environment twice in a form', 'form', 'environment=test&environment=live', '#/environment'],
+      ['environment twice in a form, the same', 'form', 'environment=live&environment=live', '#/environment'],
+      ['scope twice in a form', 'form', 'scope=a:b&scope=c:d', '#/scope'],
+      ['environment as a JSON array', 'json', { environment: ['test', 'live'] }, '#/environment'],
+      ['scope as a JSON array', 'json', { scope: ['a:b', 'c:d'] }, '#/scope'],
+    ])('should be a 400 problem naming the field for %s, never one value picked', async (_, kind, extra, pointer) => {
+      const key = await makeKey(app, client.id, { environment: 'live' });
+      const form = kind === 'form';
+      const body = form ? `token=${key.key}&${extra as string}` : JSON.stringify({ token: key.key, ...(extra as object) });
+      const res = await app.call('POST', '/v1/introspect', { key: caller, body, headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' } });
+      expectProblem(res, 400);
+      expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
     });
 
     it('should be a 415 for a body that is neither JSON nor a form', async () => {

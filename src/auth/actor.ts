@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { isAddress } from '../credentials/ip-allowlist';
 
 /** The key behind an admin request. */
 export interface Actor {
@@ -42,7 +43,9 @@ export function ownClientOnly(actor: Actor): string | null {
 }
 
 export function requestContext(request: FastifyRequest): RequestContext {
-  return { actor: request.actor ?? null, requestId: String(request.id), sourceIp: request.ip };
+  // Never a forwarded text that is no address (the admin API refuses it; the hot path's denied attempts record the peer).
+  const sourceIp = isAddress(request.ip) ? request.ip : (request.socket.remoteAddress ?? '');
+  return { actor: request.actor ?? null, requestId: String(request.id), sourceIp };
 }
 
 /**
@@ -67,6 +70,20 @@ function basicCredential(encoded: string): string | null {
   const pair = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = pair.indexOf(':');
   if (colon < 0) return null;
-  const secret = pair.slice(colon + 1) || pair.slice(0, colon);
-  return secret.length > 0 ? secret : null;
+  const secret = formDecoded(pair.slice(colon + 1) || pair.slice(0, colon));
+  return secret ? secret : null;
+}
+
+/**
+ * RFC 6749 §2.3.1: a client form-urlencodes its id and secret before Basic encoding them, so
+ * `sk_live_…` may arrive as `sk%5Flive%5F…`. A key has no `%` or `+` of its own, so a key sent
+ * unencoded (`curl -u key:`) decodes to itself. Bad percent-encoding is no credential.
+ */
+function formDecoded(text: string): string | null {
+  if (!text.includes('%') && !text.includes('+')) return text;
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return null;
+  }
 }

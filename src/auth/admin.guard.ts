@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { Forbidden, Unauthenticated } from '../common/errors';
+import { Forbidden, TooManyFailedAttempts, Unauthenticated } from '../common/errors';
 import { KeyVerifier } from '../credentials/key-verifier';
 import { scopeCovers } from '../credentials/scope-match';
 import { presentedKey } from './actor';
@@ -39,6 +39,8 @@ export class AdminGuard implements CanActivate {
     request.requiredScopes = required;
     const token = presentedKey(request.headers);
     if (!token) throw new Unauthenticated();
+    const wait = this.failures.refuseFirst('admin', request.ip, token);
+    if (wait !== null) throw new TooManyFailedAttempts(wait);
     const verdict = await this.verifier.verify(token, { clientIp: request.ip });
     if (!verdict.active) throw await this.failures.refusal('admin', request.ip);
     const key = verdict.record;

@@ -1,12 +1,14 @@
 import { loadEnvironment } from '../config/config';
 import { Metrics } from '../metrics/metrics';
 import { RateLimiter } from '../ratelimit/rate-limiter';
+import type { KeyVerifier } from '../credentials/key-verifier';
 import { AuthFailureThrottle } from './auth-failure-throttle';
 
 function throttle(vars: Record<string, string>): AuthFailureThrottle {
   const env = loadEnvironment(vars);
   const metrics = new Metrics();
-  return new AuthFailureThrottle(env, new RateLimiter(env, metrics), metrics);
+  const verifier = { wouldQuery: () => true } as unknown as KeyVerifier;
+  return new AuthFailureThrottle(env, new RateLimiter(env, metrics), metrics, verifier);
 }
 
 describe(AuthFailureThrottle.name, () => {

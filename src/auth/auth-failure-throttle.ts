@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { TooManyFailedAttempts, Unauthenticated } from '../common/errors';
 import { Environment } from '../config/config';
+import { KeyVerifier } from '../credentials/key-verifier';
 import { Metrics } from '../metrics/metrics';
 import { RateLimiter } from '../ratelimit/rate-limiter';
 import type { RateLimit } from '../ratelimit/sliding-window';
@@ -18,9 +19,11 @@ export type AuthenticatingEndpoint = 'admin' | 'introspect' | 'authorize';
  * memory otherwise, and when Redis does not answer). Beyond the limit a failure is
  * answered 429 with Retry-After instead of 401.
  *
- * Only failures are counted, and only after the key was checked: a good key passes from
- * any address, throttled or not, and pays nothing here. An absent key is not a failure
- * (it guesses nothing and costs no lookup).
+ * Only failures are counted, and only after the key was checked: a key this instance holds
+ * in its cache is judged as usual from any address, throttled or not. From an address
+ * already known to be over its limit, a key that would need a database query is refused
+ * first, without the query (see refuseFirst): its flood costs the database nothing. An
+ * absent key is not a failure (it guesses nothing and costs no lookup).
  */
 @Injectable()
 export class AuthFailureThrottle {
@@ -32,8 +35,27 @@ export class AuthFailureThrottle {
     env: Environment,
     private readonly limiter: RateLimiter,
     private readonly metrics: Metrics,
+    private readonly verifier: KeyVerifier,
   ) {
     this.limit = env.AUTH_FAILURE_LIMIT > 0 ? { limit: env.AUTH_FAILURE_LIMIT, windowSeconds: env.AUTH_FAILURE_WINDOW_SECONDS } : null;
+  }
+
+  /**
+   * Before a key is looked up: the seconds `address` must wait when it is known to be over
+   * its limit and `token` would cost a database query, else null (judge the key as usual).
+   * Synchronous, and a size check when no address is blocked: every hot-path call asks.
+   */
+  refuseFirst(endpoint: AuthenticatingEndpoint, address: string, token: string, now = Date.now()): number | null {
+    if (!this.overLimit(address, token, now)) return null;
+    this.metrics.authFailures.labels(endpoint, 'throttled').inc();
+    return Math.max(1, Math.ceil((this.blocked.get(address)! - now) / 1000));
+  }
+
+  /** Whether refuseFirst would refuse, without counting it. */
+  overLimit(address: string, token: string, now = Date.now()): boolean {
+    if (this.blocked.size === 0) return false;
+    const until = this.blocked.get(address);
+    return until !== undefined && until > now && this.verifier.wouldQuery(token);
   }
 
   /** Counts a failure from `address`; answers the seconds to wait when the address is over its limit, else null. */

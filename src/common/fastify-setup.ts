@@ -1,6 +1,16 @@
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify';
 import type { Environment } from '../config/config';
+import { isAddress } from '../credentials/ip-allowlist';
+import { BadInput } from './errors';
 import { requestId } from './request-id';
+import { sendProblem } from './send-problem';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `true` for the hot path's routes (introspection, forward auth), which take a client address as they find it. */
+    hotPath?: boolean;
+  }
+}
 
 /**
  * What every Fastify instance of the service is made with: the admin API's (Nest's)
@@ -50,4 +60,16 @@ export function accessLog(request: FastifyRequest, reply: FastifyReply, done: Ho
   if (!(request.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('info')) return done();
   request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   done();
+}
+
+/**
+ * The admin API's onRequest hook: a client address from X-Forwarded-For (through
+ * TRUSTED_PROXIES) that is not a canonical IPv4 or IPv6 address is a 400 problem, never
+ * recorded as an event's source_ip. The hot path's routes take such an address as none:
+ * it is in no allowlist.
+ */
+export function refuseForwardedNonAddress(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const ip = request.ip as string | undefined;
+  if (ip === undefined || request.routeOptions.config?.hotPath || isAddress(ip)) return done();
+  sendProblem(new BadInput('X-Forwarded-For: the client address a trusted proxy forwarded is not an IPv4 or IPv6 address.'), request, reply);
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -38,20 +38,47 @@ const CLIENT_ERRORS: Record<string, { code: ProblemCode; detail: string }> = {
 export function clientErrorHandler(logger: Logger, securityHeaders: ReadonlyArray<[string, string]>) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    const { code, detail } = CLIENT_ERRORS[err.code ?? ''] ?? { code: 'validation-failed' as const, detail: 'The request could not be read.' };
-    const { status, title } = PROBLEM_TYPES[code];
-    const requestId = randomUUID();
-    logger.debug({ request_id: requestId, code: err.code, status }, 'request refused by the HTTP parser');
+    const { status, headers, body } = parserRefusal(err.code, logger, securityHeaders);
     if (!socket.writable) return void socket.destroy(err);
-    const body = JSON.stringify({ type: problemType(code), title, status, detail, request_id: requestId });
-    const headers = [
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-      'Connection: close',
-      `Content-Type: ${PROBLEM_CONTENT_TYPE}`,
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      `X-Request-Id: ${requestId}`,
-      ...securityHeaders.map(([name, value]) => `${name}: ${value}`),
-    ];
-    socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+    const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+    socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
   };
 }
+
+/** The problem answered for a request refused before any route: a status, its headers (Connection: close among them) and the JSON body. */
+function parserRefusal(errorCode: string | undefined, logger: Logger, securityHeaders: ReadonlyArray<[string, string]>) {
+  const { code, detail } = CLIENT_ERRORS[errorCode ?? ''] ?? { code: 'validation-failed' as const, detail: 'The request could not be read.' };
+  const { status, title } = PROBLEM_TYPES[code];
+  const requestId = randomUUID();
+  logger.debug({ request_id: requestId, code: errorCode, status }, 'request refused by the HTTP parser');
+  const body = JSON.stringify({ type: problemType(code), title, status, detail, request_id: requestId });
+  const headers: Record<string, string> = {
+    Connection: 'close',
+    'Content-Type': PROBLEM_CONTENT_TYPE,
+    'Content-Length': String(Buffer.byteLength(body)),
+    'X-Request-Id': requestId,
+  };
+  for (const [name, value] of securityHeaders) headers[name] = value;
+  return { status, headers, body };
+}
+
+/**
+ * Node's parser would drop every header past its count limit (2,000 by default) without a
+ * word, a second Authorization header among them: the server is made without that limit
+ * (its 16 KiB size limit still holds, a 431), and a request with more headers than
+ * MAX_HEADER_COUNT is refused here, with a 431 like one over the size. Answers and returns
+ * true for such a request, else false.
+ */
+export function tooManyHeaders(logger: Logger, securityHeaders: ReadonlyArray<[string, string]>) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.rawHeaders.length <= 2 * MAX_HEADER_COUNT) return false;
+    const { status, headers, body } = parserRefusal('HPE_HEADER_OVERFLOW', logger, securityHeaders);
+    res.shouldKeepAlive = false;
+    res.writeHead(status, headers);
+    res.end(body);
+    return true;
+  };
+}
+
+/** Node's own default count: no gateway sends more. */
+export const MAX_HEADER_COUNT = 2000;

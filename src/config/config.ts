@@ -101,6 +101,18 @@ export class Environment {
   @Transform(toInt) @IsInt() @Min(1) @Max(86_400)
   AUTH_FAILURE_WINDOW_SECONDS = 60;
 
+  /** A client must have sent a request's headers within this time of its first byte, else 408. */
+  @Transform(toInt) @IsInt() @Min(100) @Max(600_000)
+  HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+  /** A client must have sent its whole request (headers and body) within this time, else 408. */
+  @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  HTTP_REQUEST_TIMEOUT_MS = 30_000;
+
+  /** An idle keep-alive connection is closed after this time (longer than a load balancer's idle timeout). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
   /** Set to a comma-separated list of origins to allow browser calls from them. */
   @IsString()
   CORS_ORIGINS = '';
@@ -119,6 +131,9 @@ export function loadEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
   if (errors.length > 0) {
     const lines = errors.map((e) => `  ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
     throw new InvalidConfiguration(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new InvalidConfiguration('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS');
   }
   if (parsed.DATABASE_URL && !parsed.KEY_HASH_SECRET) {
     throw new InvalidConfiguration('Invalid configuration:\n  KEY_HASH_SECRET: required when DATABASE_URL is set');

@@ -5,6 +5,7 @@ import { Environment } from '../config/config';
 import { KeyCache } from './key-cache';
 import { KeyDigest } from './key-digest';
 import type { KeyRow } from './key-record';
+import { generateKey } from './key-format';
 import { KeyVerifier } from './key-verifier';
 
 const DIGEST = 'd'.repeat(64);
@@ -86,6 +87,21 @@ describe(KeyVerifier.name, () => {
       answer([]);
       await expect(retry).resolves.toBeNull();
       expect(query).toHaveBeenCalledTimes(2);
+    });
+  });
+
+  describe('revocation', () => {
+    it('should hold a revoked key revoked on an instance whose clock is behind the revocation', async () => {
+      const { sut, answer } = setUp();
+      const token = generateKey('live');
+      const revokedAt = Date.now();
+      const first = sut.verify(token, {}, revokedAt - 2_000);
+      answer([{ ...keyRow(), revoked_at: new Date(revokedAt) }]);
+      await expect(first).resolves.toMatchObject({ active: false, reason: 'revoked' });
+      // From the cache too, at every clock offset.
+      for (const behind of [1, 2_000, 60_000, 86_400_000]) {
+        expect(sut.verifyNow(token, {}, revokedAt - behind)).toMatchObject({ active: false, reason: 'revoked' });
+      }
     });
   });
 });

@@ -67,6 +67,11 @@ export class KeyVerifier {
     return this.fetch(digest).then((record) => judge(record, required, now));
   }
 
+  /** Whether verifying `token` would query the database: well formed, and not in the cache. */
+  wouldQuery(token: string): boolean {
+    return parseKey(token) !== null && !isExampleKey(token) && this.cache.get(this.digest.of(token)) === undefined;
+  }
+
   /**
    * The key with this digest, from the cache or one indexed query. With the cache on,
    * concurrent misses for one digest share a query: when an entry expires under load,
@@ -134,7 +139,8 @@ function judge(record: KeyRecord | null, required: Requirements, now: number): V
 }
 
 function check(key: KeyRecord, required: Requirements, now: number): InactiveReason | null {
-  if (key.revokedAt !== null && key.revokedAt <= now) return 'revoked';
+  // A revocation is never in the future: set is revoked, whatever this instance's clock says.
+  if (key.revokedAt !== null) return 'revoked';
   if (key.goodUntil !== null && key.goodUntil <= now) return 'expired';
   if (!key.clientActive) return 'client_suspended';
   if (required.environment && required.environment !== key.environment) return 'environment_mismatch';

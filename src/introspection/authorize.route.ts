@@ -70,9 +70,12 @@ export function authorizeAnswer(
   query: Record<string, unknown>,
 ): BodilessAnswer | Promise<BodilessAnswer> {
   const token = presentedKey(headers);
+  // An address over its failure limit, with a key that would cost a query: refused before the lookup.
+  const wait = token ? failures.refuseFirst('authorize', ip, token) : null;
+  if (wait !== null) return { status: 429, headers: { 'retry-after': String(wait) } };
   const decision = check.checkNow('authorize', token ?? '', {
     scopes: requiredScopes(headers, query),
-    environment: firstOf(headers['x-required-environment']) ?? firstOf(query.environment),
+    environment: requiredEnvironment(headers['x-required-environment'], query.environment),
     clientIp: ip,
   });
   if (decision instanceof Promise) return decision.then((d) => answerTo(failures, headers, ip, token, d));
@@ -129,15 +132,39 @@ export function bodilessError(err: unknown, log: FastifyBaseLogger): BodilessAns
   return { status: 500, headers: {} };
 }
 
+/**
+ * Every scope asked for, from X-Required-Scopes (repeated headers arrive joined by commas)
+ * and `?scope=` (repeated or not) alike: each is required, so a caller can only add to what
+ * its gateway asks.
+ */
 function requiredScopes(headers: IncomingHttpHeaders, query: Record<string, unknown>): string[] {
   const header = headers['x-required-scopes'];
   if (query.scope === undefined) return typeof header === 'string' ? scopeList(header) : [];
   return [header, query.scope].flat().filter((v): v is string => typeof v === 'string').flatMap((v) => scopeList(v));
 }
 
-function firstOf(value: unknown): string | undefined {
-  const first = Array.isArray(value) ? value[0] : value;
-  return typeof first === 'string' && first.length > 0 ? first : undefined;
+/** Named by no key: what two different environments asked for at once require. */
+export const CONFLICTING_ENVIRONMENTS = 'conflicting';
+
+/**
+ * The environment asked for by X-Required-Environment and `?environment=` together. Every
+ * value given must hold: one value (given once or repeated) is the requirement; values that
+ * differ, from one source or both, can be met by no key (environment_mismatch, a 403), never
+ * resolved in favour of whichever the caller added. Empty values ask nothing.
+ */
+export function requiredEnvironment(header: string | string[] | undefined, query: unknown): string | undefined {
+  // The common call: one header, or none, and no query.
+  if (query === undefined && (header === undefined || (typeof header === 'string' && !header.includes(',')))) return header || undefined;
+  // A repeated header arrives as "a, b"; a query value is what it says.
+  const headerValues = [header ?? []].flat().flatMap((h) => h.split(',').map((v) => v.trim()));
+  const queryValues = [query ?? []].flat().map(String);
+  let found: string | undefined;
+  for (const value of [...headerValues, ...queryValues]) {
+    if (value.length === 0) continue;
+    if (found === undefined) found = value;
+    else if (found !== value) return CONFLICTING_ENVIRONMENTS;
+  }
+  return found;
 }
 
 /** Seconds, as the IETF RateLimit fields have them: the gateway can pass them on to its callers. */

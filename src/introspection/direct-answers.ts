@@ -7,12 +7,13 @@ import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { PROBLEM_CONTENT_TYPE } from '../common/problem';
 import { problemAnswer } from '../common/send-problem';
 import { requestId } from '../common/request-id';
+import { isAddress } from '../credentials/ip-allowlist';
 import type { KeyVerifier } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
 import { authorizeAnswer, bodilessError, type BodilessAnswer } from './authorize.route';
 import type { DrainGate } from './drain-gate';
 import { introspectionJson } from './introspection-body';
-import { ANSWER_HEADERS, INTROSPECT_BODY_SCHEMA, INTROSPECT_PATH, INTROSPECT_REQUIRED, isAddress, needsOf, type IntrospectBody } from './introspect.route';
+import { ANSWER_HEADERS, INTROSPECT_BODY_SCHEMA, INTROSPECT_PATH, INTROSPECT_REQUIRED, needsOf, type IntrospectBody } from './introspect.route';
 import type { Decision, KeyCheck } from './key-check';
 
 type Parse = (body: Buffer, done: (err: Error | null, value?: unknown) => void) => void;
@@ -130,6 +131,8 @@ export class DirectAnswers {
   /** The caller's key first, as the route's guard does; then the body; then the decision. */
   private introspectWith(call: Call, callerKey: string, kind: 'json' | 'form', body: Buffer): void {
     const ip = this.clientIp(call.req);
+    // An address over its failure limit: the route refuses it before any lookup.
+    if (this.deps.failures.overLimit(ip, callerKey)) return call.replay(body);
     const caller = this.deps.verifier.verifyNow(callerKey, { clientIp: ip });
     if (caller instanceof Promise) {
       // catch, not then's second argument: whatever goes wrong after the query is answered too (once: see Call).

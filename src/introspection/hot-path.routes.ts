@@ -59,7 +59,7 @@ export class HotPathRoutes implements OnModuleInit, BeforeApplicationShutdown {
     const { failures } = this;
     const routes = [introspectRoute({ verifier: this.verifier, check: this.check, gate: this.gate, failures, logLevel }), ...authorizeRoutes({ check: this.check, gate: this.gate, failures, logLevel })];
     // Helmet's headers protect browsers; these answers go to services and gateways, and the headers cost a tenth of the throughput.
-    const hot = routes.map((route) => ({ ...route, config: { ...route.config, securityHeaders: false }, childLoggerFactory: lazyChildLogger }) as RouteOptions);
+    const hot = routes.map((route) => ({ ...route, config: { ...route.config, securityHeaders: false, hotPath: true }, childLoggerFactory: lazyChildLogger }) as RouteOptions);
     for (const route of hot) main.route(route);
 
     let handle: RequestListener | null = null;

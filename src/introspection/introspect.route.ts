@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest, LogLevel, FastifySchemaValidationError, RouteOptions } from 'fastify';
-import ipaddr from 'ipaddr.js';
 import { presentedKey } from '../auth/actor';
 import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
-import { BadInput, Forbidden, Unauthenticated } from '../common/errors';
+import { BadInput, Forbidden, TooManyFailedAttempts, Unauthenticated } from '../common/errors';
 import { sendProblem } from '../common/send-problem';
+import { isAddress } from '../credentials/ip-allowlist';
 import { ENVIRONMENTS } from '../credentials/key-format';
 import { KeyVerifier, type Verdict } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
@@ -62,7 +62,7 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
   };
 
   function introspect(request: FastifyRequest, reply: FastifyReply): string | Promise<string> {
-    const verdict = callerVerdict(verifier, request);
+    const verdict = callerVerdict(verifier, failures, request);
     if (verdict instanceof Promise) return verdict.then((v) => admit(failures, request, v) ?? decide(request, reply));
     return admit(failures, request, verdict) ?? decide(request, reply);
   }
@@ -97,10 +97,12 @@ function answer(reply: FastifyReply, decision: Decision): string {
 export const ANSWER_HEADERS = { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
 
 /** The verdict on the caller's own key; a promise only when its key is not cached. */
-function callerVerdict(verifier: KeyVerifier, request: FastifyRequest): Verdict | Promise<Verdict> {
+function callerVerdict(verifier: KeyVerifier, failures: AuthFailureThrottle, request: FastifyRequest): Verdict | Promise<Verdict> {
   request.requiredScopes = INTROSPECT_REQUIRED;
   const token = presentedKey(request.headers);
   if (!token) throw new Unauthenticated();
+  const wait = failures.refuseFirst('introspect', request.ip, token);
+  if (wait !== null) throw new TooManyFailedAttempts(wait);
   return verifier.verifyNow(token, { clientIp: request.ip });
 }
 
@@ -120,11 +122,6 @@ function admit(failures: AuthFailureThrottle, request: FastifyRequest, verdict: 
     throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, { required_scopes: INTROSPECT_REQUIRED });
   }
   return undefined;
-}
-
-/** A plain IPv4 (four decimal parts) or IPv6 address: shorthand and octal forms name other addresses than they seem to. */
-export function isAddress(text: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(text) || (ipaddr.IPv6.isValid(text) && !text.includes('%'));
 }
 
 function invalidBody(validation: FastifySchemaValidationError[]): BadInput {
