@@ -33,16 +33,18 @@ function probing(keyId: string, n: number): FastifyRequest {
 describe(DeniedAttempts.name, () => {
   let written: { context: RequestContext; entry: AuditEntry }[];
   let gate: Promise<void>;
+  let lookupGate: Promise<void>;
   let sut: DeniedAttempts;
 
   beforeEach(() => {
     written = [];
     gate = Promise.resolve();
+    lookupGate = Promise.resolve();
     const audit = { append: async (_: unknown, context: RequestContext, entry: AuditEntry) => void written.push({ context, entry }) } as unknown as AuditLog;
     const dataSource = {
       transaction: async (work: (m: unknown) => Promise<void>) => gate.then(() => work({})),
       // Every key a 404 was about is another client's.
-      query: async () => [{ client_id: 'client-other' }],
+      query: async () => lookupGate.then(() => [{ client_id: 'client-other' }]),
     } as unknown as DataSource;
     sut = new DeniedAttempts(dataSource, audit, new Metrics(), {} as never);
   });
@@ -131,6 +133,23 @@ describe(DeniedAttempts.name, () => {
     expect(ofA.length).toBeLessThanOrEqual(4);
     expect(ofA.at(-1)!.entry).toMatchObject({ changes: { reason: 'client_overflow', count: flood - 3 } });
     expect(ofA.map((w) => w.entry.changes!.count as number).reduce((x, y) => x + y)).toBe(flood);
+  });
+
+  it('should still write, with their actor, the 404s past the lookups it can wait for, so a flood of them hides no probe', async () => {
+    sut.limits.maxLookups = 2;
+    let open!: () => void;
+    lookupGate = new Promise((resolve) => (open = resolve));
+    for (let n = 0; n < 30; n++) sut.observe(probing('a', n), 404);
+    open();
+    await sut.settled();
+    expect(written.filter((w) => w.context.actor === null)).toEqual([]);
+    const byReason = Object.fromEntries(written.map((w) => [w.entry.changes!.reason, 0]));
+    for (const w of written) byReason[w.entry.changes!.reason as string] += w.entry.changes!.count as number;
+    expect(byReason).toEqual({ other_client: 2, unchecked: 28 });
+    const unchecked = written.find((w) => w.entry.changes!.reason === 'unchecked')!;
+    expect(unchecked.context.actor!.keyId).toBe('a');
+    expect(unchecked.entry.changes!.targets).toHaveLength(10);
+    expect(written).toHaveLength(3);
   });
 
   it('should write what it holds on shutdown', async () => {

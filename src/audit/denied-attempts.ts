@@ -149,8 +149,9 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
       this.count(attempt, 'other_client');
       return;
     }
+    // Past the lookups it waits for, a 404 is still one of its actor's: a flood of 404s for ids that name nothing must not hide one that did.
     if (this.waitingLookups >= this.limits.maxLookups) {
-      this.metrics.deniedAttempts.inc({ result: 'dropped' });
+      this.count(attempt, UNCHECKED);
       return;
     }
     this.waitingLookups++;
@@ -257,9 +258,12 @@ const OVERFLOW_TARGET = 'denied-attempts-overflow';
 /** The reason of the one event that takes a client's denials past its share of the groups. */
 const CLIENT_OVERFLOW = 'client_overflow';
 
-/** Denials are one event per actor, status, operation and reason; a 404's also per target (it names what was hidden). */
+/** The reason of 404s past `maxLookups`: not known to have hidden anything, nor known not to. */
+const UNCHECKED = 'unchecked';
+
+/** Denials are one event per actor, status, operation and reason; a 404 that hid something also per target (it names what was hidden). */
 function groupKey(attempt: Attempt, reason: string): string {
-  const target = attempt.status === 404 ? (attempt.target?.id ?? '') : '';
+  const target = attempt.status === 404 && reason !== UNCHECKED ? (attempt.target?.id ?? '') : '';
   return `${attempt.context.actor!.keyId} ${attempt.status} ${attempt.method} ${attempt.route} ${reason} ${target}`;
 }
 
