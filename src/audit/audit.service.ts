@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { isUUID } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { Actor, ownClientOnly } from '../auth/actor';
 import { CursorPart, CursorShape, decodeCursor, Page, toPage } from '../common/pagination';
@@ -46,7 +47,8 @@ export class AuditService {
 const KEY_ID_CHANGES = ['reported_by'] as const;
 
 function keyIdsIn(changes: Record<string, unknown>): string[] {
-  return KEY_ID_CHANGES.map((field) => changes[field]).filter((id): id is string => typeof id === 'string');
+  // Only UUIDs go to the query (it casts them); anything else in such a field is no key of the reader's.
+  return KEY_ID_CHANGES.map((field) => changes[field]).filter((id): id is string => typeof id === 'string' && isUUID(id));
 }
 
 /** `changes` with every key id of another client (an operator's) in `KEY_ID_CHANGES` read as null. */
