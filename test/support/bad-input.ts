@@ -141,6 +141,17 @@ export function badBody(valid: Record<string, unknown>, properties: Record<strin
     fc.constantFrom(null, [], [valid], 'text', 42, true).map((body) => ({ kind: 'not an object', body })),
     fc.constantFrom(10, 40, 1000, 9000).map((levels) => ({ kind: `nested ${levels} deep`, body: null, raw: `{"metadata":${deep(levels)},"x":${deep(levels)}}` })),
   ];
+  if (names.length > 0) {
+    // A field given twice, each value valid alone (the first is the valid body's, or one the field takes): which one counts is the reader's guess.
+    const again = (name: string) => fc.constantFrom(JSON.stringify(valid[name] ?? null), '"x"', '1', '{}', '[]').map((value) => ({ name, value }));
+    arbitraries.push(
+      fc.constantFrom(...names).chain(again).map(({ name, value }) => ({
+        kind: `${name} twice`,
+        body: null,
+        raw: `{${JSON.stringify(name)}:${value},${JSON.stringify(name)} : ${JSON.stringify(valid[name] ?? null)}${Object.keys(valid).filter((n) => n !== name).map((n) => `,${JSON.stringify(n)}:${JSON.stringify(valid[n])}`).join('')}}`,
+      })),
+    );
+  }
   if (names.includes('metadata')) {
     // Keys JavaScript objects inherit (which a transformer may drop without a word) and numbers JSON cannot write back.
     const rest = JSON.stringify(valid).slice(1);
