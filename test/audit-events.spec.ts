@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { chainHash } from '../src/audit/audit-chain';
 import { AuditLog } from '../src/audit/audit-log';
 import { DeniedAttempts } from '../src/audit/denied-attempts';
 import { KeyDigest } from '../src/credentials/key-digest';
@@ -246,6 +247,39 @@ describe('audit events', () => {
       // A root reader sees the same events whole.
       const whole = (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&target=${byRoot[0]!.target_id}`)).items;
       expect(whole[0]).toMatchObject({ actor_key_id: rootKeyId, source_ip: '127.0.0.1' });
+    });
+
+    it("should give a tenant's reader nothing to confirm a guess of a hidden address or key id against, and no operator's key id in changes", async () => {
+      const { client, key: admin } = await makeClientWithKey(app, ['admin:*']);
+      await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by root' });
+      const leaked = await makeKey(app, client.id);
+      expect((await app.post('/v1/keys/leaked', { key: leaked.key, source: 'scanner' })).body).toMatchObject({ revoked: true });
+      await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by itself' }, { key: admin.key });
+      const seen = (await allPages<AuditEvent & { hash: string | null; prev_hash: string | null }>(app, '/v1/audit-events?limit=200', { key: admin.key })).items;
+      expect(seen.map((e) => e.action)).toEqual(expect.arrayContaining(['key.issued', 'key.revoked']));
+      // The operator who reported the leak is no more named in changes than as the actor.
+      expect(JSON.stringify(seen)).not.toContain(rootKeyId);
+      // With the hash and its predecessor, the hidden fields are one guess away: the test's own address and the root key.
+      const guesses = [rootKeyId, admin.id].flatMap((actorKeyId) => ['127.0.0.1', '::1'].map((sourceIp) => ({ actorKeyId, sourceIp })));
+      const confirmed = seen.filter(
+        (e) =>
+          e.hash !== null &&
+          e.prev_hash !== null &&
+          guesses.some(
+            (guess) =>
+              chainHash(e.prev_hash!, {
+                occurredAt: e.occurred_at,
+                action: e.action,
+                targetType: e.target_type,
+                targetId: e.target_id,
+                clientId: e.client_id,
+                requestId: e.request_id,
+                changes: e.changes,
+                ...guess,
+              }) === e.hash,
+          ),
+      );
+      expect(confirmed.map((e) => e.action)).toEqual([]);
     });
 
     it.each([

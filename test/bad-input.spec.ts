@@ -6,6 +6,7 @@ import {
   badBody,
   badCursor,
   badDate,
+  badIntegerText,
   badString,
   changes,
   edgeDate,
@@ -64,7 +65,7 @@ function validBody(op: Operation, f: Fixtures): Record<string, unknown> {
   return bodies[op.operationId] ?? {};
 }
 
-type Flaw = 'body' | 'path' | 'query' | 'auth' | 'content-type' | 'cursor' | 'date' | 'edge date';
+type Flaw = 'body' | 'path' | 'query' | 'auth' | 'content-type' | 'cursor' | 'date' | 'edge date' | 'integer';
 
 interface BadRequest {
   flaw: string;
@@ -127,6 +128,7 @@ function badRequest(op: Operation, f: Fixtures): fc.Arbitrary<BadRequest> {
   if (op.paginated) flaws.push('cursor', 'cursor');
   if (op.dateQueryParams.length > 0 || op.dateBodyProperties.length > 0) flaws.push('date', 'date');
   if (op.dateQueryParams.length > 0) flaws.push('edge date');
+  if (op.integerQueryParams.length > 0) flaws.push('integer');
   if (op.template === '/v1/authorize') flaws.splice(flaws.indexOf('auth'), 1); // its key is the request's own: the key suite covers it
   const valid = validBody(op, f);
   const goodPath = Object.fromEntries(op.pathParams.map((name) => [name, name === 'name' ? f.scope : op.template.startsWith('/v1/clients') ? f.clientId : f.keyId]));
@@ -160,6 +162,13 @@ function badRequest(op: Operation, f: Fixtures): fc.Arbitrary<BadRequest> {
           field: { name, refused: true },
         }));
       }
+      case 'integer':
+        return fc.tuple(fc.constantFrom(...op.integerQueryParams), badIntegerText).map(([name, value]) => ({
+          ...base,
+          flaw: `integer: ${name}=${JSON.stringify(value)}`,
+          query: `${name}=${percentEncode(value)}`,
+          field: { name, refused: true },
+        }));
       case 'edge date':
         return fc.tuple(fc.constantFrom(...op.dateQueryParams), edgeDate).map(([name, value]) => ({
           ...base,
@@ -240,6 +249,7 @@ describe('bad input to every operation', () => {
   it('should find every list and every date-time field in the document', () => {
     const ops = operations();
     expect(ops.filter((op) => op.paginated).map((op) => op.template).sort()).toEqual(['/v1/audit-events', '/v1/clients', '/v1/keys', '/v1/scopes']);
+    expect(ops.filter((op) => op.integerQueryParams.includes('limit')).map((op) => op.template).sort()).toEqual(['/v1/audit-events', '/v1/clients', '/v1/keys', '/v1/scopes']);
     const dates = ops.flatMap((op) => [...op.dateQueryParams, ...op.dateBodyProperties].map((name) => `${op.operationId}.${name}`));
     expect(dates).toEqual(
       expect.arrayContaining(['listAudit.from', 'listAudit.to', 'ofKeyUsage.from', 'ofKeyUsage.to', 'ofClientUsage.from', 'ofClientUsage.to', 'issueKey.expires_at', 'updateKey.expires_at', 'rotateKey.expires_at']),

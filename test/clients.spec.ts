@@ -38,6 +38,17 @@ describe('clients', () => {
     });
 
     it.each([
+      ['a metadata number JSON.parse reads as Infinity', '{"name":"n","metadata":{"n":1e999}}', ['#/metadata']],
+      ['a metadata key every object inherits', '{"name":"n","metadata":{"team":{"toString":"x"}}}', ['#/metadata/team/toString']],
+      ['a field every object inherits', '{"name":"n","valueOf":1}', ['#/valueOf']],
+      ['a field named twice', '{"name":"n","name":"m"}', []],
+    ])('should refuse, not store changed, a body with %s', async (_, raw, pointers) => {
+      const res = await app.post('/v1/clients', raw);
+      expectProblem(res, 400, '/v1/clients');
+      expect(errorPointers(res)).toEqual(pointers);
+    });
+
+    it.each([
       ['no name', {}, ['#/name']],
       ['an empty name', { name: '' }, ['#/name']],
       ['a name of 201 characters', { name: 'x'.repeat(201) }, ['#/name']],

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { isUUID } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { Actor, ownClientOnly } from '../auth/actor';
 import { CursorPart, CursorShape, decodeCursor, Page, toPage } from '../common/pagination';
@@ -35,17 +36,34 @@ export class AuditService {
 
   /** The actors of `rows` that are keys of `clientId`: the only ones a tenant's reader is shown. */
   private async ownKeysAmong(clientId: string, rows: AuditEventEntity[]): Promise<Set<string>> {
-    const actors = [...new Set(rows.map((e) => e.actorKeyId).filter((id): id is string => id !== null))];
+    const actors = [...new Set(rows.flatMap((e) => [e.actorKeyId, ...keyIdsIn(e.changes)]).filter((id): id is string => id !== null))];
     if (actors.length === 0) return new Set();
     const keys = await this.dataSource.query<{ id: string }[]>('SELECT id FROM api_keys WHERE client_id = $1 AND id = ANY($2::uuid[])', [clientId, actors]);
     return new Set(keys.map((k) => k.id));
   }
 }
 
+/** Fields of `changes` that name the key that did something besides the actor (the reporter of a leak). */
+const KEY_ID_CHANGES = ['reported_by'] as const;
+
+function keyIdsIn(changes: Record<string, unknown>): string[] {
+  // Only UUIDs go to the query (it casts them); anything else in such a field is no key of the reader's.
+  return KEY_ID_CHANGES.map((field) => changes[field]).filter((id): id is string => typeof id === 'string' && isUUID(id));
+}
+
+/** `changes` with every key id of another client (an operator's) in `KEY_ID_CHANGES` read as null. */
+function ownKeyIdsOnly(changes: Record<string, unknown>, ownActors: Set<string>): Record<string, unknown> {
+  const foreign = KEY_ID_CHANGES.filter((field) => typeof changes[field] === 'string' && !ownActors.has(changes[field] as string));
+  return foreign.length === 0 ? changes : { ...changes, ...Object.fromEntries(foreign.map((field) => [field, null])) };
+}
+
 /**
  * An event as its reader may see it. To a non-root reader (`ownActors` given) the trail
- * of its own client shows no addresses, and no key ids but its own client's: an
- * operator's key id and address are not the tenant's to see.
+ * of its own client shows no addresses, and no key ids but its own client's, as actor or
+ * in changes: an operator's key id and address are not the tenant's to see. Nor are the
+ * event's hash and the previous one: they cover the hidden fields, so with them every guess
+ * of an address (or of a key id seen elsewhere) could be checked offline; only root keys
+ * verify the chain.
  */
 function map(e: AuditEventEntity, ownActors: Set<string> | null): AuditEventResponse {
   const actorShown = ownActors === null || (e.actorKeyId !== null && ownActors.has(e.actorKeyId));
@@ -59,8 +77,8 @@ function map(e: AuditEventEntity, ownActors: Set<string> | null): AuditEventResp
     client_id: e.clientId,
     request_id: e.requestId,
     source_ip: ownActors === null ? e.sourceIp : null,
-    changes: e.changes,
-    hash: e.hash,
-    prev_hash: e.prevHash,
+    changes: ownActors === null ? e.changes : ownKeyIdsOnly(e.changes, ownActors),
+    hash: ownActors === null ? e.hash : null,
+    prev_hash: ownActors === null ? e.prevHash : null,
   };
 }

@@ -5,10 +5,13 @@ import { Metrics } from '../metrics/metrics';
 import type { AuditEntry, AuditLog } from './audit-log';
 import { DeniedAttempts } from './denied-attempts';
 
+/** Keys `a0`, `a1`, ... are of client `a`; `a`, `b`, `k7` each of their own. */
+const clientOf = (keyId: string) => (/^a[0-9]+$/.test(keyId) ? 'a' : keyId);
+
 /** A forbidden request of key `keyId`, as the onResponse hook sees it. */
 function forbidden(keyId: string, n: number): FastifyRequest {
   return {
-    actor: { keyId, clientId: `client-${keyId}`, isSystem: false, scopes: ['orders:read'] },
+    actor: { keyId, clientId: `client-${clientOf(keyId)}`, isSystem: false, scopes: ['orders:read'] },
     id: `req-${keyId}-${n}`,
     ip: '203.0.113.7',
     method: 'POST',
@@ -18,16 +21,31 @@ function forbidden(keyId: string, n: number): FastifyRequest {
   } as unknown as FastifyRequest;
 }
 
+/** A 404 of key `keyId` on the n-th key of another client. */
+function probing(keyId: string, n: number): FastifyRequest {
+  const request = forbidden(keyId, n) as unknown as { routeOptions: { url: string }; params: Record<string, string>; method: string };
+  request.method = 'GET';
+  request.routeOptions.url = '/v1/keys/:id';
+  request.params = { id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}` };
+  return request as unknown as FastifyRequest;
+}
+
 describe(DeniedAttempts.name, () => {
   let written: { context: RequestContext; entry: AuditEntry }[];
   let gate: Promise<void>;
+  let lookupGate: Promise<void>;
   let sut: DeniedAttempts;
 
   beforeEach(() => {
     written = [];
     gate = Promise.resolve();
+    lookupGate = Promise.resolve();
     const audit = { append: async (_: unknown, context: RequestContext, entry: AuditEntry) => void written.push({ context, entry }) } as unknown as AuditLog;
-    const dataSource = { transaction: async (work: (m: unknown) => Promise<void>) => gate.then(() => work({})) } as unknown as DataSource;
+    const dataSource = {
+      transaction: async (work: (m: unknown) => Promise<void>) => gate.then(() => work({})),
+      // Every key a 404 was about is another client's.
+      query: async () => lookupGate.then(() => [{ client_id: 'client-other' }]),
+    } as unknown as DataSource;
     sut = new DeniedAttempts(dataSource, audit, new Metrics(), {} as never);
   });
   afterEach(() => sut.settled());
@@ -91,6 +109,47 @@ describe(DeniedAttempts.name, () => {
     expect(written.map((w) => w.context.actor?.keyId ?? null)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', null]);
     expect(written[6]!.entry).toMatchObject({ targetType: 'system', changes: { reason: 'overflow', count: 44 } });
     expect(counts().reduce((a, b) => a + b)).toBe(actors.length);
+  });
+
+  it.each([
+    ['many keys of one client, one operation each', (n: number) => forbidden(`a${n}`, n)],
+    ['one key, many targets it may not see', (n: number) => probing('a0', n)],
+  ])('should keep %s from filling the cap, so another client’s denial is still written with its actor', async (_, denial) => {
+    sut.limits.maxGroups = 10;
+    sut.limits.maxGroupsPerClient = 3;
+    let open!: () => void;
+    gate = new Promise((resolve) => (open = resolve));
+    const flood = 40;
+    const status = denial(0).routeOptions.url === '/v1/keys/:id' ? 404 : 403;
+    for (let n = 0; n < flood; n++) sut.observe(denial(n), status);
+    await sut['lookups'];
+    sut.observe(forbidden('b', 0), 403);
+    open();
+    await sut.settled();
+    const ofA = written.filter((w) => w.context.actor!.clientId === 'client-a');
+    expect(written.filter((w) => w.context.actor === null)).toEqual([]);
+    expect(written.filter((w) => w.context.actor?.keyId === 'b').map((w) => w.entry.changes!.count)).toEqual([1]);
+    // Client a wrote its cap and one event for the rest, naming it: its flood is not hidden.
+    expect(ofA.length).toBeLessThanOrEqual(4);
+    expect(ofA.at(-1)!.entry).toMatchObject({ changes: { reason: 'client_overflow', count: flood - 3 } });
+    expect(ofA.map((w) => w.entry.changes!.count as number).reduce((x, y) => x + y)).toBe(flood);
+  });
+
+  it('should still write, with their actor, the 404s past the lookups it can wait for, so a flood of them hides no probe', async () => {
+    sut.limits.maxLookups = 2;
+    let open!: () => void;
+    lookupGate = new Promise((resolve) => (open = resolve));
+    for (let n = 0; n < 30; n++) sut.observe(probing('a', n), 404);
+    open();
+    await sut.settled();
+    expect(written.filter((w) => w.context.actor === null)).toEqual([]);
+    const byReason = Object.fromEntries(written.map((w) => [w.entry.changes!.reason, 0]));
+    for (const w of written) byReason[w.entry.changes!.reason as string] += w.entry.changes!.count as number;
+    expect(byReason).toEqual({ other_client: 2, unchecked: 28 });
+    const unchecked = written.find((w) => w.entry.changes!.reason === 'unchecked')!;
+    expect(unchecked.context.actor!.keyId).toBe('a');
+    expect(unchecked.entry.changes!.targets).toHaveLength(10);
+    expect(written).toHaveLength(3);
   });
 
   it('should write what it holds on shutdown', async () => {

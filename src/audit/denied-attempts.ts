@@ -12,10 +12,11 @@ import { AuditEntry, AuditLog } from './audit-log';
 
 /**
  * How denials are folded into events: one event per actor and operation per window, at
- * most `maxGroups` of them held at once, and at most `maxLookups` 404s waiting for the
- * query that tells whether they hid anything.
+ * most `maxGroups` of them held at once and `maxGroupsPerClient` for the keys of one
+ * client, and at most `maxLookups` 404s waiting for the query that tells whether they hid
+ * anything.
  */
-export const DENIAL_LIMITS = { windowMs: 10_000, maxGroups: 1000, maxLookups: 1000 };
+export const DENIAL_LIMITS = { windowMs: 10_000, maxGroups: 1000, maxGroupsPerClient: 20, maxLookups: 1000 };
 /** Distinct targets an event lists. */
 const MAX_TARGETS = 10;
 
@@ -77,6 +78,8 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
   /** Tests narrow these; the service uses the defaults. */
   readonly limits = { ...DENIAL_LIMITS };
   private pending = new Map<string, Group>();
+  /** Groups held per actor's client, so that no one client's keys fill the cap. */
+  private heldByClient = new Map<string, number>();
   private overflow: Overflow | null = null;
   private timer: NodeJS.Timeout | null = null;
   private tail: Promise<void> = Promise.resolve();
@@ -146,8 +149,9 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
       this.count(attempt, 'other_client');
       return;
     }
+    // Past the lookups it waits for, a 404 is still one of its actor's: a flood of 404s for ids that name nothing must not hide one that did.
     if (this.waitingLookups >= this.limits.maxLookups) {
-      this.metrics.deniedAttempts.inc({ result: 'dropped' });
+      this.count(attempt, UNCHECKED);
       return;
     }
     this.waitingLookups++;
@@ -162,8 +166,15 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
       .finally(() => this.waitingLookups--);
   }
 
-  private count(attempt: Attempt, reason: string): void {
-    const key = groupKey(attempt, reason);
+  private count(attempt: Attempt, given: string): void {
+    const clientId = attempt.context.actor!.clientId;
+    let key = groupKey(attempt, given);
+    let reason = given;
+    // One client's keys share its groups: past its share, the rest is one event naming it, never the overflow of everyone.
+    if (!this.pending.has(key) && (this.heldByClient.get(clientId) ?? 0) >= this.limits.maxGroupsPerClient) {
+      key = `${CLIENT_OVERFLOW} ${clientId}`;
+      reason = CLIENT_OVERFLOW;
+    }
     let group = this.pending.get(key);
     if (!group) {
       if (this.pending.size >= this.limits.maxGroups) {
@@ -175,11 +186,13 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
       }
       group = { first: attempt, reason, targets: [], count: 0, lastAt: attempt.at };
       this.pending.set(key, group);
+      this.heldByClient.set(clientId, (this.heldByClient.get(clientId) ?? 0) + 1);
       this.timer ??= setTimeout(() => this.onWindowEnd(), this.limits.windowMs).unref();
     }
     group.count++;
     group.lastAt = attempt.at;
-    const id = attempt.target?.id;
+    // A client's overflow lists its keys; any other group the targets it was denied.
+    const id = reason === CLIENT_OVERFLOW ? attempt.context.actor!.keyId : attempt.target?.id;
     if (id !== undefined && group.targets.length < MAX_TARGETS && !group.targets.includes(id)) group.targets.push(id);
   }
 
@@ -206,6 +219,7 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
     const batch = [...this.pending.values()];
     const overflow = this.overflow;
     this.pending = new Map();
+    this.heldByClient = new Map();
     this.overflow = null;
     if (batch.length === 0 && !overflow) return;
     this.batches++;
@@ -241,10 +255,15 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
 }
 
 const OVERFLOW_TARGET = 'denied-attempts-overflow';
+/** The reason of the one event that takes a client's denials past its share of the groups. */
+const CLIENT_OVERFLOW = 'client_overflow';
 
-/** Denials are one event per actor, status, operation and reason; a 404's also per target (it names what was hidden). */
+/** The reason of 404s past `maxLookups`: not known to have hidden anything, nor known not to. */
+const UNCHECKED = 'unchecked';
+
+/** Denials are one event per actor, status, operation and reason; a 404 that hid something also per target (it names what was hidden). */
 function groupKey(attempt: Attempt, reason: string): string {
-  const target = attempt.status === 404 ? (attempt.target?.id ?? '') : '';
+  const target = attempt.status === 404 && reason !== UNCHECKED ? (attempt.target?.id ?? '') : '';
   return `${attempt.context.actor!.keyId} ${attempt.status} ${attempt.method} ${attempt.route} ${reason} ${target}`;
 }
 
@@ -254,6 +273,16 @@ function span(first: Attempt, count: number, lastAt: number) {
 
 function entryFor(group: Group): AuditEntry {
   const { first } = group;
+  if (group.reason === CLIENT_OVERFLOW) {
+    // Target the actor's client, so `?target=<client id>` finds it; `keys` lists up to 10 of the keys denied.
+    return {
+      action: 'access.denied',
+      targetType: 'client',
+      targetId: first.context.actor!.clientId,
+      clientId: null,
+      changes: { reason: CLIENT_OVERFLOW, keys: group.targets, ...span(first, group.count, group.lastAt) },
+    };
+  }
   return {
     action: 'access.denied',
     targetType: first.target?.type ?? 'system',

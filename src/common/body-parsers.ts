@@ -38,7 +38,9 @@ export function useBodyParsersOn(fastify: FastifyInstance, bodyLimit: number): v
 function routeBodyParsers(fastify: FastifyInstance) {
   const { json, form } = bodyParsers(fastify);
   return {
-    json: (_request: FastifyRequest, body: Buffer, done: Done) => json(body, done),
+    // A field given twice would be read as its last value, where another reader of the same body may take the first.
+    json: (_request: FastifyRequest, body: Buffer, done: Done) =>
+      json(body, (err, value) => (err === null && membersIn(body) > keysIn(value) ? done(new BadInput('The request body names a field twice.')) : done(err, value))),
     form: (request: FastifyRequest, body: Buffer, done: Done) => {
       if (!request.is404 && request.routeOptions.config?.formBody !== true) return done(new UnsupportedMediaType('Send the body as application/json: only introspection takes a form.'));
       form(body, done);
@@ -87,4 +89,34 @@ export function nestedDeeperThan(json: Uint8Array, max: number): boolean {
     } else if (byte === 0x7d || byte === 0x5d) depth--;
   }
   return false;
+}
+
+const isJsonSpace = (byte: number) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+
+/** The object members JSON text writes: strings followed by a colon. More of them than keys parsed means a name was repeated. */
+export function membersIn(json: Uint8Array): number {
+  let members = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const byte = json[i]!;
+    if (!inString) {
+      if (byte === 0x22) inString = true;
+      continue;
+    }
+    if (byte === 0x5c) i++;
+    else if (byte === 0x22) {
+      inString = false;
+      let next = i + 1;
+      while (next < json.length && isJsonSpace(json[next]!)) next++;
+      if (json[next] === 0x3a) members++;
+    }
+  }
+  return members;
+}
+
+/** The keys of every object in a parsed value. */
+function keysIn(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  const children = Object.values(value as Record<string, unknown>);
+  return (Array.isArray(value) ? 0 : children.length) + children.reduce<number>((sum, child) => sum + keysIn(child), 0);
 }

@@ -3,10 +3,12 @@ import { BadInput } from './errors';
 import type { FieldError } from './problem';
 
 /**
- * Keys class-transformer drops without a word (so the whitelist never sees them): a body
- * carrying one would be accepted minus that field, where every other unknown field is a 400.
+ * Keys class-transformer drops without a word (so the whitelist never sees them): every
+ * name an object inherits (`constructor`, `__proto__`, `toString`, `valueOf`, ...) and
+ * `prototype`. A body or query carrying one, at any depth (metadata included), would be
+ * accepted minus that field, where every other unknown field is a 400.
  */
-const DROPPED_KEYS = new Set(['constructor', 'prototype', '__proto__']);
+const DROPPED_KEYS = new Set(['prototype', ...Object.getOwnPropertyNames(Object.prototype)]);
 
 /** Pointers to every key of `value` the transformer would drop. */
 function droppedKeys(value: unknown, pointer = ''): string[] {
@@ -22,8 +24,8 @@ function droppedKeys(value: unknown, pointer = ''): string[] {
  */
 class AdminValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body') {
-      if (value === null) throw new BadInput('The request body must be a JSON object.');
+    if (metadata.type === 'body' && value === null) throw new BadInput('The request body must be a JSON object.');
+    if (metadata.type === 'body' || metadata.type === 'query') {
       const dropped = droppedKeys(value);
       if (dropped.length > 0) {
         throw new BadInput(`The request has ${dropped.length} invalid field${dropped.length === 1 ? '' : 's'}.`, {

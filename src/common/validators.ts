@@ -24,10 +24,12 @@ function depth(value: unknown): number {
 
 /**
  * Whether PostgreSQL's jsonb can hold every key and string of `value` as it is: it refuses
- * NUL (`\u0000`) and lone surrogates, which JSON itself allows.
+ * NUL (`\u0000`) and lone surrogates, which JSON itself allows. Nor can a number JSON.parse
+ * read as Infinity (`1e999`) be written back: it would be stored as null.
  */
 function storable(value: unknown): boolean {
   if (typeof value === 'string') return isStorableText(value);
+  if (typeof value === 'number') return Number.isFinite(value);
   if (value === null || typeof value !== 'object') return true;
   return Object.entries(value as Record<string, unknown>).every(([key, child]) => isStorableText(key) && storable(child));
 }
@@ -39,7 +41,7 @@ function isStorableText(text: string): boolean {
   return !NUL_OR_LONE_SURROGATE.test(text);
 }
 
-/** A JSON object of free-form labels: at most 4 KiB serialized and 5 levels deep, without NUL or lone surrogates. */
+/** A JSON object of free-form labels: at most 4 KiB serialized and 5 levels deep, without NUL, lone surrogates or infinite numbers. */
 export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
   return (target, propertyKey) =>
     registerDecorator({
@@ -47,7 +49,7 @@ export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
       target: target.constructor,
       propertyName: propertyKey as string,
       options: {
-        message: `$property must be a JSON object of at most ${METADATA_MAX_BYTES} bytes and ${METADATA_MAX_DEPTH} levels, without NUL characters or lone surrogates`,
+        message: `$property must be a JSON object of at most ${METADATA_MAX_BYTES} bytes and ${METADATA_MAX_DEPTH} levels, without NUL characters, lone surrogates or numbers too large for a double`,
         ...options,
       },
       validator: {

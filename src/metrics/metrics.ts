@@ -76,7 +76,7 @@ export class Metrics {
 
   readonly deniedAttempts = new Counter({
     name: 'keyhouse_denied_attempts_total',
-    help: 'Denied admin attempts, by what became of them: recorded (counted in an access.denied event), failed (write error) or dropped (too many 404s waiting to be checked).',
+    help: 'Denied admin attempts, by what became of them: recorded (counted in an access.denied event) or failed (write error).',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

@@ -22,6 +22,8 @@ export interface Operation {
   /** Query parameters and body properties the document types as `format: date-time`. */
   dateQueryParams: string[];
   dateBodyProperties: string[];
+  /** Query parameters the document types as `integer`. */
+  integerQueryParams: string[];
   /** Whether the operation is a list (it takes `cursor`). */
   paginated: boolean;
 }
@@ -58,6 +60,7 @@ export function operations(): Operation[] {
         formBody: Boolean(content?.['application/x-www-form-urlencoded']),
         dateQueryParams: queryParams.filter((p) => resolve(p.schema)?.format === 'date-time').map((p) => p.name),
         dateBodyProperties: Object.entries<any>(bodyProperties ?? {}).filter(([, s]) => s?.format === 'date-time').map(([name]) => name),
+        integerQueryParams: queryParams.filter((p) => resolve(p.schema)?.type === 'integer').map((p) => p.name),
         paginated: queryParams.some((p) => p.name === 'cursor'),
       });
     }
@@ -72,7 +75,7 @@ export const SECRET_PLACEHOLDERS = ['@ROOT_KEY@', '@ISSUED_KEY@', '@ROOT_KEY_BOD
 export const FOREIGN_FIELDS = [
   'digest', 'key_digest', 'client_id', 'revoked_at', 'revoked_reason', 'id', 'created_at', 'updated_at', 'replaced_by', 'replaces',
   'grace_ends_at', 'hint', 'key', 'hash', 'prev_hash', 'is_system', 'last_used_at', 'remaining', 'status', 'token', '__proto__',
-  'constructor', 'prototype', 'nаme' /* Cyrillic а */, 'ｎａｍｅ' /* full width */, 'name\u200b', 'NAME', 'scopes ', 'métadata',
+  'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'nаme' /* Cyrillic а */, 'ｎａｍｅ' /* full width */, 'name\u200b', 'NAME', 'scopes ', 'métadata',
 ];
 
 const deep = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
@@ -138,6 +141,26 @@ export function badBody(valid: Record<string, unknown>, properties: Record<strin
     fc.constantFrom(null, [], [valid], 'text', 42, true).map((body) => ({ kind: 'not an object', body })),
     fc.constantFrom(10, 40, 1000, 9000).map((levels) => ({ kind: `nested ${levels} deep`, body: null, raw: `{"metadata":${deep(levels)},"x":${deep(levels)}}` })),
   ];
+  if (names.length > 0) {
+    // A field given twice, each value valid alone (the first is the valid body's, or one the field takes): which one counts is the reader's guess.
+    const again = (name: string) => fc.constantFrom(JSON.stringify(valid[name] ?? null), '"x"', '1', '{}', '[]').map((value) => ({ name, value }));
+    arbitraries.push(
+      fc.constantFrom(...names).chain(again).map(({ name, value }) => ({
+        kind: `${name} twice`,
+        body: null,
+        raw: `{${JSON.stringify(name)}:${value},${JSON.stringify(name)} : ${JSON.stringify(valid[name] ?? null)}${Object.keys(valid).filter((n) => n !== name).map((n) => `,${JSON.stringify(n)}:${JSON.stringify(valid[n])}`).join('')}}`,
+      })),
+    );
+  }
+  if (names.includes('metadata')) {
+    // Keys JavaScript objects inherit (which a transformer may drop without a word) and numbers JSON cannot write back.
+    const rest = JSON.stringify(valid).slice(1);
+    const inside = fc.oneof(
+      fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype), 'prototype').map((key) => `${JSON.stringify(key)}:1`),
+      fc.constantFrom('"n":1e999', '"n":-1e999', '"a":{"b":1e400}'),
+    );
+    arbitraries.push(inside.map((member) => ({ kind: `metadata {${member}}`, body: null, raw: `{"metadata":{${member}}${rest === '}' ? '}' : `,${rest}`}` })));
+  }
   if (names.length > 0) {
     arbitraries.push(
       fc.constantFrom(...names).chain((name) => wrongType(properties[name]).map((value) => ({ kind: `wrong type for ${name}`, body: { ...valid, [name]: value } }))),
@@ -218,6 +241,9 @@ export const badDate: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Instants at the edges of the range the API takes: they must be answered, never with a 500. */
+/** Integers as no client writes them in a query: signs, spaces, exponents, other bases, leading zeros, fractions, other digits. */
+export const badIntegerText = fc.constantFrom(' 5', '5 ', '+5', '-0', '1e1', '0x10', '0b11', '0o7', '010', '5.0', '5.', '.5e1', '5_0', '٥', '５', 'Infinity', '1e9', '-1', '0');
+
 export const edgeDate: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('1970-01-01T00:00:00Z', '1970-01-01T00:59:59.999Z', '1970-01-01T01:00:00+01:00', '9998-12-31T23:59:59.999Z', '9998-12-31T23:30:00Z', '9998-12-31T23:00:00-00:59', '9998-12-01T00:00:00Z'),
   fc.tuple(fc.constantFrom(1970, 1971, 9997, 9998), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 23 })).map(([y, m, h]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(DAYS_IN_MONTH(y, m), 2)}T${pad(h, 2)}:30:00Z`),
