@@ -53,6 +53,8 @@ describe('the hot path on node:http and on its own Fastify instance', () => {
     ['introspect, no token', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ scope }) }, 'replay'],
     ['introspect, token not a string', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: 42 }) }, 'replay'],
     ['introspect, token twice in a form', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&token=${good}` }, 'replay'],
+    ['introspect, token twice in JSON', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: `{"token":"${generateKey('live')}","token":"${good}"}` }, 'replay'],
+    ['introspect, scope twice in JSON', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: `{"token":"${good}","scope":"other:thing","scope":"${scope}"}` }, 'replay'],
     ['introspect, bad client_ip', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, client_ip: '10.1' }) }, 'replay'],
     ['introspect, bad environment', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, environment: 'prod' }) }, 'replay'],
     ['introspect, text body', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'text/plain' }, payload: good }, 'routes'],
