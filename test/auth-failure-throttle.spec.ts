@@ -1,5 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { generateKey } from '../src/credentials/key-format';
+import { KeyCache } from '../src/credentials/key-cache';
+import { KeyDigest } from '../src/credentials/key-digest';
 import { KeyVerifier } from '../src/credentials/key-verifier';
 import { expectProblem, makeClientWithKey } from './support/factories';
 import { TestApp, usingRedis } from './support/test-app';
@@ -105,6 +107,11 @@ describe('throttling failed authentication', () => {
       // Once in the cache (used from elsewhere), it passes from the throttled address.
       expect((await app.get('/v1/authorize', { key: key.key, headers: from(address()) })).status).toBe(204);
       expect((await app.get('/v1/authorize', { key: key.key, headers: from(ip) })).status).toBe(204);
+      // Its cache entry ends (TTL, a change): a key this instance has found before is looked up
+      // again, so a good key in use keeps passing from an address that also sends bad ones.
+      app.app.get(KeyCache, { strict: false }).invalidateDigest(app.app.get(KeyDigest, { strict: false }).of(key.key));
+      expect((await app.get('/v1/authorize', { key: key.key, headers: from(ip) })).status).toBe(204);
+      expect((await app.get('/v1/authorize', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
       // A good key refused for its scope is a 403, as before.
       expect((await app.get('/v1/authorize', { key: key.key, headers: { ...from(ip), 'x-required-scopes': 'admin:keys:read' } })).status).toBe(403);
       // No key at all is not a failure.

@@ -7,7 +7,7 @@ import { AuthFailureThrottle } from './auth-failure-throttle';
 function throttle(vars: Record<string, string>): AuthFailureThrottle {
   const env = loadEnvironment(vars);
   const metrics = new Metrics();
-  const verifier = { wouldQuery: () => true } as unknown as KeyVerifier;
+  const verifier = { wouldQueryUnknownKey: () => true } as unknown as KeyVerifier;
   return new AuthFailureThrottle(env, new RateLimiter(env, metrics), metrics, verifier);
 }
 

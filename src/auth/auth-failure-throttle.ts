@@ -55,7 +55,7 @@ export class AuthFailureThrottle {
   overLimit(address: string, token: string, now = Date.now()): boolean {
     if (this.blocked.size === 0) return false;
     const until = this.blocked.get(address);
-    return until !== undefined && until > now && this.verifier.wouldQuery(token);
+    return until !== undefined && until > now && this.verifier.wouldQueryUnknownKey(token);
   }
 
   /** Counts a failure from `address`; answers the seconds to wait when the address is over its limit, else null. */

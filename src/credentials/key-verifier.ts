@@ -42,6 +42,14 @@ export type Verdict =
 export class KeyVerifier {
   /** Queries under way, by digest, with the cache epoch they began in. */
   private readonly inflight = new Map<string, { epoch: number; answer: Promise<KeyRecord | null> }>();
+  /**
+   * Digests a query found a key for, the most recent KNOWN_KEYS to 2 × KNOWN_KEYS of them (two
+   * generations of sets): only the digest, never a decision (those live in the cache, for its
+   * TTL). An attacker cannot make one without holding a real key, so the failure throttle may
+   * still look these up.
+   */
+  private known = new Set<string>();
+  private knownBefore = new Set<string>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -67,9 +75,17 @@ export class KeyVerifier {
     return this.fetch(digest).then((record) => judge(record, required, now));
   }
 
-  /** Whether verifying `token` would query the database: well formed, and not in the cache. */
-  wouldQuery(token: string): boolean {
-    return parseKey(token) !== null && !isExampleKey(token) && this.cache.get(this.digest.of(token)) === undefined;
+  /**
+   * Whether verifying `token` would query the database for a key that no query of this
+   * instance has found yet: well formed, not in the cache, and not among the digests found
+   * before. An address over its failure limit is refused those before the lookup; a key
+   * found before is looked up again when its cache entry ends, so good keys in use keep
+   * passing from an address that also sends bad ones (a gateway's, a shared NAT's).
+   */
+  wouldQueryUnknownKey(token: string): boolean {
+    if (parseKey(token) === null || isExampleKey(token)) return false;
+    const digest = this.digest.of(token);
+    return this.cache.get(digest) === undefined && !this.known.has(digest) && !this.knownBefore.has(digest);
   }
 
   /**
@@ -109,6 +125,14 @@ export class KeyVerifier {
     return answer;
   }
 
+  private remember(digest: string): void {
+    if (this.known.size >= KNOWN_KEYS) {
+      this.knownBefore = this.known;
+      this.known = new Set();
+    }
+    this.known.add(digest);
+  }
+
   private query(digest: string, startedAt: number): Promise<KeyRecord | null> {
     let rows: Promise<{ rows: KeyRow[] }>;
     try {
@@ -119,6 +143,7 @@ export class KeyVerifier {
     return rows.then(
       ({ rows: [row] }) => {
         const record = row ? keyRecordFromRow(row) : null;
+        if (record) this.remember(digest);
         this.cache.set(digest, record, startedAt);
         return record;
       },
@@ -128,6 +153,9 @@ export class KeyVerifier {
     );
   }
 }
+
+/** How many found digests make a generation of those the verifier remembers for the failure throttle. */
+const KNOWN_KEYS = 10_000;
 
 const MALFORMED: Verdict = Object.freeze({ active: false, reason: 'malformed' });
 const NOT_FOUND: Verdict = Object.freeze({ active: false, reason: 'not_found' });
