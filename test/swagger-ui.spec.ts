@@ -73,6 +73,8 @@ if (!browserPresent && !process.env.CI) {
     const operation = page.locator(`#operations-${tag}-${operationId}`);
     if (!(await operation.locator('.opblock-body').isVisible())) await operation.locator('.opblock-summary').click();
     const tryOut = operation.locator('button.try-out__btn', { hasText: 'Try it out' });
+    // The operation opens with an animation: wait for its button (Try it out, or Cancel when already trying) before reading it.
+    await tryOut.or(operation.locator('button.try-out__btn', { hasText: 'Cancel' })).first().waitFor({ state: 'visible' });
     if (await tryOut.isVisible()) await tryOut.click();
     for (const [name, value] of Object.entries(input.params ?? {})) {
       await operation.locator(`tr[data-param-name="${name}"] input`).fill(value);
