@@ -4,8 +4,19 @@
  * The Swagger plugin's AST transformer runs here as it does in `nest build`.
  */
 const esmOnly = [
-  '@nestjs', 'base-x', 'lru-cache', 'content-disposition', 'cookie', 'file-type',
-  'strtok3', '@electric-sql', 'token-types', 'peek-readable', 'uint8array-extras', '@tokenizer', 'es-toolkit',
+  '@nestjs',
+  'base-x',
+  'lru-cache',
+  'content-disposition',
+  'cookie',
+  'file-type',
+  'strtok3',
+  '@electric-sql',
+  'token-types',
+  'peek-readable',
+  'uint8array-extras',
+  '@tokenizer',
+  'es-toolkit',
 ];
 
 /** @type {import('jest').Config} */
@@ -15,11 +26,14 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', {
-      tsconfig: '<rootDir>/tsconfig.json',
-      isolatedModules: false,
-      astTransformers: { before: ['<rootDir>/test/support/swagger-plugin.js'] },
-    }],
+    '^.+\\.ts$': [
+      'ts-jest',
+      {
+        tsconfig: '<rootDir>/tsconfig.json',
+        isolatedModules: false,
+        astTransformers: { before: ['<rootDir>/test/support/swagger-plugin.js'] },
+      },
+    ],
     '^.+\\.[mc]?js$': '<rootDir>/test/support/esm-transformer.js',
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],

@@ -55,7 +55,11 @@ function reasonAgainst(record: StoredRecord, scopes: string[], environment: unkn
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -74,7 +78,8 @@ async function introspect(req: IncomingMessage, res: ServerResponse): Promise<vo
   const caller = presentedKey(req.headers);
   const callerRecord = caller && parseKey(caller) ? await lookup(digestOf(caller), callers) : null;
   if (!callerRecord) return send(res, 401, { type: 'about:blank', title: 'Unauthorized', status: 401 });
-  if (!coversAll(callerRecord.scopes, ['admin:introspect'])) return send(res, 403, { type: 'about:blank', title: 'Forbidden', status: 403 });
+  if (!coversAll(callerRecord.scopes, ['admin:introspect']))
+    return send(res, 403, { type: 'about:blank', title: 'Forbidden', status: 403 });
   let body: { token?: unknown; scope?: unknown; environment?: unknown };
   try {
     body = JSON.parse(raw) as typeof body;

@@ -18,7 +18,10 @@ export const countersDelta = (before: DbCounters, after: DbCounters): DbCounters
   transactions: after.transactions - before.transactions,
   rowsWritten: after.rowsWritten - before.rowsWritten,
   digestLookups: after.digestLookups - before.digestLookups,
-  writeStatements: after.writeStatements !== null && before.writeStatements !== null ? after.writeStatements - before.writeStatements : null,
+  writeStatements:
+    after.writeStatements !== null && before.writeStatements !== null
+      ? after.writeStatements - before.writeStatements
+      : null,
 });
 
 const SCRATCH_MARK = 'keyhouse bench scratch schema';
@@ -35,7 +38,12 @@ const BULK_INSERT_SQL = `
 type Query = (text: string, values: unknown[]) => Promise<unknown>;
 
 /** Inserts keys the fast way: one statement per few thousand rows, digests computed in Node. */
-async function bulkInsert(query: Query, keys: SeededKey[], digestOf: (token: string) => string, hintOf: (token: string) => string): Promise<void> {
+async function bulkInsert(
+  query: Query,
+  keys: SeededKey[],
+  digestOf: (token: string) => string,
+  hintOf: (token: string) => string,
+): Promise<void> {
   for (let i = 0; i < keys.length; i += BULK_CHUNK) {
     const chunk = keys.slice(i, i + BULK_CHUNK);
     const first = chunk[0]!.record;
@@ -73,7 +81,9 @@ export class PostgresBench {
         `DATABASE_URL's database already holds tables the bench did not make; the bench empties its database, so give it a scratch one (createdb kh_bench).`,
       );
     }
-    await client.query(`DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; COMMENT ON SCHEMA public IS '${SCRATCH_MARK}'`);
+    await client.query(
+      `DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; COMMENT ON SCHEMA public IS '${SCRATCH_MARK}'`,
+    );
     const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
     let statements = false;
     try {
@@ -110,7 +120,12 @@ export class PostgresBench {
       writeStatements = Number(s.rows[0]!.calls);
     }
     const row = rows[0]!;
-    return { transactions: Number(row.transactions), rowsWritten: Number(row.rows_written), digestLookups: Number(row.digest_lookups), writeStatements };
+    return {
+      transactions: Number(row.transactions),
+      rowsWritten: Number(row.rows_written),
+      digestLookups: Number(row.digest_lookups),
+      writeStatements,
+    };
   }
 
   close(): Promise<void> {
@@ -126,7 +141,11 @@ export class EmbeddedBench {
     readonly version: string,
   ) {}
 
-  async bulkInsert(keys: SeededKey[], digestOf: (token: string) => string, hintOf: (token: string) => string): Promise<void> {
+  async bulkInsert(
+    keys: SeededKey[],
+    digestOf: (token: string) => string,
+    hintOf: (token: string) => string,
+  ): Promise<void> {
     const db = await openEmbeddedDatabase({ DATA_DIR: this.dataDir });
     try {
       await db.transaction((tx) => bulkInsert((text, values) => tx.query(text, values), keys, digestOf, hintOf));

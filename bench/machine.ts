@@ -37,7 +37,8 @@ export function stealPercent(from: ReturnType<typeof cpuTimes>, to: ReturnType<t
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], { encoding: 'utf8' }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], { encoding: 'utf8' }).trim() !== '';
     return dirty ? `${sha} (with uncommitted changes in src/ or migrations/)` : sha;
   } catch {
     return 'unknown';

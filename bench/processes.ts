@@ -20,7 +20,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resident memory of a process, from the kernel's own account. */
 export function residentMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return line ? Number(line.replace(/\D+/g, '')) / 1024 : NaN;
 }
 
@@ -63,12 +65,24 @@ export class Service {
   ) {}
 
   /** `cwd` is the run's own folder, so no `.env` of the checkout leaks into the measured configuration. */
-  static async start(env: Record<string, string>, cwd: string, logFile: string, nodeArgs: string[] = []): Promise<Service> {
+  static async start(
+    env: Record<string, string>,
+    cwd: string,
+    logFile: string,
+    nodeArgs: string[] = [],
+  ): Promise<Service> {
     const port = await freePort();
     const out = openSync(logFile, 'a');
     const child = spawn(process.execPath, [...nodeArgs, SERVICE_MAIN], {
       cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        ...env,
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      },
       stdio: ['ignore', out, out],
     });
     const service = new Service(child, `http://127.0.0.1:${port}`, logFile);
@@ -91,7 +105,8 @@ export class Service {
   private async ready(): Promise<void> {
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`the service exited with ${this.child.exitCode}; see ${this.logFile}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`the service exited with ${this.child.exitCode}; see ${this.logFile}`);
       try {
         const res = await fetch(`${this.url}/health`);
         if (res.ok) return;
@@ -117,10 +132,19 @@ export class Baseline {
     readonly url: string,
   ) {}
 
-  static async start(fixtureFile: string, env: Record<string, string>, pg: boolean, nodeArgs: string[] = []): Promise<Baseline> {
+  static async start(
+    fixtureFile: string,
+    env: Record<string, string>,
+    pg: boolean,
+    nodeArgs: string[] = [],
+  ): Promise<Baseline> {
     const port = await freePort();
     const args = ['--fixture', fixtureFile, '--port', String(port), ...(pg ? ['--pg'] : [])];
-    const child = fork(join(__dirname, 'baseline-server.js'), args, { execArgv: nodeArgs, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(__dirname, 'baseline-server.js'), args, {
+      execArgv: nodeArgs,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`the baseline exited with ${code}`)));

@@ -63,7 +63,11 @@ const median = (values: number[]): number => {
  * over the baseline's figure of the same round. Other work on a shared machine comes and
  * goes within seconds; a round's two sides, measured back to back, see about the same load.
  */
-export function pairedRatio(service: RoundResult[], baseline: RoundResult[], figure: (r: RoundResult) => number): number {
+export function pairedRatio(
+  service: RoundResult[],
+  baseline: RoundResult[],
+  figure: (r: RoundResult) => number,
+): number {
   return median(service.map((s, i) => figure(s) / figure(baseline[i]!)));
 }
 
@@ -81,18 +85,29 @@ export function figures(rounds: RoundResult[]): SideFigures | null {
 }
 
 const fmt = (n: number | null | undefined, digits = 0): string =>
-  n === null || n === undefined || Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  n === null || n === undefined || Number.isNaN(n)
+    ? '-'
+    : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function printReport(report: Report, write: (line: string) => void): void {
   const m = report.machine;
   write('');
-  write(`Machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGb} GB, ${m.os}; Node ${m.node}; ${m.database}${m.redis ? `; ${m.redis}` : ''}`);
-  write(`Commit ${m.commit}; load average at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '-'}; CPU time taken by the host (steal) ${m.stealPercent == null ? 'not counted here' : `${m.stealPercent}%`}`);
-  write(`Profile: ${Object.entries(report.profile).map(([k, v]) => `${k}=${String(v)}`).join(', ')}`);
+  write(
+    `Machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGb} GB, ${m.os}; Node ${m.node}; ${m.database}${m.redis ? `; ${m.redis}` : ''}`,
+  );
+  write(
+    `Commit ${m.commit}; load average at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '-'}; CPU time taken by the host (steal) ${m.stealPercent == null ? 'not counted here' : `${m.stealPercent}%`}`,
+  );
+  write(
+    `Profile: ${Object.entries(report.profile)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(', ')}`,
+  );
   write('');
   const header = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'CPU µs/req', 'RSS MB'];
   const widths = [34, 10, 9, 7, 7, 7, 6, 11, 7];
-  const row = (cells: string[]) => write(cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' '));
+  const row = (cells: string[]) =>
+    write(cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' '));
   row(header);
   for (const c of report.cases) {
     if (!c.service) {
@@ -100,20 +115,47 @@ export function printReport(report: Report, write: (line: string) => void): void
       if (c.note) write(`  ${c.note}`);
       continue;
     }
-    row([c.title, 'service', fmt(c.service.rps), fmt(c.service.p50, 1), fmt(c.service.p99, 1), fmt(c.service.errors), fmt(c.ratio, 2), fmt(c.service.cpuUsPerRequest), fmt(c.serviceRssMb)]);
-    if (c.baseline) row(['', c.baselineKind ?? 'baseline', fmt(c.baseline.rps), fmt(c.baseline.p50, 1), fmt(c.baseline.p99, 1), fmt(c.baseline.errors), '', fmt(c.baseline.cpuUsPerRequest), '']);
+    row([
+      c.title,
+      'service',
+      fmt(c.service.rps),
+      fmt(c.service.p50, 1),
+      fmt(c.service.p99, 1),
+      fmt(c.service.errors),
+      fmt(c.ratio, 2),
+      fmt(c.service.cpuUsPerRequest),
+      fmt(c.serviceRssMb),
+    ]);
+    if (c.baseline)
+      row([
+        '',
+        c.baselineKind ?? 'baseline',
+        fmt(c.baseline.rps),
+        fmt(c.baseline.p50, 1),
+        fmt(c.baseline.p99, 1),
+        fmt(c.baseline.errors),
+        '',
+        fmt(c.baseline.cpuUsPerRequest),
+        '',
+      ]);
     if (c.database) {
       const d = c.database;
-      write(`  PostgreSQL during ${fmt(d.requests)} service requests: ${fmt(d.digestLookups)} key lookups (${fmt(d.digestLookups / d.requests, 3)} per request), ${fmt(d.transactions)} transactions`);
+      write(
+        `  PostgreSQL during ${fmt(d.requests)} service requests: ${fmt(d.digestLookups)} key lookups (${fmt(d.digestLookups / d.requests, 3)} per request), ${fmt(d.transactions)} transactions`,
+      );
     }
     if (c.note) write(`  ${c.note}`);
   }
-  write('ratio: service req/s over its baseline\'s, the median of the rounds\' ratios (each round measures both sides back to back). CPU µs/req: CPU time of the server process alone per request (PostgreSQL\'s own is not in it), steadier than req/s when other work shares the machine.');
+  write(
+    "ratio: service req/s over its baseline's, the median of the rounds' ratios (each round measures both sides back to back). CPU µs/req: CPU time of the server process alone per request (PostgreSQL's own is not in it), steadier than req/s when other work shares the machine.",
+  );
   if (report.writes) {
     const w = report.writes;
     write('');
-    write(`Database writes for ${fmt(w.introspections)} introspections (${w.workload}): ${fmt(w.rowsWritten)} rows written, ${fmt(w.transactions)} transactions committed (reads included)` +
-      (w.writeStatements !== null ? `, ${fmt(w.writeStatements)} write statements` : ''));
+    write(
+      `Database writes for ${fmt(w.introspections)} introspections (${w.workload}): ${fmt(w.rowsWritten)} rows written, ${fmt(w.transactions)} transactions committed (reads included)` +
+        (w.writeStatements !== null ? `, ${fmt(w.writeStatements)} write statements` : ''),
+    );
   }
   write('');
   write('Targets:');

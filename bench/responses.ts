@@ -19,7 +19,11 @@ export function activeIntrospection(record: StoredRecord): Record<string, unknow
   const goodUntil = [record.expiresAt, record.graceEndsAt].filter((t): t is number => t !== null);
   if (goodUntil.length > 0) body.exp = Math.floor(Math.min(...goodUntil) / 1000);
   if (record.rateLimit) {
-    body.rate_limit = { limit: record.rateLimit.limit, remaining: record.rateLimit.limit - 1, reset: Math.ceil(Date.now() / 1000) + record.rateLimit.windowSeconds };
+    body.rate_limit = {
+      limit: record.rateLimit.limit,
+      remaining: record.rateLimit.limit - 1,
+      reset: Math.ceil(Date.now() / 1000) + record.rateLimit.windowSeconds,
+    };
   }
   return body;
 }

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Environment } from '../src/config/config';
+import { AppConfig } from '../src/config/config';
 import { KeyDigest } from '../src/credentials/key-digest';
 import { generateKey, keyHint } from '../src/credentials/key-format';
 import { BenchCases, caseDefinitions, checkSameShape, Phase } from './cases';
@@ -45,8 +45,28 @@ const REDIS_URL = process.env.REDIS_URL || undefined;
 
 /** Full: five alternating rounds per case. Quick: one short round and a tenth of the keys, to stay under two minutes. */
 const profile = quick
-  ? { mode: 'quick', rounds: 1, warmupSeconds: 1, measureSeconds: 2, connections: 50, apiKeys: 100, smallKeys: 1000, totalKeys: 10_000, perCaseDbCounters: false }
-  : { mode: 'full', rounds: 5, warmupSeconds: 2, measureSeconds: 3, connections: 50, apiKeys: 1000, smallKeys: 1000, totalKeys: 100_000, perCaseDbCounters: true };
+  ? {
+      mode: 'quick',
+      rounds: 1,
+      warmupSeconds: 1,
+      measureSeconds: 2,
+      connections: 50,
+      apiKeys: 100,
+      smallKeys: 1000,
+      totalKeys: 10_000,
+      perCaseDbCounters: false,
+    }
+  : {
+      mode: 'full',
+      rounds: 5,
+      warmupSeconds: 2,
+      measureSeconds: 3,
+      connections: 50,
+      apiKeys: 1000,
+      smallKeys: 1000,
+      totalKeys: 100_000,
+      perCaseDbCounters: true,
+    };
 // `--rounds N` and `--seconds N` (measured, per side and round) override the profile's.
 if (valueOf('--rounds')) profile.rounds = Number(valueOf('--rounds'));
 if (valueOf('--seconds')) profile.measureSeconds = Number(valueOf('--seconds'));
@@ -58,7 +78,8 @@ const WRITES_INTROSPECTIONS = 10_000;
 const OTHER_KEYS = 4;
 
 const began = Date.now();
-const log = (line: string) => process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
+const log = (line: string) =>
+  process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
@@ -66,7 +87,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'keyhouse-bench-'));
   const secret = generateKey('live') + generateKey('live'); // any 32+ characters; fresh per run
   const rootKey = generateKey('live');
-  const digest = new KeyDigest(Object.assign(new Environment(), { KEY_HASH_SECRET: secret }));
+  const digest = new KeyDigest(Object.assign(new AppConfig(), { KEY_HASH_SECRET: secret }));
   const notes: string[] = [];
 
   const db: BenchDatabase = DATABASE_URL
@@ -75,12 +96,27 @@ async function main(): Promise<void> {
   const counters = db.kind === 'postgres' ? new SettledCounters(db) : null;
   const machine = await describeMachine(db.version, REDIS_URL);
   const cpuAtStart = cpuTimes();
-  log(`Keyhouse bench (${profile.mode}) on ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${machine.database}${machine.redis ? `, ${machine.redis}` : ''}`);
-  if (machine.loadAverageAtStart[0]! > 0.5) notes.push(`the machine was busy at the start (load average ${machine.loadAverageAtStart.join(' ')}): other work shares its ${machine.cores} cores, so the figures are noisy.`);
-  if (quickSkips.length > 0) notes.push(`--quick left out ${quickSkips.join(' and ')}, which no target judges here; the full run has them.`);
-  if (quick) notes.push(`--quick: one round of ${profile.measureSeconds} s per side after ${profile.warmupSeconds} s of warm-up, ${profile.apiKeys} keys issued through the API (the rest of the 1,000 by SQL), and ${profile.totalKeys.toLocaleString('en-US')} keys instead of 100,000 for the large key set; use the full run for figures to quote.`);
-  if (db.kind === 'postgres' && !db.hasStatementStats) notes.push('pg_stat_statements is not loaded: database work is read from pg_stat_database, pg_stat_user_tables and pg_stat_user_indexes, which PostgreSQL publishes up to 10 s late; the bench waits for them.');
-  if (db.kind === 'embedded') notes.push('embedded database: it lives inside the service process, so its work cannot be counted from outside and the resident memory includes it. Set DATABASE_URL (a scratch database) and REDIS_URL for the production set-up.');
+  log(
+    `Keyhouse bench (${profile.mode}) on ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${machine.database}${machine.redis ? `, ${machine.redis}` : ''}`,
+  );
+  if (machine.loadAverageAtStart[0]! > 0.5)
+    notes.push(
+      `the machine was busy at the start (load average ${machine.loadAverageAtStart.join(' ')}): other work shares its ${machine.cores} cores, so the figures are noisy.`,
+    );
+  if (quickSkips.length > 0)
+    notes.push(`--quick left out ${quickSkips.join(' and ')}, which no target judges here; the full run has them.`);
+  if (quick)
+    notes.push(
+      `--quick: one round of ${profile.measureSeconds} s per side after ${profile.warmupSeconds} s of warm-up, ${profile.apiKeys} keys issued through the API (the rest of the 1,000 by SQL), and ${profile.totalKeys.toLocaleString('en-US')} keys instead of 100,000 for the large key set; use the full run for figures to quote.`,
+    );
+  if (db.kind === 'postgres' && !db.hasStatementStats)
+    notes.push(
+      'pg_stat_statements is not loaded: database work is read from pg_stat_database, pg_stat_user_tables and pg_stat_user_indexes, which PostgreSQL publishes up to 10 s late; the bench waits for them.',
+    );
+  if (db.kind === 'embedded')
+    notes.push(
+      'embedded database: it lives inside the service process, so its work cannot be counted from outside and the resident memory includes it. Set DATABASE_URL (a scratch database) and REDIS_URL for the production set-up.',
+    );
 
   const serviceEnv: Record<string, string> = {
     KEY_HASH_SECRET: secret,
@@ -98,7 +134,12 @@ async function main(): Promise<void> {
   const profileArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(cpuProfDir)}`] : [];
   const startService = async (extra: Record<string, string> = {}) => {
     counters?.touched();
-    const service = await Service.start({ ...serviceEnv, ...extra }, work, join(work, `service-${++serviceNumber}.log`), profileArgs);
+    const service = await Service.start(
+      { ...serviceEnv, ...extra },
+      work,
+      join(work, `service-${++serviceNumber}.log`),
+      profileArgs,
+    );
     log(`service ${serviceNumber} up at ${service.url} (pid ${service.pid})`);
     return service;
   };
@@ -121,19 +162,39 @@ async function main(): Promise<void> {
     let service = await startService();
     let at = Date.now();
     const seed = await seedThroughApi(service.url, rootKey, profile.apiKeys);
-    log(`seeded ${profile.apiKeys + OTHER_KEYS - 1} keys through the API in ${((Date.now() - at) / 1000).toFixed(1)} s`);
-    const defs = caseDefinitions(seed, files, { redis: !!REDIS_URL, postgres: db.kind === 'postgres', bulkLabel: bulkLabel() });
+    log(
+      `seeded ${profile.apiKeys + OTHER_KEYS - 1} keys through the API in ${((Date.now() - at) / 1000).toFixed(1)} s`,
+    );
+    const defs = caseDefinitions(seed, files, {
+      redis: !!REDIS_URL,
+      postgres: db.kind === 'postgres',
+      bulkLabel: bulkLabel(),
+    });
     const byPhase = (n: number) => defs.filter((d) => d.phase === n && selected(d.id));
     await service.stop();
 
     // Phase 1: about 1,000 keys in the database.
-    const small = [...seed.keys, ...bulkKeys(seed.customersClientId, profile.smallKeys - seed.keys.length, 'small', Math.floor(Date.now() / 1000) * 1000)];
+    const small = [
+      ...seed.keys,
+      ...bulkKeys(
+        seed.customersClientId,
+        profile.smallKeys - seed.keys.length,
+        'small',
+        Math.floor(Date.now() / 1000) * 1000,
+      ),
+    ];
     await insert(small.slice(seed.keys.length));
     const smallFixture = join(work, 'fixture-small.json');
     writeFixture(smallFixture, { callers: [seed.caller], keys: [seed.cached, seed.rateLimited, ...small] });
-    writeTokens(files.smallTokens, small.map((k) => k.token));
+    writeTokens(
+      files.smallTokens,
+      small.map((k) => k.token),
+    );
     writeTokens(files.malformed, malformedTokens(1000));
-    writeTokens(files.unknown, Array.from({ length: 100 }, () => generateKey('live')));
+    writeTokens(
+      files.unknown,
+      Array.from({ length: 100 }, () => generateKey('live')),
+    );
     service = await startService();
     let baseline = await Baseline.start(smallFixture, baselineEnv, false, profileArgs);
     notes.push(...(await checkSameShape(service.url, baseline.url, seed)));
@@ -145,22 +206,40 @@ async function main(): Promise<void> {
       await sleep(1500);
       const before = await counters.readNow();
       service = await startService();
-      const run = await loader.run({ ...defs.find((d) => d.id === 'introspect-cached')!.spec(service.url, profile.connections), amount: WRITES_INTROSPECTIONS });
+      const run = await loader.run({
+        ...defs.find((d) => d.id === 'introspect-cached')!.spec(service.url, profile.connections),
+        amount: WRITES_INTROSPECTIONS,
+      });
       // A graceful stop flushes what is left, and the connections publish their statistics as they close.
       await service.stop();
       await sleep(1500);
       const delta = countersDelta(before, await counters.readNow());
-      writes = { ...delta, introspections: run.requests, workload: 'a fresh service: start, one cached key at full speed, then a graceful stop (which flushes the usage counts)' };
-      log(`writes: ${delta.rowsWritten} rows written, ${delta.transactions} transactions for ${run.requests} introspections`);
+      writes = {
+        ...delta,
+        introspections: run.requests,
+        workload:
+          'a fresh service: start, one cached key at full speed, then a graceful stop (which flushes the usage counts)',
+      };
+      log(
+        `writes: ${delta.rowsWritten} rows written, ${delta.transactions} transactions for ${run.requests} introspections`,
+      );
     }
     await Promise.all([service.stop(), baseline.stop()]);
 
     // Phase 2: the large key set, inserted by SQL while no service runs.
     if (byPhase(2).length > 0) {
-      const bulk = bulkKeys(seed.customersClientId, profile.totalKeys - small.length - OTHER_KEYS, 'large', Math.floor(Date.now() / 1000) * 1000);
+      const bulk = bulkKeys(
+        seed.customersClientId,
+        profile.totalKeys - small.length - OTHER_KEYS,
+        'large',
+        Math.floor(Date.now() / 1000) * 1000,
+      );
       await insert(bulk);
       const large = [...small, ...bulk];
-      writeTokens(files.largeTokens, large.map((k) => k.token));
+      writeTokens(
+        files.largeTokens,
+        large.map((k) => k.token),
+      );
       const largeFixture = join(work, 'fixture-large.json');
       writeFixture(largeFixture, { callers: [seed.caller], keys: [seed.cached, seed.rateLimited, ...large] });
       service = await startService();
@@ -173,7 +252,8 @@ async function main(): Promise<void> {
     // Phase 3: no cache, one query per call, against the same query from bare node:http.
     if (byPhase(3).length > 0) {
       service = await startService({ CACHE_TTL_MS: '0' });
-      const pgBaseline = db.kind === 'postgres' ? await Baseline.start(smallFixture, baselineEnv, true, profileArgs) : null;
+      const pgBaseline =
+        db.kind === 'postgres' ? await Baseline.start(smallFixture, baselineEnv, true, profileArgs) : null;
       for (const def of byPhase(3)) results.push(await runner({ service, baseline: null, pgBaseline }).run(def));
       await Promise.all([service.stop(), pgBaseline?.stop()]);
     }
@@ -184,9 +264,28 @@ async function main(): Promise<void> {
 
   machine.loadAverageAtEnd = loadavg().map((n) => Math.round(n * 100) / 100);
   machine.stealPercent = stealPercent(cpuAtStart, cpuTimes());
-  if ((machine.stealPercent ?? 0) >= 5) notes.push(`the machine's host took ${machine.stealPercent}% of its CPU time during the run (steal time, from /proc/stat): the processes here got less CPU than they asked for, by amounts that varied, so the figures are not comparable with a quiet machine's.`);
-  const partial = { machine, profile: profileShown, cases: results, writes, notes, startedAt: startedAt.toISOString(), minutes: (Date.now() - startedAt.getTime()) / 60_000 };
-  const report: Report = { ...partial, targets: judge(partial, { bulkLabel: bulkLabel(), lookupAllowance: (seconds) => lookupAllowance(seconds), postgres: db.kind === 'postgres', selected }) };
+  if ((machine.stealPercent ?? 0) >= 5)
+    notes.push(
+      `the machine's host took ${machine.stealPercent}% of its CPU time during the run (steal time, from /proc/stat): the processes here got less CPU than they asked for, by amounts that varied, so the figures are not comparable with a quiet machine's.`,
+    );
+  const partial = {
+    machine,
+    profile: profileShown,
+    cases: results,
+    writes,
+    notes,
+    startedAt: startedAt.toISOString(),
+    minutes: (Date.now() - startedAt.getTime()) / 60_000,
+  };
+  const report: Report = {
+    ...partial,
+    targets: judge(partial, {
+      bulkLabel: bulkLabel(),
+      lookupAllowance: (seconds) => lookupAllowance(seconds),
+      postgres: db.kind === 'postgres',
+      selected,
+    }),
+  };
   printReport(report, (line) => process.stdout.write(`${line}\n`));
   const json = JSON.stringify(report, null, 2);
   const latest = join(RESULTS_DIR, 'latest.json');
@@ -229,7 +328,8 @@ function malformedTokens(count: number): string[] {
 
 function pgliteVersion(): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require(join(ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json')) as { version: string }).version;
+  return (require(join(ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json')) as { version: string })
+    .version;
 }
 
 /**

@@ -38,7 +38,9 @@ function seeded(issued: IssuedKey): SeededKey {
       expiresAt: ms(issued.expires_at),
       revokedAt: ms(issued.revoked_at),
       graceEndsAt: ms(issued.grace_ends_at),
-      rateLimit: issued.rate_limit ? { limit: issued.rate_limit.limit, windowSeconds: issued.rate_limit.window_seconds } : null,
+      rateLimit: issued.rate_limit
+        ? { limit: issued.rate_limit.limit, windowSeconds: issued.rate_limit.window_seconds }
+        : null,
       ipAllowlist: issued.ip_allowlist,
       hasUsageLimit: issued.usage_limit !== null,
       metadata: issued.metadata,
@@ -79,9 +81,16 @@ export interface Seed {
 export async function seedThroughApi(url: string, rootKey: string, keyCount: number): Promise<Seed> {
   const api = new AdminApi(url, rootKey);
   await api.post('/v1/scopes', { name: BENCH_SCOPE, description: 'What the benchmark introspects for' });
-  const gateway = await api.post<{ id: string }>('/v1/clients', { name: 'bench gateway', description: 'Calls introspection' });
-  const customers = await api.post<{ id: string }>('/v1/clients', { name: 'bench customers', description: 'Holds the keys being checked' });
-  const issue = (clientId: string, body: Record<string, unknown>) => api.post<IssuedKey>(`/v1/clients/${clientId}/keys`, { environment: 'live', ...body }).then(seeded);
+  const gateway = await api.post<{ id: string }>('/v1/clients', {
+    name: 'bench gateway',
+    description: 'Calls introspection',
+  });
+  const customers = await api.post<{ id: string }>('/v1/clients', {
+    name: 'bench customers',
+    description: 'Holds the keys being checked',
+  });
+  const issue = (clientId: string, body: Record<string, unknown>) =>
+    api.post<IssuedKey>(`/v1/clients/${clientId}/keys`, { environment: 'live', ...body }).then(seeded);
 
   const caller = await issue(gateway.id, { name: 'gateway', scopes: ['admin:introspect'] });
   const cached = await issue(customers.id, { name: 'cached', scopes: [BENCH_SCOPE], metadata: { plan: 'pro' } });

@@ -19,7 +19,9 @@ export class SystemClientAndAdminScopes1763900000001 implements MigrationInterfa
       ('admin:scopes:write', 'Change the scope catalog'),
       ('admin:audit:read', 'Read and verify the audit trail'),
       ('admin:introspect', 'Introspect keys and authorize requests')`);
-    await queryRunner.query(`CREATE UNIQUE INDEX "uq_clients_single_system" ON "clients" ("is_system") WHERE "is_system"`);
+    await queryRunner.query(
+      `CREATE UNIQUE INDEX "uq_clients_single_system" ON "clients" ("is_system") WHERE "is_system"`,
+    );
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

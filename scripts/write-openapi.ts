@@ -5,13 +5,13 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApp } from '../src/app';
-import { loadEnvironment } from '../src/config/config';
+import { loadConfig } from '../src/config/config';
 import { buildOpenApiDocument, serializeOpenApiDocument } from '../src/openapi';
 
 export const OPENAPI_FILE = join(__dirname, '..', '..', 'openapi', 'openapi.json');
 
 async function main(): Promise<void> {
-  const env = loadEnvironment({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: 'memory://', MIGRATIONS_RUN: 'false' });
+  const env = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: 'memory://', MIGRATIONS_RUN: 'false' });
   const app = await createApp(env);
   try {
     writeFileSync(OPENAPI_FILE, serializeOpenApiDocument(buildOpenApiDocument(app)));

@@ -7,7 +7,7 @@ import { AuditModule } from './audit/audit.module';
 import { ClientsModule } from './clients/clients.module';
 import { ProblemFilter } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
-import { Environment } from './config/config';
+import { AppConfig } from './config/config';
 import { DataDirInUse } from './database/data-dir-lock';
 import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from './database/data-source';
 import { HealthModule } from './health/health.module';
@@ -20,14 +20,14 @@ import { UsageModule } from './usage/usage.module';
 @Global()
 @Module({})
 class EnvironmentModule {
-  static of(env: Environment): DynamicModule {
-    return { module: EnvironmentModule, providers: [{ provide: Environment, useValue: env }], exports: [Environment] };
+  static of(env: AppConfig): DynamicModule {
+    return { module: EnvironmentModule, providers: [{ provide: AppConfig, useValue: env }], exports: [AppConfig] };
   }
 }
 
 @Module({})
 export class AppModule {
-  static forEnvironment(env: Environment, logger: Logger): DynamicModule {
+  static forEnvironment(env: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -35,7 +35,11 @@ export class AppModule {
         MetricsModule,
         TypeOrmModule.forRootAsync({
           useFactory: async () => ({
-            ...dataSourceOptions(env, env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env), logger.child({ component: 'database' })),
+            ...dataSourceOptions(
+              env,
+              env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env),
+              logger.child({ component: 'database' }),
+            ),
             retryAttempts: 2,
             retryDelay: 1000,
             // A data folder held by another process stays held: say so at once.

@@ -10,7 +10,7 @@ import { clientErrorHandler, frameworkErrorHandler, tooManyHeaders } from './com
 import { createLogger, NestPinoLogger } from './common/logger';
 import { refuseWhileClosing } from './common/refuse-while-closing';
 import { helmetHeaders } from './common/security-headers';
-import { Environment } from './config/config';
+import { AppConfig } from './config/config';
 import { HotPathRoutes } from './introspection/hot-path.routes';
 import { setUpOpenApi } from './openapi';
 
@@ -20,7 +20,7 @@ export interface AppOptions {
 }
 
 /** Builds the whole service on Fastify; `main.ts` listens, tests inject. */
-export async function createApp(env: Environment, options: AppOptions = {}): Promise<NestFastifyApplication> {
+export async function createApp(env: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const logger = createLogger(env.LOG_LEVEL, options.logDestination);
   const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
   let hotPath: HotPathRoutes | undefined;
@@ -30,7 +30,8 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
     frameworkErrors: frameworkErrorHandler(securityHeaders),
     clientErrorHandler: clientErrorHandler(logger, securityHeaders),
     // The hot path's calls go to its own Fastify instance first (see HotPathRoutes.serve), every other request to Nest's.
-    serverFactory: (handler: RequestListener) => httpServer((req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res), env),
+    serverFactory: (handler: RequestListener) =>
+      httpServer((req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res), env),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env, logger), adapter, {
     logger: new NestPinoLogger(logger.child({ component: 'nest' })),
@@ -42,11 +43,26 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   if (env.CORS_ORIGINS) {
     app.enableCors({
-      origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+      origin: env.CORS_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
       // Every method the API has (the plugin's default stops at POST), the headers a key travels in, and the ones worth reading.
       methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-      allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id', 'X-Required-Scopes', 'X-Required-Environment'],
-      exposedHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+      allowedHeaders: [
+        'Authorization',
+        'X-API-Key',
+        'Content-Type',
+        'X-Request-Id',
+        'X-Required-Scopes',
+        'X-Required-Environment',
+      ],
+      exposedHeaders: [
+        'X-Request-Id',
+        'Retry-After',
+        'X-RateLimit-Limit',
+        'X-RateLimit-Remaining',
+        'X-RateLimit-Reset',
+      ],
       maxAge: 600,
     });
   }
@@ -68,7 +84,10 @@ export async function createApp(env: Environment, options: AppOptions = {}): Pro
  * HTTP_KEEP_ALIVE_TIMEOUT_MS. Node checks them every connectionsCheckingInterval: a
  * second at most, so that a timeout is kept to within a second.
  */
-function httpServer(listener: (req: IncomingMessage, res: ServerResponse) => void, env: Pick<Environment, 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'>): Server {
+function httpServer(
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  env: Pick<AppConfig, 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'>,
+): Server {
   // A repeated header reaches the app as one value, so two Authorization headers are no key rather than whichever came first.
   const server = createServer(
     {

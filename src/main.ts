@@ -3,7 +3,7 @@ import './gc-tuning';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app';
-import { InvalidConfiguration, loadEnvironment } from './config/config';
+import { InvalidConfiguration, loadConfig } from './config/config';
 import { DataDirInUse } from './database/data-dir-lock';
 
 /** Within the 25 s the README asks an orchestrator to give a stopping instance. */
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   }
   let env;
   try {
-    env = loadEnvironment(process.env);
+    env = loadConfig(process.env);
   } catch (err) {
     if (err instanceof InvalidConfiguration) {
       process.stderr.write(`${err.message}\n`);
@@ -49,7 +49,9 @@ async function main(): Promise<void> {
     });
   }
   await app.listen({ port: env.PORT, host: env.HOST });
-  new Logger('Keyhouse').log(`Keyhouse listening on http://${env.HOST}:${env.PORT} (${env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`}); docs at /docs`);
+  new Logger('Keyhouse').log(
+    `Keyhouse listening on http://${env.HOST}:${env.PORT} (${env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`}); docs at /docs`,
+  );
 }
 
 void main();

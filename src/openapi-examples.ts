@@ -24,18 +24,34 @@ export const REQUEST_EXAMPLES: Record<string, Record<string, NamedExample<object
   createClient: {
     service: {
       summary: 'A service',
-      value: { name: 'checkout-service', description: 'Checkout service, team Payments', metadata: { team: 'payments' } } satisfies CreateClientDto,
+      value: {
+        name: 'checkout-service',
+        description: 'Checkout service, team Payments',
+        metadata: { team: 'payments' },
+      } satisfies CreateClientDto,
     },
   },
   updateClient: {
-    suspend: { summary: 'Suspend: every key of the client stops at once', value: { status: 'suspended' } satisfies UpdateClientDto },
+    suspend: {
+      summary: 'Suspend: every key of the client stops at once',
+      value: { status: 'suspended' } satisfies UpdateClientDto,
+    },
     reactivate: { summary: 'Reactivate', value: { status: 'active' } satisfies UpdateClientDto },
-    relabel: { summary: 'Rename and relabel', value: { name: 'checkout', metadata: { team: 'payments', tier: 'gold' } } satisfies UpdateClientDto },
+    relabel: {
+      summary: 'Rename and relabel',
+      value: { name: 'checkout', metadata: { team: 'payments', tier: 'gold' } } satisfies UpdateClientDto,
+    },
   },
   issueKey: {
     scoped: {
       summary: 'A live key with scopes, for 90 days',
-      value: { environment: 'live', name: 'checkout production', scopes: ['orders:read'], ttl_seconds: 7_776_000, metadata: { owner: 'payments' } } satisfies IssueKeyDto,
+      value: {
+        environment: 'live',
+        name: 'checkout production',
+        scopes: ['orders:read'],
+        ttl_seconds: 7_776_000,
+        metadata: { owner: 'payments' },
+      } satisfies IssueKeyDto,
     },
     limited: {
       summary: 'A test key with a rate limit, an IP allowlist and a usage limit',
@@ -51,11 +67,23 @@ export const REQUEST_EXAMPLES: Record<string, Record<string, NamedExample<object
     },
   },
   updateKey: {
-    limits: { summary: 'Rename and change the rate limit', value: { name: 'checkout production (eu)', rate_limit: { limit: 500, window_seconds: 60 } } satisfies UpdateKeyDto },
-    clear: { summary: 'Remove the expiry and the usage limit', value: { expires_at: null, usage_limit: null } satisfies UpdateKeyDto },
+    limits: {
+      summary: 'Rename and change the rate limit',
+      value: {
+        name: 'checkout production (eu)',
+        rate_limit: { limit: 500, window_seconds: 60 },
+      } satisfies UpdateKeyDto,
+    },
+    clear: {
+      summary: 'Remove the expiry and the usage limit',
+      value: { expires_at: null, usage_limit: null } satisfies UpdateKeyDto,
+    },
   },
   rotateKey: {
-    grace: { summary: 'The old key keeps working for an hour', value: { grace_period_seconds: 3600 } satisfies RotateKeyDto },
+    grace: {
+      summary: 'The old key keeps working for an hour',
+      value: { grace_period_seconds: 3600 } satisfies RotateKeyDto,
+    },
     now: { summary: 'The old key stops at once', value: { grace_period_seconds: 0 } satisfies RotateKeyDto },
   },
   revokeKey: {
@@ -63,7 +91,10 @@ export const REQUEST_EXAMPLES: Record<string, Record<string, NamedExample<object
   },
   createScope: {
     read: { summary: 'A scope', value: { name: 'orders:read', description: 'Read orders' } satisfies CreateScopeDto },
-    wildcard: { summary: 'A wildcard scope, covering every orders: scope', value: { name: 'orders:*', description: 'Everything about orders' } satisfies CreateScopeDto },
+    wildcard: {
+      summary: 'A wildcard scope, covering every orders: scope',
+      value: { name: 'orders:*', description: 'Everything about orders' } satisfies CreateScopeDto,
+    },
   },
 };
 

@@ -49,8 +49,16 @@ export function polishOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
   document.components ??= {};
   document.components.headers = {
     ...document.components.headers,
-    'X-Request-Id': { description: 'Identifies the request in the logs and audit events; also in every problem body.', required: true, schema: { type: 'string' } },
-    'Retry-After': { description: 'Seconds to wait before trying again.', required: true, schema: { type: 'integer', example: 1 } },
+    'X-Request-Id': {
+      description: 'Identifies the request in the logs and audit events; also in every problem body.',
+      required: true,
+      schema: { type: 'string' },
+    },
+    'Retry-After': {
+      description: 'Seconds to wait before trying again.',
+      required: true,
+      schema: { type: 'integer', example: 1 },
+    },
   };
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
@@ -95,10 +103,17 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
   for (const [status, response] of Object.entries(operation.responses) as [string, ResponseObject][]) {
     if (!response.description) response.description = DEFAULT_DESCRIPTIONS[status] ?? '';
     response.headers = { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, ...response.headers };
-    const isProblem = Number(status) >= 400 && (!response.content || isProblemSchema(response.content['application/json']?.schema));
+    const isProblem =
+      Number(status) >= 400 && (!response.content || isProblemSchema(response.content['application/json']?.schema));
     if (isProblem) {
-      response.content = { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_SCHEMA, example: problemExample(Number(status), response.description, path, operation) } };
-      if (status === '503' || status === '429') response.headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
+      response.content = {
+        [PROBLEM_CONTENT_TYPE]: {
+          schema: PROBLEM_SCHEMA,
+          example: problemExample(Number(status), response.description, path, operation),
+        },
+      };
+      if (status === '503' || status === '429')
+        response.headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
       continue;
     }
     for (const media of Object.values(response.content ?? {}) as MediaTypeObject[]) {
@@ -114,8 +129,14 @@ function isProblemSchema(schema: Schema | undefined): boolean {
   return !!schema && '$ref' in schema && schema.$ref === PROBLEM_SCHEMA.$ref;
 }
 
-function problemExample(status: number, description: string, path: string, operation: Operation): Record<string, unknown> {
-  const code = (Object.keys(PROBLEM_TYPES) as ProblemCode[]).find((c) => PROBLEM_TYPES[c].status === status) ?? 'internal-error';
+function problemExample(
+  status: number,
+  description: string,
+  path: string,
+  operation: Operation,
+): Record<string, unknown> {
+  const code =
+    (Object.keys(PROBLEM_TYPES) as ProblemCode[]).find((c) => PROBLEM_TYPES[c].status === status) ?? 'internal-error';
   const example: Record<string, unknown> = {
     type: problemType(code),
     title: PROBLEM_TYPES[code].title,
@@ -124,7 +145,8 @@ function problemExample(status: number, description: string, path: string, opera
     instance: path.replace(/\{id\}/g, EXAMPLE_ID).replace(/\{name\}/g, 'orders:read'),
     request_id: EXAMPLE_REQUEST_ID,
   };
-  if (status === 400) example.errors = [{ pointer: '#/name', detail: 'name must be shorter than or equal to 200 characters' }];
+  if (status === 400)
+    example.errors = [{ pointer: '#/name', detail: 'name must be shorter than or equal to 200 characters' }];
   if (status === 403 && operation['x-required-scopes']) example.required_scopes = operation['x-required-scopes'];
   return example;
 }
@@ -146,7 +168,9 @@ function exampleOf(document: OpenAPIObject, schema: Schema | undefined, depth = 
     return item === undefined ? [] : [item];
   }
   if (schema.properties) {
-    const entries = Object.entries(schema.properties).map(([name, property]) => [name, exampleOf(document, property, depth + 1)] as const);
+    const entries = Object.entries(schema.properties).map(
+      ([name, property]) => [name, exampleOf(document, property, depth + 1)] as const,
+    );
     return Object.fromEntries(entries.filter(([, value]) => value !== undefined));
   }
   return undefined;

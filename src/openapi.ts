@@ -7,10 +7,25 @@ import { polishOpenApiDocument } from './openapi-polish';
 
 /** Swagger UI shows the groups in this order. */
 export const OPENAPI_TAGS: ReadonlyArray<{ name: string; description: string }> = [
-  { name: 'clients', description: 'Who holds keys: services, partners, customers. Suspending a client stops all its keys at once.' },
-  { name: 'keys', description: 'Issue, list, change, rotate (with a grace period) and revoke keys. The full key is sent once, when it is created.' },
-  { name: 'scopes', description: 'The catalog of scopes keys may carry, such as `orders:read`; `orders:*` covers every scope below `orders:`.' },
-  { name: 'introspection', description: 'The hot path: is this key good, right now, for these scopes? For services (RFC 7662) and gateways (forward auth).' },
+  {
+    name: 'clients',
+    description: 'Who holds keys: services, partners, customers. Suspending a client stops all its keys at once.',
+  },
+  {
+    name: 'keys',
+    description:
+      'Issue, list, change, rotate (with a grace period) and revoke keys. The full key is sent once, when it is created.',
+  },
+  {
+    name: 'scopes',
+    description:
+      'The catalog of scopes keys may carry, such as `orders:read`; `orders:*` covers every scope below `orders:`.',
+  },
+  {
+    name: 'introspection',
+    description:
+      'The hot path: is this key good, right now, for these scopes? For services (RFC 7662) and gateways (forward auth).',
+  },
   { name: 'audit', description: 'The append-only, hash-chained trail of every change: who, what, when, from where.' },
   { name: 'usage', description: 'How each key is used: calls per hour and per outcome.' },
   { name: 'operations', description: 'Health and metrics, for load balancers and monitoring. No key needed.' },
@@ -32,9 +47,27 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Keyhouse')
     .setDescription(DESCRIPTION)
     .setVersion('1.0.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A Keyhouse key (`sk_live_…` or `sk_test_…`): paste the key alone, without "Bearer".' }, BEARER_SCHEME)
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Keyhouse key, instead of a bearer token.' }, API_KEY_SCHEME)
-    .addBasicAuth({ type: 'http', scheme: 'basic', description: 'A Keyhouse key as the password, under any user name (how RFC 7662 clients send client_secret_basic), or as the user name with an empty password.' }, BASIC_SCHEME);
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'A Keyhouse key (`sk_live_…` or `sk_test_…`): paste the key alone, without "Bearer".',
+      },
+      BEARER_SCHEME,
+    )
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Keyhouse key, instead of a bearer token.' },
+      API_KEY_SCHEME,
+    )
+    .addBasicAuth(
+      {
+        type: 'http',
+        scheme: 'basic',
+        description:
+          'A Keyhouse key as the password, under any user name (how RFC 7662 clients send client_secret_basic), or as the user name with an empty password.',
+      },
+      BASIC_SCHEME,
+    );
   for (const tag of OPENAPI_TAGS) builder.addTag(tag.name, tag.description);
   const document = SwaggerModule.createDocument(app, builder.build(), { operationIdFactory });
   // Operations that are not Nest routes are added here, before the polish, so they get the shared parts too.

@@ -6,7 +6,10 @@ describe('access log', () => {
   let app: TestApp;
   const lines: Array<Record<string, unknown>> = [];
   beforeAll(async () => {
-    app = await TestApp.start({ LOG_LEVEL: 'info' }, { logDestination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    app = await TestApp.start(
+      { LOG_LEVEL: 'info' },
+      { logDestination: { write: (line: string) => void lines.push(JSON.parse(line)) } },
+    );
   });
   afterAll(() => app.close());
 
@@ -17,7 +20,12 @@ describe('access log', () => {
     const res = await app.get('/v1/clients', { query: { limit: '1' } });
     expect(res.status).toBe(200);
     expect(requestLines()).toEqual([
-      expect.objectContaining({ method: 'GET', url: '/v1/clients', status: 200, request_id: res.headers['x-request-id'] }),
+      expect.objectContaining({
+        method: 'GET',
+        url: '/v1/clients',
+        status: 200,
+        request_id: res.headers['x-request-id'],
+      }),
     ]);
   });
 

@@ -6,7 +6,20 @@ import { TestApp } from './support/test-app';
 
 type Row = Record<string, any> & { id: string; hash: string; prev_hash: string };
 
-const COLUMNS = ['id', 'occurred_at', 'actor_key_id', 'action', 'target_type', 'target_id', 'client_id', 'request_id', 'source_ip', 'changes', 'prev_hash', 'hash'];
+const COLUMNS = [
+  'id',
+  'occurred_at',
+  'actor_key_id',
+  'action',
+  'target_type',
+  'target_id',
+  'client_id',
+  'request_id',
+  'source_ip',
+  'changes',
+  'prev_hash',
+  'hash',
+];
 
 /** The hash an attacker would write after editing a row, to make the row itself look consistent. */
 function rehash(row: Row): string {
@@ -33,7 +46,11 @@ describe('audit chain verification', () => {
   afterAll(() => app.close());
 
   it('should keep one chain through 200 concurrent changes', async () => {
-    const created = await Promise.all(Array.from({ length: 200 }, () => app.post('/v1/clients', { name: `concurrent-${Math.random().toString(36).slice(2)}` })));
+    const created = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        app.post('/v1/clients', { name: `concurrent-${Math.random().toString(36).slice(2)}` }),
+      ),
+    );
     expect(created.map((r) => r.status)).toEqual(Array(200).fill(201));
 
     const verdict = await app.get('/v1/audit-events/verify');
@@ -43,20 +60,29 @@ describe('audit chain verification', () => {
 
     // A fork (two events naming the same predecessor) would also fail verify; checked here directly.
     const ids = created.map((r) => r.body.id);
-    const mine = await db.query<Row[]>('SELECT id, prev_hash FROM audit_events WHERE action = $1 AND target_id = ANY($2)', ['client.created', ids]);
+    const mine = await db.query<Row[]>(
+      'SELECT id, prev_hash FROM audit_events WHERE action = $1 AND target_id = ANY($2)',
+      ['client.created', ids],
+    );
     expect(mine).toHaveLength(200);
-    const [{ events, predecessors }] = await db.query('SELECT count(*)::int AS events, count(DISTINCT prev_hash)::int AS predecessors FROM audit_events');
+    const [{ events, predecessors }] = await db.query(
+      'SELECT count(*)::int AS events, count(DISTINCT prev_hash)::int AS predecessors FROM audit_events',
+    );
     expect(predecessors).toBe(events);
   });
 
   it('should answer an anchor taken from an earlier verification', async () => {
     const first = await app.get('/v1/audit-events/verify');
     await makeClient(app);
-    const later = await app.get('/v1/audit-events/verify', { query: { anchor_id: first.body.head_id, anchor_hash: first.body.head } });
+    const later = await app.get('/v1/audit-events/verify', {
+      query: { anchor_id: first.body.head_id, anchor_hash: first.body.head },
+    });
     expect(later.body).toMatchObject({ ok: true });
     expect(BigInt(later.body.head_id)).toBeGreaterThan(BigInt(first.body.head_id));
 
-    const wrong = await app.get('/v1/audit-events/verify', { query: { anchor_id: first.body.head_id, anchor_hash: 'f'.repeat(64) } });
+    const wrong = await app.get('/v1/audit-events/verify', {
+      query: { anchor_id: first.body.head_id, anchor_hash: 'f'.repeat(64) },
+    });
     expect(wrong.body).toMatchObject({ ok: false, broken_at: first.body.head_id, problem: 'anchor_mismatch' });
   });
 
@@ -86,7 +112,9 @@ describe('audit chain verification', () => {
       const rollback = new Error('rollback');
       await db
         .transaction(async (m) => {
-          const rows = (await m.query<Row[]>(`SELECT ${COLUMNS.join(', ')} FROM audit_events ORDER BY id DESC LIMIT 4`)).reverse();
+          const rows = (
+            await m.query<Row[]>(`SELECT ${COLUMNS.join(', ')} FROM audit_events ORDER BY id DESC LIMIT 4`)
+          ).reverse();
           await tamper(m, rows);
           outcome = { verdict: await verifier.verify(undefined, m, batchSize), rows };
           throw rollback;
@@ -98,12 +126,17 @@ describe('audit chain verification', () => {
     }
 
     it('should name an edited event', async () => {
-      const { verdict, rows } = await tampered((m, rows) => m.query(`UPDATE audit_events SET changes = '{"name":"forged"}' WHERE id = $1`, [rows[1]!.id]));
+      const { verdict, rows } = await tampered((m, rows) =>
+        m.query(`UPDATE audit_events SET changes = '{"name":"forged"}' WHERE id = $1`, [rows[1]!.id]),
+      );
       expect(verdict).toMatchObject({ ok: false, brokenAt: String(rows[1]!.id), problem: 'hash_mismatch' });
     });
 
     it('should name the event after a deleted one, across batch boundaries', async () => {
-      const { verdict, rows } = await tampered((m, rows) => m.query('DELETE FROM audit_events WHERE id = $1', [rows[2]!.id]), 3);
+      const { verdict, rows } = await tampered(
+        (m, rows) => m.query('DELETE FROM audit_events WHERE id = $1', [rows[2]!.id]),
+        3,
+      );
       expect(verdict).toMatchObject({ ok: false, brokenAt: String(rows[3]!.id), problem: 'prev_hash_mismatch' });
     });
 
@@ -145,12 +178,10 @@ describe('audit chain tampering', () => {
     await db.transaction(async (m) => {
       await m.query('DELETE FROM audit_events');
       for (const r of pristine) {
-        await m.query(`INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`, [
-          ...COLUMNS.slice(0, 9).map((c) => r[c]),
-          JSON.stringify(r.changes),
-          r.prev_hash,
-          r.hash,
-        ]);
+        await m.query(
+          `INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+          [...COLUMNS.slice(0, 9).map((c) => r[c]), JSON.stringify(r.changes), r.prev_hash, r.hash],
+        );
       }
     });
     expect(await verify()).toMatchObject({ ok: true, checked: pristine.length });
@@ -160,7 +191,12 @@ describe('audit chain tampering', () => {
   const id = (i: number) => String(pristine[i]!.id);
 
   it('should verify the untouched chain and report its head', async () => {
-    expect(await verify()).toEqual({ ok: true, checked: pristine.length, head: pristine.at(-1)!.hash, head_id: id(pristine.length - 1) });
+    expect(await verify()).toEqual({
+      ok: true,
+      checked: pristine.length,
+      head: pristine.at(-1)!.hash,
+      head_id: id(pristine.length - 1),
+    });
   });
 
   it('should name an event whose changes were edited', async () => {
@@ -214,7 +250,12 @@ describe('audit chain tampering', () => {
     const anchor = { anchor_id: id(pristine.length - 1), anchor_hash: pristine.at(-1)!.hash };
     await db.query('DELETE FROM audit_events WHERE id >= $1', [id(pristine.length - 2)]);
     expect(await verify()).toMatchObject({ ok: true, checked: pristine.length - 2 });
-    expect(await verify(anchor)).toEqual({ ok: false, checked: pristine.length - 2, broken_at: anchor.anchor_id, problem: 'anchor_missing' });
+    expect(await verify(anchor)).toEqual({
+      ok: false,
+      checked: pristine.length - 2,
+      broken_at: anchor.anchor_id,
+      problem: 'anchor_missing',
+    });
   });
 
   it('should catch a rewritten chain with an anchor', async () => {
@@ -224,7 +265,12 @@ describe('audit chain tampering', () => {
     for (let i = 2; i < all.length; i++) {
       if (i > 2) all[i]!.prev_hash = all[i - 1]!.hash;
       all[i]!.hash = rehash(all[i]!);
-      await db.query('UPDATE audit_events SET target_id = $1, prev_hash = $2, hash = $3 WHERE id = $4', [all[i]!.target_id, all[i]!.prev_hash, all[i]!.hash, all[i]!.id]);
+      await db.query('UPDATE audit_events SET target_id = $1, prev_hash = $2, hash = $3 WHERE id = $4', [
+        all[i]!.target_id,
+        all[i]!.prev_hash,
+        all[i]!.hash,
+        all[i]!.id,
+      ]);
     }
     expect(await verify()).toMatchObject({ ok: true });
     const anchor = { anchor_id: id(pristine.length - 1), anchor_hash: pristine.at(-1)!.hash };

@@ -5,7 +5,16 @@ import { DeniedAttempts } from '../src/audit/denied-attempts';
 import { KeyDigest } from '../src/credentials/key-digest';
 import { keyHint } from '../src/credentials/key-format';
 import { SYSTEM_CLIENT_ID } from '../src/keys/root-key.bootstrap';
-import { allPages, errorPointers, expectProblem, makeClient, makeClientWithKey, makeKey, makeScope, unique } from './support/factories';
+import {
+  allPages,
+  errorPointers,
+  expectProblem,
+  makeClient,
+  makeClientWithKey,
+  makeKey,
+  makeScope,
+  unique,
+} from './support/factories';
 import { Call, Reply, TestApp } from './support/test-app';
 
 interface AuditEvent {
@@ -46,7 +55,9 @@ describe('audit events', () => {
   /** Every event this run wrote with the request id, once the denial recorder has caught up. */
   async function eventsOf(requestId: string): Promise<AuditEvent[]> {
     await app.app.get(DeniedAttempts, { strict: false }).settled();
-    return (await allPages<AuditEvent>(app, `/v1/audit-events?from=${encodeURIComponent(started)}&limit=200`)).items.filter((e) => e.request_id === requestId);
+    return (
+      await allPages<AuditEvent>(app, `/v1/audit-events?from=${encodeURIComponent(started)}&limit=200`)
+    ).items.filter((e) => e.request_id === requestId);
   }
 
   /** The one event of a request, checked for who, what, where and when. */
@@ -85,22 +96,48 @@ describe('audit events', () => {
 
     const created = await step('POST', '/v1/clients', { name, description: 'd', metadata: { a: 1 } });
     const clientId = created.res.body.id;
-    expect(created.event).toMatchObject({ action: 'client.created', target_type: 'client', target_id: clientId, client_id: clientId, changes: { name, description: 'd', metadata: { a: 1 } } });
+    expect(created.event).toMatchObject({
+      action: 'client.created',
+      target_type: 'client',
+      target_id: clientId,
+      client_id: clientId,
+      changes: { name, description: 'd', metadata: { a: 1 } },
+    });
 
     const renamed = await step('PATCH', `/v1/clients/${clientId}`, { name: `${name}-2` });
-    expect(renamed.event).toMatchObject({ action: 'client.updated', target_id: clientId, changes: { name: { from: name, to: `${name}-2` } } });
+    expect(renamed.event).toMatchObject({
+      action: 'client.updated',
+      target_id: clientId,
+      changes: { name: { from: name, to: `${name}-2` } },
+    });
     expect(Object.keys(renamed.event.changes)).toEqual(['name']);
 
     const suspended = await step('PATCH', `/v1/clients/${clientId}`, { status: 'suspended' });
-    expect(suspended.event).toMatchObject({ action: 'client.suspended', changes: { status: { from: 'active', to: 'suspended' } } });
+    expect(suspended.event).toMatchObject({
+      action: 'client.suspended',
+      changes: { status: { from: 'active', to: 'suspended' } },
+    });
     const reactivated = await step('PATCH', `/v1/clients/${clientId}`, { status: 'active' });
-    expect(reactivated.event).toMatchObject({ action: 'client.reactivated', changes: { status: { from: 'suspended', to: 'active' } } });
+    expect(reactivated.event).toMatchObject({
+      action: 'client.reactivated',
+      changes: { status: { from: 'suspended', to: 'active' } },
+    });
 
     const scopeName = `${unique('audit')}:read`;
     const scope = await step('POST', '/v1/scopes', { name: scopeName, description: 'audited scope' });
-    expect(scope.event).toMatchObject({ action: 'scope.created', target_type: 'scope', target_id: scopeName, changes: { description: 'audited scope' } });
+    expect(scope.event).toMatchObject({
+      action: 'scope.created',
+      target_type: 'scope',
+      target_id: scopeName,
+      changes: { description: 'audited scope' },
+    });
 
-    const issued = await step('POST', `/v1/clients/${clientId}/keys`, { environment: 'test', name: 'k', scopes: [scopeName], usage_limit: 5 });
+    const issued = await step('POST', `/v1/clients/${clientId}/keys`, {
+      environment: 'test',
+      name: 'k',
+      scopes: [scopeName],
+      usage_limit: 5,
+    });
     const keyId = issued.res.body.id;
     expect(issued.event).toMatchObject({
       action: 'key.issued',
@@ -111,7 +148,11 @@ describe('audit events', () => {
     });
 
     const updated = await step('PATCH', `/v1/keys/${keyId}`, { name: 'k2', scopes: [] });
-    expect(updated.event).toMatchObject({ action: 'key.updated', target_id: keyId, changes: { name: { from: 'k', to: 'k2' }, scopes: { from: [scopeName], to: [] } } });
+    expect(updated.event).toMatchObject({
+      action: 'key.updated',
+      target_id: keyId,
+      changes: { name: { from: 'k', to: 'k2' }, scopes: { from: [scopeName], to: [] } },
+    });
     expect(Object.keys(updated.event.changes).sort()).toEqual(['name', 'scopes']);
 
     const rotated = await step('POST', `/v1/keys/${keyId}/rotate`, { grace_period_seconds: 60 });
@@ -119,11 +160,19 @@ describe('audit events', () => {
       action: 'key.rotated',
       target_id: keyId,
       client_id: clientId,
-      changes: { replaced_by: rotated.res.body.id, successor_hint: rotated.res.body.hint, grace_ends_at: expect.any(String) },
+      changes: {
+        replaced_by: rotated.res.body.id,
+        successor_hint: rotated.res.body.hint,
+        grace_ends_at: expect.any(String),
+      },
     });
 
     const revoked = await step('POST', `/v1/keys/${rotated.res.body.id}/revoke`, { reason: 'audit test' });
-    expect(revoked.event).toMatchObject({ action: 'key.revoked', target_id: rotated.res.body.id, changes: { reason: 'audit test' } });
+    expect(revoked.event).toMatchObject({
+      action: 'key.revoked',
+      target_id: rotated.res.body.id,
+      changes: { reason: 'audit test' },
+    });
 
     const deleted = await step('DELETE', `/v1/scopes/${scopeName}`);
     expect(deleted.event).toMatchObject({ action: 'scope.deleted', target_type: 'scope', target_id: scopeName });
@@ -132,18 +181,37 @@ describe('audit events', () => {
   it('should name the key that acted, and record a request id it made up when the caller sent none', async () => {
     const { client, key } = await makeClientWithKey(app, ['admin:keys:write']);
     const before = Date.now();
-    const res = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by a client key' }, { key: key.key });
+    const res = await app.post(
+      `/v1/clients/${client.id}/keys`,
+      { environment: 'live', name: 'by a client key' },
+      { key: key.key },
+    );
     const requestId = String(res.headers['x-request-id']);
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     const event = await theEventOf(requestId, before, Date.now(), key.id);
     expect(event.target_id).toBe(res.body.id);
   });
 
-  it('should store, answer and log a caller\'s X-Request-Id only when it is short and plain, on the admin API and the hot path', async () => {
-    const hostile = ['line\nbreak', 'a\u0000b', '\u001b[31mred', 'id with spaces', 'ключ', '🔑', '"quoted"', 'x'.repeat(129), 'x'.repeat(8000), 'a,b'];
+  it("should store, answer and log a caller's X-Request-Id only when it is short and plain, on the admin API and the hot path", async () => {
+    const hostile = [
+      'line\nbreak',
+      'a\u0000b',
+      '\u001b[31mred',
+      'id with spaces',
+      'ключ',
+      '🔑',
+      '"quoted"',
+      'x'.repeat(129),
+      'x'.repeat(8000),
+      'a,b',
+    ];
     for (const [i, id] of hostile.entries()) {
       const client = await makeClient(app);
-      const res = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: `hostile id ${i}` }, { headers: { 'x-request-id': id } });
+      const res = await app.post(
+        `/v1/clients/${client.id}/keys`,
+        { environment: 'live', name: `hostile id ${i}` },
+        { headers: { 'x-request-id': id } },
+      );
       expect(res.status).toBe(201);
       const answered = String(res.headers['x-request-id']);
       expect(answered).toMatch(/^[0-9a-f-]{36}$/);
@@ -154,7 +222,11 @@ describe('audit events', () => {
       expect(direct.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     }
     const plain = `Req.1:a_b-${'x'.repeat(100)}`;
-    expect((await app.post('/v1/introspect', { token: 'x' }, { key: null, headers: { 'x-request-id': plain } })).headers['x-request-id']).toBe(plain);
+    expect(
+      (await app.post('/v1/introspect', { token: 'x' }, { key: null, headers: { 'x-request-id': plain } })).headers[
+        'x-request-id'
+      ],
+    ).toBe(plain);
   });
 
   it('should never record a secret or a digest', async () => {
@@ -168,7 +240,12 @@ describe('audit events', () => {
     await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: issued.key }, { key: rotated.key });
     await app.app.get(DeniedAttempts, { strict: false }).settled();
 
-    const everything = (await allPages(app, `/v1/audit-events?limit=200${process.env.DATABASE_URL ? `&from=${encodeURIComponent(started)}` : ''}`)).items;
+    const everything = (
+      await allPages(
+        app,
+        `/v1/audit-events?limit=200${process.env.DATABASE_URL ? `&from=${encodeURIComponent(started)}` : ''}`,
+      )
+    ).items;
     expect(everything.length).toBeGreaterThanOrEqual(4);
     const trail = JSON.stringify(everything);
     for (const secret of [issued.key, rotated.key, app.rootKey]) {
@@ -203,14 +280,16 @@ describe('audit events', () => {
       const client = await busyClient();
       const { key: actor } = await makeClientWithKey(app, ['admin:*']);
       const own = (await app.get('/v1/clients?limit=1', { key: actor.key })).body.data[0].id;
-      const issued = (await app.post(`/v1/clients/${own}/keys`, { environment: 'live', name: 'x' }, { key: actor.key })).body;
+      const issued = (await app.post(`/v1/clients/${own}/keys`, { environment: 'live', name: 'x' }, { key: actor.key }))
+        .body;
       await app.post(`/v1/keys/${issued.id}/revoke`, { reason: 'r' }, { key: actor.key });
       await sleep(5);
       const middle = new Date().toISOString();
       await sleep(5);
       await app.patch(`/v1/clients/${client.id}`, { description: 'last' });
 
-      const list = async (query: string) => (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&${query}`)).items;
+      const list = async (query: string) =>
+        (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&${query}`)).items;
 
       const byAction = await list('action=key.revoked');
       expect(byAction.every((e) => e.action === 'key.revoked')).toBe(true);
@@ -218,7 +297,9 @@ describe('audit events', () => {
       expect((await list(`target=${client.id}`)).every((e) => e.target_id === client.id)).toBe(true);
       expect((await list(`actor=${actor.id}`)).map((e) => e.action)).toEqual(['key.revoked', 'key.issued']);
       expect((await list(`actor=${actor.id}&action=key.issued`)).map((e) => e.target_id)).toEqual([issued.id]);
-      expect((await list(`target=${client.id}&from=${encodeURIComponent(middle)}`)).map((e) => e.changes.description?.to)).toEqual(['last']);
+      expect(
+        (await list(`target=${client.id}&from=${encodeURIComponent(middle)}`)).map((e) => e.changes.description?.to),
+      ).toEqual(['last']);
       const earlier = await list(`target=${client.id}&to=${encodeURIComponent(middle)}`);
       expect(earlier).toHaveLength(8);
       expect(earlier.every((e) => e.occurred_at < middle)).toBe(true);
@@ -228,8 +309,11 @@ describe('audit events', () => {
     it("should show a tenant's reader its own client's trail without addresses, and without the key ids of operators", async () => {
       const { client, key: admin } = await makeClientWithKey(app, ['admin:*']);
       await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by root' });
-      const own = (await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by itself' }, { key: admin.key })).body;
-      const asTenant = (query = '') => allPages<AuditEvent>(app, `/v1/audit-events?limit=200${query}`, { key: admin.key });
+      const own = (
+        await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by itself' }, { key: admin.key })
+      ).body;
+      const asTenant = (query = '') =>
+        allPages<AuditEvent>(app, `/v1/audit-events?limit=200${query}`, { key: admin.key });
 
       const seen = (await asTenant()).items;
       const byRoot = seen.filter((e) => e.action === 'key.issued' && e.changes.name === 'by root');
@@ -245,7 +329,8 @@ describe('audit events', () => {
       expect((await asTenant(`&actor=${admin.id}`)).items.map((e) => e.target_id)).toEqual([own.id]);
 
       // A root reader sees the same events whole.
-      const whole = (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&target=${byRoot[0]!.target_id}`)).items;
+      const whole = (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&target=${byRoot[0]!.target_id}`))
+        .items;
       expect(whole[0]).toMatchObject({ actor_key_id: rootKeyId, source_ip: '127.0.0.1' });
     });
 
@@ -253,14 +338,24 @@ describe('audit events', () => {
       const { client, key: admin } = await makeClientWithKey(app, ['admin:*']);
       await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by root' });
       const leaked = await makeKey(app, client.id);
-      expect((await app.post('/v1/keys/leaked', { key: leaked.key, source: 'scanner' })).body).toMatchObject({ revoked: true });
+      expect((await app.post('/v1/keys/leaked', { key: leaked.key, source: 'scanner' })).body).toMatchObject({
+        revoked: true,
+      });
       await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'by itself' }, { key: admin.key });
-      const seen = (await allPages<AuditEvent & { hash: string | null; prev_hash: string | null }>(app, '/v1/audit-events?limit=200', { key: admin.key })).items;
+      const seen = (
+        await allPages<AuditEvent & { hash: string | null; prev_hash: string | null }>(
+          app,
+          '/v1/audit-events?limit=200',
+          { key: admin.key },
+        )
+      ).items;
       expect(seen.map((e) => e.action)).toEqual(expect.arrayContaining(['key.issued', 'key.revoked']));
       // The operator who reported the leak is no more named in changes than as the actor.
       expect(JSON.stringify(seen)).not.toContain(rootKeyId);
       // With the hash and its predecessor, the hidden fields are one guess away: the test's own address and the root key.
-      const guesses = [rootKeyId, admin.id].flatMap((actorKeyId) => ['127.0.0.1', '::1'].map((sourceIp) => ({ actorKeyId, sourceIp })));
+      const guesses = [rootKeyId, admin.id].flatMap((actorKeyId) =>
+        ['127.0.0.1', '::1'].map((sourceIp) => ({ actorKeyId, sourceIp })),
+      );
       const confirmed = seen.filter(
         (e) =>
           e.hash !== null &&
@@ -311,8 +406,18 @@ describe('audit events', () => {
       const { key: weak } = await makeClientWithKey(app, ['admin:clients:read']);
 
       const failures: [string, string, Call, number][] = [
-        ['POST', `/v1/clients/${client.id}/keys`, { body: { environment: 'live', name: 'k', scopes: ['nowhere:read'] } }, 400],
-        ['POST', `/v1/clients/${client.id}/keys`, { body: { environment: 'live', name: 'k', expires_at: '2001-01-01T00:00:00Z' } }, 400],
+        [
+          'POST',
+          `/v1/clients/${client.id}/keys`,
+          { body: { environment: 'live', name: 'k', scopes: ['nowhere:read'] } },
+          400,
+        ],
+        [
+          'POST',
+          `/v1/clients/${client.id}/keys`,
+          { body: { environment: 'live', name: 'k', expires_at: '2001-01-01T00:00:00Z' } },
+          400,
+        ],
         ['PATCH', `/v1/clients/${client.id}`, { body: { name: null } }, 400],
         ['POST', `/v1/keys/${rotated.id}/rotate`, { body: {} }, 409],
         ['PATCH', `/v1/keys/${revoked.id}`, { body: { name: 'again' } }, 409],
@@ -366,7 +471,11 @@ describe('audit events', () => {
         spy.mockRestore();
       }
       expect((await allPages(app, '/v1/clients?limit=200')).items.map((c) => c.name)).not.toContain(name);
-      expect((await app.get(`/v1/keys/${key.id}`)).body).toMatchObject({ status: 'active', revoked_at: null, replaced_by: null });
+      expect((await app.get(`/v1/keys/${key.id}`)).body).toMatchObject({
+        status: 'active',
+        revoked_at: null,
+        replaced_by: null,
+      });
       expect((await app.get(`/v1/clients/${client.id}`)).body.status).toBe('active');
       expect((await allPages(app, `/v1/keys?client_id=${client.id}`)).items).toHaveLength(1);
     });

@@ -22,7 +22,11 @@ describe('throttling failed authentication', () => {
   let plain: string;
 
   beforeAll(async () => {
-    app = await TestApp.start({ AUTH_FAILURE_LIMIT: LIMIT, AUTH_FAILURE_WINDOW_SECONDS: 60, TRUSTED_PROXIES: '127.0.0.1' });
+    app = await TestApp.start({
+      AUTH_FAILURE_LIMIT: LIMIT,
+      AUTH_FAILURE_WINDOW_SECONDS: 60,
+      TRUSTED_PROXIES: '127.0.0.1',
+    });
     introspector = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
     plain = (await makeClientWithKey(app, [])).key.key;
   });
@@ -31,8 +35,13 @@ describe('throttling failed authentication', () => {
   describe('on the admin API', () => {
     it('should answer 429 problem+json with Retry-After once an address has sent too many bad keys', async () => {
       const ip = address();
-      for (let i = 0; i < LIMIT; i++) expectProblem(await app.get('/v1/clients', { key: unknownKey(), headers: from(ip) }), 401);
-      for (const key of [unknownKey(), 'sk_live_nope', app.rootKey.slice(0, -1) + (app.rootKey.endsWith('A') ? 'B' : 'A')]) {
+      for (let i = 0; i < LIMIT; i++)
+        expectProblem(await app.get('/v1/clients', { key: unknownKey(), headers: from(ip) }), 401);
+      for (const key of [
+        unknownKey(),
+        'sk_live_nope',
+        app.rootKey.slice(0, -1) + (app.rootKey.endsWith('A') ? 'B' : 'A'),
+      ]) {
         const res = await app.get('/v1/clients', { key, headers: from(ip) });
         expectProblem(res, 429, '/v1/clients');
         expect(res.body.type).toBe('urn:keyhouse:problem:rate-limited');
@@ -54,14 +63,21 @@ describe('throttling failed authentication', () => {
 
     it('should count bad keys in X-API-Key too, and not count requests without a key', async () => {
       const ip = address();
-      for (let i = 0; i < LIMIT * 3; i++) expect((await app.get('/v1/keys', { key: null, headers: from(ip) })).status).toBe(401);
-      for (let i = 0; i < LIMIT; i++) expect((await app.get('/v1/keys', { key: null, headers: { ...from(ip), 'x-api-key': unknownKey() } })).status).toBe(401);
-      expect((await app.get('/v1/keys', { key: null, headers: { ...from(ip), 'x-api-key': unknownKey() } })).status).toBe(429);
+      for (let i = 0; i < LIMIT * 3; i++)
+        expect((await app.get('/v1/keys', { key: null, headers: from(ip) })).status).toBe(401);
+      for (let i = 0; i < LIMIT; i++)
+        expect(
+          (await app.get('/v1/keys', { key: null, headers: { ...from(ip), 'x-api-key': unknownKey() } })).status,
+        ).toBe(401);
+      expect(
+        (await app.get('/v1/keys', { key: null, headers: { ...from(ip), 'x-api-key': unknownKey() } })).status,
+      ).toBe(429);
     });
 
     it('should not count a good key that lacks the scope: that is a 403, not a failed authentication', async () => {
       const ip = address();
-      for (let i = 0; i < LIMIT * 2; i++) expectProblem(await app.get('/v1/clients', { key: plain, headers: from(ip) }), 403);
+      for (let i = 0; i < LIMIT * 2; i++)
+        expectProblem(await app.get('/v1/clients', { key: plain, headers: from(ip) }), 403);
       expect((await app.get('/v1/clients', { key: unknownKey(), headers: from(ip) })).status).toBe(401);
     });
 
@@ -70,7 +86,8 @@ describe('throttling failed authentication', () => {
       try {
         // Every request comes from 127.0.0.1 whatever it claims: a new claimed address each time does not escape.
         const statuses: number[] = [];
-        for (let i = 0; i <= LIMIT; i++) statuses.push((await untrusting.get('/v1/clients', { key: unknownKey(), headers: from(address())})).status);
+        for (let i = 0; i <= LIMIT; i++)
+          statuses.push((await untrusting.get('/v1/clients', { key: unknownKey(), headers: from(address()) })).status);
         expect(statuses.slice(-1)).toEqual([429]);
       } finally {
         await untrusting.close();
@@ -85,18 +102,29 @@ describe('throttling failed authentication', () => {
         const res = await app.post('/v1/introspect', { token: unknownKey() }, { key: introspector, headers: from(ip) });
         expect(res.body).toEqual({ active: false, reason: 'not_found' });
       }
-      for (let i = 0; i < LIMIT; i++) expectProblem(await app.post('/v1/introspect', { token: introspector }, { key: unknownKey(), headers: from(ip) }), 401);
-      const throttled = await app.post('/v1/introspect', { token: introspector }, { key: unknownKey(), headers: from(ip) });
+      for (let i = 0; i < LIMIT; i++)
+        expectProblem(
+          await app.post('/v1/introspect', { token: introspector }, { key: unknownKey(), headers: from(ip) }),
+          401,
+        );
+      const throttled = await app.post(
+        '/v1/introspect',
+        { token: introspector },
+        { key: unknownKey(), headers: from(ip) },
+      );
       expectProblem(throttled, 429, '/v1/introspect');
       expect(Number(throttled.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       // The good caller from the same address is answered as before.
-      expect((await app.post('/v1/introspect', { token: introspector }, { key: introspector, headers: from(ip) })).body).toMatchObject({ active: true });
+      expect(
+        (await app.post('/v1/introspect', { token: introspector }, { key: introspector, headers: from(ip) })).body,
+      ).toMatchObject({ active: true });
     });
 
     it('should count forward auth keys that are not good (401s), and let good keys through', async () => {
       const ip = address();
       const { key } = await makeClientWithKey(app, []);
-      for (let i = 0; i < LIMIT; i++) expect((await app.get('/v1/authorize', { key: unknownKey(), headers: from(ip) })).status).toBe(401);
+      for (let i = 0; i < LIMIT; i++)
+        expect((await app.get('/v1/authorize', { key: unknownKey(), headers: from(ip) })).status).toBe(401);
       const throttled = await app.get('/v1/authorize', { key: 'sk_test_malformed', headers: from(ip) });
       expect(throttled.status).toBe(429);
       expect(throttled.raw).toBe('');
@@ -113,7 +141,14 @@ describe('throttling failed authentication', () => {
       expect((await app.get('/v1/authorize', { key: key.key, headers: from(ip) })).status).toBe(204);
       expect((await app.get('/v1/authorize', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
       // A good key refused for its scope is a 403, as before.
-      expect((await app.get('/v1/authorize', { key: key.key, headers: { ...from(ip), 'x-required-scopes': 'admin:keys:read' } })).status).toBe(403);
+      expect(
+        (
+          await app.get('/v1/authorize', {
+            key: key.key,
+            headers: { ...from(ip), 'x-required-scopes': 'admin:keys:read' },
+          })
+        ).status,
+      ).toBe(403);
       // No key at all is not a failure.
       expect((await app.get('/v1/authorize', { key: null, headers: from(address()) })).status).toBe(401);
     });
@@ -129,12 +164,25 @@ describe('throttling failed authentication', () => {
           expect((await app.get('/v1/authorize', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
           expect((await app.get('/v1/keys', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
           // On the direct path and the routes alike (a query string sends it to the routes).
-          expect((await app.post('/v1/introspect', { token: introspector }, { key: unknownKey(), headers: from(ip) })).status).toBe(429);
-          expect((await app.post('/v1/introspect?x=1', { token: introspector }, { key: unknownKey(), headers: from(ip), skipOpenApiValidation: 'a query string, to reach the route' })).status).toBe(429);
+          expect(
+            (await app.post('/v1/introspect', { token: introspector }, { key: unknownKey(), headers: from(ip) }))
+              .status,
+          ).toBe(429);
+          expect(
+            (
+              await app.post(
+                '/v1/introspect?x=1',
+                { token: introspector },
+                { key: unknownKey(), headers: from(ip), skipOpenApiValidation: 'a query string, to reach the route' },
+              )
+            ).status,
+          ).toBe(429);
         }
         expect(queries).not.toHaveBeenCalled();
         // A key in the cache is still judged: a good one passes from the throttled address.
-        expect((await app.post('/v1/introspect', { token: introspector }, { key: introspector, headers: from(ip) })).body).toMatchObject({ active: true });
+        expect(
+          (await app.post('/v1/introspect', { token: introspector }, { key: introspector, headers: from(ip) })).body,
+        ).toMatchObject({ active: true });
         expect(queries).not.toHaveBeenCalled();
       } finally {
         queries.mockRestore();
@@ -145,7 +193,9 @@ describe('throttling failed authentication', () => {
       const ip = address();
       for (let i = 0; i < LIMIT; i++) await app.get('/v1/authorize', { key: unknownKey(), headers: from(ip) });
       expect((await app.get('/v1/keys', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
-      expect((await app.post('/v1/introspect', { token: 'x' }, { key: unknownKey(), headers: from(ip) })).status).toBe(429);
+      expect((await app.post('/v1/introspect', { token: 'x' }, { key: unknownKey(), headers: from(ip) })).status).toBe(
+        429,
+      );
     });
 
     it('should count failures and throttles in metrics', async () => {
@@ -157,10 +207,16 @@ describe('throttling failed authentication', () => {
 
   describe('with Redis unreachable', () => {
     it('should count in memory instead', async () => {
-      const cut = await TestApp.start({ AUTH_FAILURE_LIMIT: 2, REDIS_URL: 'redis://127.0.0.1:1', REDIS_COMMAND_TIMEOUT_MS: 50, TRUSTED_PROXIES: '127.0.0.1' });
+      const cut = await TestApp.start({
+        AUTH_FAILURE_LIMIT: 2,
+        REDIS_URL: 'redis://127.0.0.1:1',
+        REDIS_COMMAND_TIMEOUT_MS: 50,
+        TRUSTED_PROXIES: '127.0.0.1',
+      });
       try {
         const ip = address();
-        for (let i = 0; i < 2; i++) expect((await cut.get('/v1/scopes', { key: unknownKey(), headers: from(ip) })).status).toBe(401);
+        for (let i = 0; i < 2; i++)
+          expect((await cut.get('/v1/scopes', { key: unknownKey(), headers: from(ip) })).status).toBe(401);
         expect((await cut.get('/v1/scopes', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
         // The root key, once in the cache, passes from the throttled address.
         expect((await cut.get('/v1/scopes', { headers: from(address()) })).status).toBe(200);
@@ -175,10 +231,17 @@ describe('throttling failed authentication', () => {
 
   (usingRedis ? describe : describe.skip)('with Redis, on two instances', () => {
     it('should share one count per address between them', async () => {
-      const other = await TestApp.start({ AUTH_FAILURE_LIMIT: LIMIT, AUTH_FAILURE_WINDOW_SECONDS: 60, TRUSTED_PROXIES: '127.0.0.1' });
+      const other = await TestApp.start({
+        AUTH_FAILURE_LIMIT: LIMIT,
+        AUTH_FAILURE_WINDOW_SECONDS: 60,
+        TRUSTED_PROXIES: '127.0.0.1',
+      });
       try {
         const ip = address();
-        for (let i = 0; i < LIMIT; i++) expect((await (i % 2 ? app : other).get('/v1/clients', { key: unknownKey(), headers: from(ip) })).status).toBe(401);
+        for (let i = 0; i < LIMIT; i++)
+          expect(
+            (await (i % 2 ? app : other).get('/v1/clients', { key: unknownKey(), headers: from(ip) })).status,
+          ).toBe(401);
         expect((await other.get('/v1/clients', { key: unknownKey(), headers: from(ip) })).status).toBe(429);
         // The root key, once in this instance's cache, passes from the throttled address.
         expect((await other.get('/v1/clients', { headers: from(address()) })).status).toBe(200);

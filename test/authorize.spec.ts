@@ -16,7 +16,8 @@ describe('GET /v1/authorize', () => {
   let read: string;
   let write: string;
 
-  const authorize = (headers: Record<string, string>, path = '/v1/authorize', method = 'GET') => app.call(method, path, { key: null, headers });
+  const authorize = (headers: Record<string, string>, path = '/v1/authorize', method = 'GET') =>
+    app.call(method, path, { key: null, headers });
   const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
   /** Gateways pass nothing but the status and headers on: a body would be a leak waiting to happen. */
@@ -50,7 +51,10 @@ describe('GET /v1/authorize', () => {
 
   it('should read the key from X-API-Key and the scopes from ?scope=, as Traefik ForwardAuth calls an address', async () => {
     const key = await makeKey(app, client.id, { scopes: [read] });
-    const ok = await authorize({ 'x-api-key': key.key, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/orders' }, `/v1/authorize?scope=${encodeURIComponent(read)}`);
+    const ok = await authorize(
+      { 'x-api-key': key.key, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/orders' },
+      `/v1/authorize?scope=${encodeURIComponent(read)}`,
+    );
     expect(ok.status).toBe(204);
     expect(ok.headers['x-key-id']).toBe(key.id);
     const denied = await authorize({ 'x-api-key': key.key }, `/v1/authorize?scope=${encodeURIComponent(write)}`);
@@ -61,11 +65,19 @@ describe('GET /v1/authorize', () => {
     const key = await makeKey(app, client.id, { scopes: [write] });
     const headers = { ...bearer(key.key), 'x-required-scopes': write, 'x-keyhouse-success-status': '200' };
     // Envoy's request to the authorization service: the original method, path_prefix + the original path.
-    const res = await app.call('POST', '/v1/authorize/orders/42?expand=items', { key: null, headers, skipOpenApiValidation: 'Envoy forwards the original method and path; the GET operation documents it' });
+    const res = await app.call('POST', '/v1/authorize/orders/42?expand=items', {
+      key: null,
+      headers,
+      skipOpenApiValidation: 'Envoy forwards the original method and path; the GET operation documents it',
+    });
     expect(res.status).toBe(200);
     expectNoBody(res);
     expect(res.headers['x-key-id']).toBe(key.id);
-    const denied = await app.call('DELETE', '/v1/authorize/orders/42', { key: null, headers: { ...headers, 'x-required-scopes': read }, skipOpenApiValidation: 'as above' });
+    const denied = await app.call('DELETE', '/v1/authorize/orders/42', {
+      key: null,
+      headers: { ...headers, 'x-required-scopes': read },
+      skipOpenApiValidation: 'as above',
+    });
     expect(denied.status).toBe(403);
   });
 
@@ -175,7 +187,10 @@ describe('GET /v1/authorize: every requirement given holds', () => {
     write = (await makeScope(app, `${stem}:write`)).name;
     const client = await makeClient(app);
     keys.test = { key: (await makeKey(app, client.id, { environment: 'test', scopes: [read] })).key, scopes: [read] };
-    keys.live = { key: (await makeKey(app, client.id, { environment: 'live', scopes: [read, write] })).key, scopes: [read, write] };
+    keys.live = {
+      key: (await makeKey(app, client.id, { environment: 'live', scopes: [read, write] })).key,
+      scopes: [read, write],
+    };
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.app.getHttpServer().address() as { port: number }).port;
   });
@@ -184,10 +199,13 @@ describe('GET /v1/authorize: every requirement given holds', () => {
   /** Over a real connection: repeated headers as separate header lines, as a gateway forwards them. */
   function send(path: string, headers: Record<string, string | string[]>): Promise<number> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path, headers: { ...headers, connection: 'close' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port, path, headers: { ...headers, connection: 'close' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -204,7 +222,12 @@ describe('GET /v1/authorize: every requirement given holds', () => {
     expect(await send('/v1/authorize', { ...auth, 'x-required-environment': ['live', 'test'] })).toBe(403);
     expect(await send('/v1/authorize', { ...auth, 'x-required-environment': 'test, live' })).toBe(403);
     // The same requirement given twice is one requirement.
-    expect(await send('/v1/authorize?environment=test&environment=test', { ...auth, 'x-required-environment': ['test', 'test'] })).toBe(204);
+    expect(
+      await send('/v1/authorize?environment=test&environment=test', {
+        ...auth,
+        'x-required-environment': ['test', 'test'],
+      }),
+    ).toBe(204);
   });
 
   it('should require every scope asked for, in the header and the query alike', async () => {
@@ -217,18 +240,28 @@ describe('GET /v1/authorize: every requirement given holds', () => {
 
   it('should answer 204 only when every requirement given holds, for any mix of headers, query and repeats', async () => {
     const environments = fc.array(fc.constantFrom('live', 'test', '', 'prod'), { maxLength: 2 });
-    const scopeLists = fc.array(fc.constantFrom(read, write, `${read} ${write}`, `${write},${read}`, ''), { maxLength: 2 });
+    const scopeLists = fc.array(fc.constantFrom(read, write, `${read} ${write}`, `${write},${read}`, ''), {
+      maxLength: 2,
+    });
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom<'live' | 'test'>('live', 'test'), environments, environments, scopeLists, scopeLists, async (which, envHeader, envQuery, scopeHeader, scopeQuery) => {
-        const { key, scopes } = keys[which];
-        const headers: Record<string, string | string[]> = { authorization: `Bearer ${key}` };
-        if (envHeader.length > 0) headers['x-required-environment'] = envHeader;
-        if (scopeHeader.length > 0) headers['x-required-scopes'] = scopeHeader;
-        const status = await send(path([...query('environment', envQuery), ...query('scope', scopeQuery)]), headers);
-        const asked = [...scopeHeader, ...scopeQuery].flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
-        const holds = [...envHeader, ...envQuery].every((e) => e === '' || e === which) && asked.every((s) => scopes.includes(s));
-        expect(status).toBe(holds ? 204 : 403);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom<'live' | 'test'>('live', 'test'),
+        environments,
+        environments,
+        scopeLists,
+        scopeLists,
+        async (which, envHeader, envQuery, scopeHeader, scopeQuery) => {
+          const { key, scopes } = keys[which];
+          const headers: Record<string, string | string[]> = { authorization: `Bearer ${key}` };
+          if (envHeader.length > 0) headers['x-required-environment'] = envHeader;
+          if (scopeHeader.length > 0) headers['x-required-scopes'] = scopeHeader;
+          const status = await send(path([...query('environment', envQuery), ...query('scope', scopeQuery)]), headers);
+          const asked = [...scopeHeader, ...scopeQuery].flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
+          const holds =
+            [...envHeader, ...envQuery].every((e) => e === '' || e === which) && asked.every((s) => scopes.includes(s));
+          expect(status).toBe(holds ? 204 : 403);
+        },
+      ),
       { numRuns: 80 },
     );
   });
@@ -246,7 +279,9 @@ const hostileForwarded = (): fc.Arbitrary<string> => {
     fc.tuple(octet, octet, octet).map(([b, c, d]) => `10.${b}.${c}.0${d}`), // a leading zero
     fc.tuple(octet, octet, octet).map(([b, c, d]) => `::10.${b}.${c}.${d}`), // IPv4-compatible IPv6
     fc.tuple(octet, octet, octet).map(([b, c, d]) => `::ffff:010.${b}.${c}.${d}`),
-    fc.tuple(octet, octet, octet, fc.constantFrom('%eth0', '%25eth0', '%1')).map(([b, c, d, z]) => `::ffff:10.${b}.${c}.${d}${z}`), // zone ids
+    fc
+      .tuple(octet, octet, octet, fc.constantFrom('%eth0', '%25eth0', '%1'))
+      .map(([b, c, d, z]) => `::ffff:10.${b}.${c}.${d}${z}`), // zone ids
     fc.tuple(octet, octet, octet).map(([b, c, d]) => `[10.${b}.${c}.${d}]`), // brackets
     fc.tuple(octet, octet, octet, fc.integer({ min: 1, max: 65535 })).map(([b, c, d, p]) => `10.${b}.${c}.${d}:${p}`), // ports
     fc.tuple(octet, octet, octet).map(([b, c, d]) => `[::ffff:10.${b}.${c}.${d}]:443`),
@@ -254,7 +289,9 @@ const hostileForwarded = (): fc.Arbitrary<string> => {
     fc.stringMatching(/^[\x21-\x2b\x2d-\x7e]{1,300}$/), // garbage, printable, no commas
   );
   // Several hops: what the caller wrote first, the trusted proxy's hop (the hostile one) nearest.
-  return fc.tuple(fc.array(fc.constantFrom('10.0.0.1', '203.0.113.9', 'junk'), { maxLength: 2 }), nonCanonical).map(([hops, last]) => [...hops, last].join(', '));
+  return fc
+    .tuple(fc.array(fc.constantFrom('10.0.0.1', '203.0.113.9', 'junk'), { maxLength: 2 }), nonCanonical)
+    .map(([hops, last]) => [...hops, last].join(', '));
 };
 
 describe('hostile X-Forwarded-For from a trusted proxy', () => {
@@ -270,7 +307,11 @@ describe('hostile X-Forwarded-For from a trusted proxy', () => {
   });
   afterAll(() => app.close());
 
-  const forward = (key: string, xff: string) => app.call('GET', '/v1/authorize', { key: null, headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': xff } });
+  const forward = (key: string, xff: string) =>
+    app.call('GET', '/v1/authorize', {
+      key: null,
+      headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': xff },
+    });
 
   it('should match canonical addresses, IPv4-mapped IPv6 as IPv4 on both sides', async () => {
     expect((await forward(allowlisted, '10.1.2.3')).status).toBe(204);
@@ -289,10 +330,18 @@ describe('hostile X-Forwarded-For from a trusted proxy', () => {
         const read = await app.call('GET', '/v1/scopes', { key: root, headers: { 'x-forwarded-for': xff } });
         expect(read.status).toBe(400);
         expect(read.body.detail).toContain('X-Forwarded-For');
-        const write = await app.call('POST', '/v1/clients', { key: root, body: { name: 'never-stored' }, headers: { 'x-forwarded-for': xff } });
+        const write = await app.call('POST', '/v1/clients', {
+          key: root,
+          body: { name: 'never-stored' },
+          headers: { 'x-forwarded-for': xff },
+        });
         expect(write.status).toBe(400);
         // Introspection answers; its caller's key has no allowlist, so the address is just none.
-        const introspect = await app.call('POST', '/v1/introspect', { key: root, body: { token: allowlisted, client_ip: '10.0.0.1' }, headers: { 'x-forwarded-for': xff } });
+        const introspect = await app.call('POST', '/v1/introspect', {
+          key: root,
+          body: { token: allowlisted, client_ip: '10.0.0.1' },
+          headers: { 'x-forwarded-for': xff },
+        });
         expect(introspect.status).toBe(200);
       }),
       { numRuns: 60 },
@@ -310,9 +359,19 @@ describe('GET /v1/authorize behind no trusted proxy', () => {
   it('should ignore X-Forwarded-For and check the peer address', async () => {
     const client = await makeClient(app);
     const key = await makeKey(app, client.id, { ip_allowlist: ['203.0.113.0/24'] });
-    const spoofed = await app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${key.key}`, 'x-forwarded-for': '203.0.113.9' } });
+    const spoofed = await app.get('/v1/authorize', {
+      key: null,
+      headers: { authorization: `Bearer ${key.key}`, 'x-forwarded-for': '203.0.113.9' },
+    });
     expect(spoofed.status).toBe(403);
     const local = await makeKey(app, client.id, { ip_allowlist: ['127.0.0.0/8', '::1'] });
-    expect((await app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${local.key}`, 'x-forwarded-for': '203.0.113.9' } })).status).toBe(204);
+    expect(
+      (
+        await app.get('/v1/authorize', {
+          key: null,
+          headers: { authorization: `Bearer ${local.key}`, 'x-forwarded-for': '203.0.113.9' },
+        })
+      ).status,
+    ).toBe(204);
   });
 });

@@ -4,8 +4,14 @@ import { allPages, expectProblem, makeClient, makeClientWithKey, makeKey, makeSc
 import { Call, Reply, TestApp } from './support/test-app';
 
 const ADMIN_SCOPES = [
-  'admin:clients:read', 'admin:clients:write', 'admin:keys:read', 'admin:keys:write',
-  'admin:scopes:read', 'admin:scopes:write', 'admin:audit:read', 'admin:introspect',
+  'admin:clients:read',
+  'admin:clients:write',
+  'admin:keys:read',
+  'admin:keys:write',
+  'admin:scopes:read',
+  'admin:scopes:write',
+  'admin:audit:read',
+  'admin:introspect',
 ];
 const NOWHERE = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,11 +51,15 @@ describe('authorization', () => {
       const wrong = {
         'an unknown well-formed key': { authorization: `Bearer ${generateKey('live')}` },
         'an unknown key as X-API-Key': { 'x-api-key': generateKey('test') },
-        'a key with a bad checksum': { authorization: `Bearer ${app.rootKey.slice(0, -1)}${app.rootKey.endsWith('A') ? 'B' : 'A'}` },
+        'a key with a bad checksum': {
+          authorization: `Bearer ${app.rootKey.slice(0, -1)}${app.rootKey.endsWith('A') ? 'B' : 'A'}`,
+        },
         'a malformed key': { authorization: 'Bearer not-a-key' },
         'an empty bearer': { authorization: 'Bearer ' },
         'another scheme': { authorization: `Digest ${app.rootKey}` },
-        'an unknown key in HTTP Basic': { authorization: `Basic ${Buffer.from(`x:${generateKey('live')}`).toString('base64')}` },
+        'an unknown key in HTTP Basic': {
+          authorization: `Basic ${Buffer.from(`x:${generateKey('live')}`).toString('base64')}`,
+        },
         'two tokens': { authorization: `Bearer ${app.rootKey} ${app.rootKey}` },
         'an empty X-API-Key': { 'x-api-key': '' },
       };
@@ -89,7 +99,9 @@ describe('authorization', () => {
       });
 
       it('should refuse a key used from outside its IP allowlist with the same 401 as no key', async () => {
-        const { key: fenced } = await makeClientWithKey(app, [scope], { ip_allowlist: ['203.0.113.0/24', '2001:db8::/32'] });
+        const { key: fenced } = await makeClientWithKey(app, [scope], {
+          ip_allowlist: ['203.0.113.0/24', '2001:db8::/32'],
+        });
         const { key: open } = await makeClientWithKey(app, [scope], { ip_allowlist: ['127.0.0.0/8', '::1'] });
         expect(sameness(await as(headerFor(style, fenced.key)))).toEqual(sameness(missing));
         expect((await as(headerFor(style, open.key))).status).toBe(200);
@@ -100,7 +112,11 @@ describe('authorization', () => {
   describe('scopes', () => {
     it('should answer 403 to a key that lacks the scope, naming the scope it needs', async () => {
       const { client, key } = await makeClientWithKey(app, ['admin:keys:read']);
-      const res = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'more' }, { key: key.key });
+      const res = await app.post(
+        `/v1/clients/${client.id}/keys`,
+        { environment: 'live', name: 'more' },
+        { key: key.key },
+      );
       expectProblem(res, 403, `/v1/clients/${client.id}/keys`);
       expect(res.body.required_scopes).toEqual(['admin:keys:write']);
       expect((await app.get(`/v1/keys?client_id=${client.id}`)).body.data).toHaveLength(1);
@@ -114,7 +130,9 @@ describe('authorization', () => {
     });
 
     it('should let each operation through with its own scope, and only with it (or admin:*)', async () => {
-      const doc = (await app.get('/docs-json')).body as { paths: Record<string, Record<string, { 'x-required-scopes'?: string[] }>> };
+      const doc = (await app.get('/docs-json')).body as {
+        paths: Record<string, Record<string, { 'x-required-scopes'?: string[] }>>;
+      };
       const holders = new Map<string, string>();
       for (const scope of [...ADMIN_SCOPES, 'admin:*']) {
         holders.set(scope, (await makeKey(app, SYSTEM_CLIENT_ID, { name: `only ${scope}`, scopes: [scope] })).key);
@@ -162,7 +180,10 @@ describe('authorization', () => {
     it('should get the same 404 for another client as for one that does not exist', async () => {
       const none = await app.get(`/v1/clients/${NOWHERE}`, asMine);
       expectProblem(none, 404);
-      for (const res of [await app.get(`/v1/clients/${theirs.id}`, asMine), await app.patch(`/v1/clients/${theirs.id}`, { status: 'suspended' }, asMine)]) {
+      for (const res of [
+        await app.get(`/v1/clients/${theirs.id}`, asMine),
+        await app.patch(`/v1/clients/${theirs.id}`, { status: 'suspended' }, asMine),
+      ]) {
         expect(sameness(res)).toEqual(sameness(none));
       }
       expect((await app.get(`/v1/clients/${theirs.id}`)).body.status).toBe('active');
@@ -191,19 +212,31 @@ describe('authorization', () => {
 
     it('should get a 404 for issuing a key under another client, and issue none', async () => {
       const res = await app.post(`/v1/clients/${theirs.id}/keys`, { environment: 'live', name: 'planted' }, asMine);
-      expect(sameness(res)).toEqual(sameness(await app.post(`/v1/clients/${NOWHERE}/keys`, { environment: 'live', name: 'x' }, asMine)));
+      expect(sameness(res)).toEqual(
+        sameness(await app.post(`/v1/clients/${NOWHERE}/keys`, { environment: 'live', name: 'x' }, asMine)),
+      );
       expectProblem(res, 404);
-      expect((await app.get(`/v1/keys?client_id=${theirs.id}`)).body.data.map((k: { id: string }) => k.id)).toEqual([theirKey.id]);
+      expect((await app.get(`/v1/keys?client_id=${theirs.id}`)).body.data.map((k: { id: string }) => k.id)).toEqual([
+        theirKey.id,
+      ]);
     });
 
     it('should manage its own client’s keys', async () => {
-      const issued = await app.post(`/v1/clients/${mine.id}/keys`, { environment: 'live', name: 'own', scopes: ['admin:keys:read'] }, asMine);
+      const issued = await app.post(
+        `/v1/clients/${mine.id}/keys`,
+        { environment: 'live', name: 'own', scopes: ['admin:keys:read'] },
+        asMine,
+      );
       expect(issued.status).toBe(201);
       expect((await app.get(`/v1/keys/${issued.body.id}`, asMine)).status).toBe(200);
-      expect((await app.patch(`/v1/keys/${issued.body.id}`, { name: 'own, renamed' }, asMine)).body.name).toBe('own, renamed');
+      expect((await app.patch(`/v1/keys/${issued.body.id}`, { name: 'own, renamed' }, asMine)).body.name).toBe(
+        'own, renamed',
+      );
       const rotated = await app.post(`/v1/keys/${issued.body.id}/rotate`, { grace_period_seconds: 0 }, asMine);
       expect(rotated.status).toBe(201);
-      expect((await app.post(`/v1/keys/${rotated.body.id}/revoke`, { reason: 'done' }, asMine)).body.status).toBe('revoked');
+      expect((await app.post(`/v1/keys/${rotated.body.id}/revoke`, { reason: 'done' }, asMine)).body.status).toBe(
+        'revoked',
+      );
     });
 
     it('should not create clients', async () => {
@@ -231,7 +264,8 @@ describe('authorization', () => {
     it('should let a key grant only admin: scopes it holds itself', async () => {
       const plain = await makeScope(app);
       const { client, key } = await makeClientWithKey(app, ['admin:keys:write', 'admin:keys:read', plain.name]);
-      const issue = (scopes: string[]) => app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'granted', scopes }, { key: key.key });
+      const issue = (scopes: string[]) =>
+        app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'granted', scopes }, { key: key.key });
 
       expect((await issue(['admin:keys:read', plain.name])).status).toBe(201);
       expectProblem(await issue(['admin:audit:read']), 403);
@@ -244,7 +278,8 @@ describe('authorization', () => {
 
     it('should let a key holding admin:* grant any admin: scope to its own client but those only root grants', async () => {
       const { client, key } = await makeClientWithKey(app, ['admin:*']);
-      const issue = (scopes: string[]) => app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'granted', scopes }, { key: key.key });
+      const issue = (scopes: string[]) =>
+        app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'granted', scopes }, { key: key.key });
       expect((await issue(['admin:clients:read', 'admin:keys:write', 'admin:audit:read'])).status).toBe(201);
       for (const rootOnly of ['admin:*', 'admin:leaks:report']) {
         const res = await issue([rootOnly]);
@@ -255,20 +290,31 @@ describe('authorization', () => {
 
     it('should not hand out a stronger key by rotating or loosening it', async () => {
       const { client, key: weak } = await makeClientWithKey(app, ['admin:keys:write', 'admin:keys:read']);
-      const strong = await makeKey(app, client.id, { scopes: ['admin:audit:read', 'admin:keys:read'], ip_allowlist: ['203.0.113.0/24'] });
+      const strong = await makeKey(app, client.id, {
+        scopes: ['admin:audit:read', 'admin:keys:read'],
+        ip_allowlist: ['203.0.113.0/24'],
+      });
 
       expectProblem(await app.post(`/v1/keys/${strong.id}/rotate`, {}, { key: weak.key }), 403);
       expectProblem(await app.patch(`/v1/keys/${strong.id}`, { ip_allowlist: [] }, { key: weak.key }), 403);
       const { key: _secret, ...untouched } = strong;
       expect((await app.get(`/v1/keys/${strong.id}`)).body).toEqual(untouched);
       // Revoking a stronger key hands nothing out; a client may always kill its own keys.
-      expect((await app.post(`/v1/keys/${strong.id}/revoke`, { reason: 'leaked' }, { key: weak.key })).body.status).toBe('revoked');
+      expect(
+        (await app.post(`/v1/keys/${strong.id}/revoke`, { reason: 'leaked' }, { key: weak.key })).body.status,
+      ).toBe('revoked');
     });
 
     it('should not let a narrow system key rotate a root key into its own hands', async () => {
-      const narrow = await makeKey(app, SYSTEM_CLIENT_ID, { name: 'keys only', scopes: ['admin:keys:write', 'admin:keys:read'] });
+      const narrow = await makeKey(app, SYSTEM_CLIENT_ID, {
+        name: 'keys only',
+        scopes: ['admin:keys:write', 'admin:keys:read'],
+      });
       const root = await makeKey(app, SYSTEM_CLIENT_ID, { name: 'another root', scopes: ['admin:*'] });
-      expectProblem(await app.post(`/v1/keys/${root.id}/rotate`, { grace_period_seconds: 0 }, { key: narrow.key }), 403);
+      expectProblem(
+        await app.post(`/v1/keys/${root.id}/rotate`, { grace_period_seconds: 0 }, { key: narrow.key }),
+        403,
+      );
       expect((await app.get(`/v1/keys/${root.id}`)).body.status).toBe('active');
     });
   });

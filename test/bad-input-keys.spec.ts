@@ -12,8 +12,23 @@ const RUNS = 100;
 
 /** Characters that look like base62 ones: Cyrillic, Greek, full-width, and the usual confusions. */
 const LOOK_ALIKES: Record<string, string[]> = {
-  o: ['о', 'ο', '0'], O: ['О', 'Ο', '0'], a: ['а', 'ɑ'], e: ['е'], c: ['с'], p: ['р'], x: ['х'], y: ['у'], i: ['і', '1', 'l'],
-  l: ['1', 'I', 'ⅼ'], I: ['l', '1', 'Ι'], '0': ['O', 'o', '０'], '1': ['l', 'I', '１'], s: ['ѕ'], k: ['κ'], B: ['В', '8'], _: ['＿', '-'],
+  o: ['о', 'ο', '0'],
+  O: ['О', 'Ο', '0'],
+  a: ['а', 'ɑ'],
+  e: ['е'],
+  c: ['с'],
+  p: ['р'],
+  x: ['х'],
+  y: ['у'],
+  i: ['і', '1', 'l'],
+  l: ['1', 'I', 'ⅼ'],
+  I: ['l', '1', 'Ι'],
+  '0': ['O', 'o', '０'],
+  '1': ['l', 'I', '１'],
+  s: ['ѕ'],
+  k: ['κ'],
+  B: ['В', '8'],
+  _: ['＿', '-'],
 };
 
 /** The key re-signed with a checksum of its own: well formed, never issued. */
@@ -28,24 +43,43 @@ function resigned(unsigned: string): string {
  * each a function of the key (so a counterexample names the change, never the key).
  */
 const mutation: fc.Arbitrary<{ kind: string; apply: (key: string) => string }> = fc.oneof(
-  fc.tuple(fc.nat({ max: 56 }), fc.constantFrom(...BASE62, '_', '-', ' ', '\u0000', 'é', '\u200b', '+', '/')).map(([at, char]) => ({
-    kind: `character ${at} changed`,
-    apply: (key: string) => key.slice(0, at) + (key[at] === char ? (char === 'A' ? 'B' : 'A') : char) + key.slice(at + 1),
-  })),
-  fc.nat({ max: 56 }).map((length) => ({ kind: `truncated to ${length}`, apply: (key: string) => key.slice(0, length) })),
-  fc.tuple(fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s.trim().length > 0), fc.boolean()).map(([pad, before]) => ({
-    kind: `padded ${before ? 'before' : 'after'}`,
-    apply: (key: string) => (before ? pad + key : key + pad),
-  })),
+  fc
+    .tuple(fc.nat({ max: 56 }), fc.constantFrom(...BASE62, '_', '-', ' ', '\u0000', 'é', '\u200b', '+', '/'))
+    .map(([at, char]) => ({
+      kind: `character ${at} changed`,
+      apply: (key: string) =>
+        key.slice(0, at) + (key[at] === char ? (char === 'A' ? 'B' : 'A') : char) + key.slice(at + 1),
+    })),
+  fc
+    .nat({ max: 56 })
+    .map((length) => ({ kind: `truncated to ${length}`, apply: (key: string) => key.slice(0, length) })),
+  fc
+    .tuple(
+      fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s.trim().length > 0),
+      fc.boolean(),
+    )
+    .map(([pad, before]) => ({
+      kind: `padded ${before ? 'before' : 'after'}`,
+      apply: (key: string) => (before ? pad + key : key + pad),
+    })),
   fc.constantFrom(
-    { kind: 'the other environment', apply: (key: string) => (key.startsWith('sk_live_') ? 'sk_test_' : 'sk_live_') + key.slice(8) },
-    { kind: 'the other environment, re-signed', apply: (key: string) => resigned((key.startsWith('sk_live_') ? 'sk_test_' : 'sk_live_') + key.slice(8, -6)) },
+    {
+      kind: 'the other environment',
+      apply: (key: string) => (key.startsWith('sk_live_') ? 'sk_test_' : 'sk_live_') + key.slice(8),
+    },
+    {
+      kind: 'the other environment, re-signed',
+      apply: (key: string) => resigned((key.startsWith('sk_live_') ? 'sk_test_' : 'sk_live_') + key.slice(8, -6)),
+    },
     { kind: 'upper case', apply: (key: string) => key.toUpperCase() },
     { kind: 'lower case', apply: (key: string) => key.toLowerCase() },
     { kind: 'doubled', apply: (key: string) => key + key },
     { kind: 'without its prefix', apply: (key: string) => key.slice(8) },
     { kind: 'prefix only', apply: (key: string) => key.slice(0, 8) },
-    { kind: 'the body re-signed under another prefix', apply: (key: string) => resigned(`pk_live_${key.slice(8, -6)}`) },
+    {
+      kind: 'the body re-signed under another prefix',
+      apply: (key: string) => resigned(`pk_live_${key.slice(8, -6)}`),
+    },
   ),
   fc.nat({ max: 56 }).map((at) => ({
     kind: `case of character ${at} swapped`,
@@ -67,7 +101,8 @@ const mutation: fc.Arbitrary<{ kind: string; apply: (key: string) => string }> =
   })),
   fc.integer({ min: 8, max: 55 }).map((at) => ({
     kind: `characters ${at} and ${at + 1} swapped`,
-    apply: (key: string) => (key[at] === key[at + 1] ? `${key}x` : key.slice(0, at) + key[at + 1] + key[at] + key.slice(at + 2)),
+    apply: (key: string) =>
+      key[at] === key[at + 1] ? `${key}x` : key.slice(0, at) + key[at + 1] + key[at] + key.slice(at + 2),
   })),
 );
 
@@ -99,7 +134,13 @@ describe('keys mutated from good ones', () => {
         expect(res.status).toBe(200);
         expect(res.body.active).toBe(false);
         expect(['malformed', 'not_found']).toContain(res.body.reason);
-        expect(problemsWith(res, { method: 'POST', url: '/v1/introspect', headers: {} }, keys.map((k) => k.key))).toEqual([]);
+        expect(
+          problemsWith(
+            res,
+            { method: 'POST', url: '/v1/introspect', headers: {} },
+            keys.map((k) => k.key),
+          ),
+        ).toEqual([]);
       }),
       { numRuns: RUNS },
     );
@@ -112,7 +153,9 @@ describe('keys mutated from good ones', () => {
         const mutated = apply(key);
         // Header values lose surrounding whitespace in HTTP itself: such a "mutation" is the key.
         fc.pre(mutated.trim() !== key && !/[\r\n]/.test(mutated));
-        const headers: Record<string, string> = asApiKey ? { 'x-api-key': mutated } : { authorization: `Bearer ${mutated}` };
+        const headers: Record<string, string> = asApiKey
+          ? { 'x-api-key': mutated }
+          : { authorization: `Bearer ${mutated}` };
         const authorize = await app.get('/v1/authorize', { key: null, headers });
         expect(authorize.status).toBe(401);
         const admin = await app.get('/v1/clients', { key: null, headers });
@@ -157,20 +200,31 @@ describe('headers over a real connection', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         const [top = '', ...rest] = text.split('\r\n\r\n');
         const [statusLine = '', ...lines] = top.split('\r\n');
-        const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+        const headers = Object.fromEntries(
+          lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+        );
         resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
       });
     });
   }
 
-  it.each(['GET /v1/clients', 'POST /v1/introspect', 'GET /v1/authorize'])('should answer a 1 MB header on %s with a 431 problem and the security headers', async (route) => {
-    const res = await raw(`${route} HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${app.rootKey}\r\nX-Padding: ${'x'.repeat(1024 * 1024)}\r\nConnection: close`);
-    expect(res.status).toBe(431);
-    expect(res.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:keyhouse:problem:request-header-fields-too-large', status: 431, request_id: res.headers['x-request-id'] });
-    expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.body).not.toContain(app.rootKey.slice(8));
-  });
+  it.each(['GET /v1/clients', 'POST /v1/introspect', 'GET /v1/authorize'])(
+    'should answer a 1 MB header on %s with a 431 problem and the security headers',
+    async (route) => {
+      const res = await raw(
+        `${route} HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${app.rootKey}\r\nX-Padding: ${'x'.repeat(1024 * 1024)}\r\nConnection: close`,
+      );
+      expect(res.status).toBe(431);
+      expect(res.headers['content-type']).toBe('application/problem+json');
+      expect(JSON.parse(res.body)).toMatchObject({
+        type: 'urn:keyhouse:problem:request-header-fields-too-large',
+        status: 431,
+        request_id: res.headers['x-request-id'],
+      });
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.body).not.toContain(app.rootKey.slice(8));
+    },
+  );
 
   it('should answer a request line that is no HTTP with a 400 problem', async () => {
     const res = await raw('GET /v1/clients HTTP/9.9\u0000\r\nHost: keyhouse');
@@ -184,10 +238,14 @@ describe('headers over a real connection', () => {
       ['sk_live_nope', app.rootKey],
       [app.rootKey, app.rootKey],
     ]) {
-      const res = await raw(`GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${first}\r\nAuthorization: Bearer ${second}\r\nConnection: close`);
+      const res = await raw(
+        `GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${first}\r\nAuthorization: Bearer ${second}\r\nConnection: close`,
+      );
       expect(res.status).toBe(401);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-      const authorize = await raw(`GET /v1/authorize HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${issued}\r\nAuthorization: Bearer ${first}\r\nConnection: close`);
+      const authorize = await raw(
+        `GET /v1/authorize HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${issued}\r\nAuthorization: Bearer ${first}\r\nConnection: close`,
+      );
       expect(authorize.status).toBe(401);
     }
   });
@@ -195,32 +253,49 @@ describe('headers over a real connection', () => {
   it('should answer more headers than it reads with a 431, never cut them and miss a second key', async () => {
     // 2,000 short filler headers (about 10 KB, under the 16 KiB size limit) between two Authorization headers.
     const filler = Array.from({ length: 2000 }, () => 'a:').join('\r\n');
-    for (const [route, key] of [['GET /v1/authorize', issued], ['GET /v1/clients', app.rootKey]] as const) {
-      const res = await raw(`${route} HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${key}\r\n${filler}\r\nAuthorization: Bearer sk_live_nope\r\nConnection: close`);
+    for (const [route, key] of [
+      ['GET /v1/authorize', issued],
+      ['GET /v1/clients', app.rootKey],
+    ] as const) {
+      const res = await raw(
+        `${route} HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${key}\r\n${filler}\r\nAuthorization: Bearer sk_live_nope\r\nConnection: close`,
+      );
       expect(res.status).toBe(431);
-      expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:keyhouse:problem:request-header-fields-too-large', status: 431 });
+      expect(JSON.parse(res.body)).toMatchObject({
+        type: 'urn:keyhouse:problem:request-header-fields-too-large',
+        status: 431,
+      });
       expect(res.headers['x-content-type-options']).toBe('nosniff');
     }
     // Under the count, every header is read: the second key is seen, and two keys are none.
     const fewer = Array.from({ length: 1990 }, () => 'a:').join('\r\n');
-    const res = await raw(`GET /v1/authorize HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${issued}\r\n${fewer}\r\nAuthorization: Bearer sk_live_nope\r\nConnection: close`);
+    const res = await raw(
+      `GET /v1/authorize HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${issued}\r\n${fewer}\r\nAuthorization: Bearer sk_live_nope\r\nConnection: close`,
+    );
     expect(res.status).toBe(401);
   });
 
   it('should take two X-API-Key headers as no key at all', async () => {
-    const res = await raw(`GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\nX-API-Key: ${app.rootKey}\r\nX-API-Key: ${app.rootKey}\r\nConnection: close`);
+    const res = await raw(
+      `GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\nX-API-Key: ${app.rootKey}\r\nX-API-Key: ${app.rootKey}\r\nConnection: close`,
+    );
     expect(res.status).toBe(401);
   });
 
   it('should still take one key, as a control', async () => {
-    const res = await raw(`GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${app.rootKey}\r\nConnection: close`);
+    const res = await raw(
+      `GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${app.rootKey}\r\nConnection: close`,
+    );
     expect(res.status).toBe(200);
   });
 
   it('should answer a body over BODY_LIMIT_BYTES with a 413 problem on the admin API and introspection', async () => {
     const big = JSON.stringify({ token: issued, name: 'x'.repeat(app.env.BODY_LIMIT_BYTES) });
     for (const route of ['POST /v1/clients', 'POST /v1/introspect']) {
-      const res = await raw(`${route} HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${app.rootKey}\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\nConnection: close`, big);
+      const res = await raw(
+        `${route} HTTP/1.1\r\nHost: keyhouse\r\nAuthorization: Bearer ${app.rootKey}\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\nConnection: close`,
+        big,
+      );
       expect(res.status).toBe(413);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.body).not.toContain(issued.slice(8));
@@ -235,7 +310,10 @@ describe('slow clients over a real connection', () => {
   let port: number;
 
   beforeAll(async () => {
-    app = await TestApp.start({ HTTP_HEADERS_TIMEOUT_MS: HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS: REQUEST_TIMEOUT_MS });
+    app = await TestApp.start({
+      HTTP_HEADERS_TIMEOUT_MS: HEADERS_TIMEOUT_MS,
+      HTTP_REQUEST_TIMEOUT_MS: REQUEST_TIMEOUT_MS,
+    });
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.app.getHttpServer().address() as { port: number }).port;
   });
@@ -264,7 +342,10 @@ describe('slow clients over a real connection', () => {
   const BOUND_MS = 5000;
 
   it('should cut off a client that sends its headers a byte at a time, with a 408', async () => {
-    const { answer, ms } = await trickle('GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\n', `X-Slow: ${'x'.repeat(1000)}\r\n\r\n`);
+    const { answer, ms } = await trickle(
+      'GET /v1/clients HTTP/1.1\r\nHost: keyhouse\r\n',
+      `X-Slow: ${'x'.repeat(1000)}\r\n\r\n`,
+    );
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(ms).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
     expect(ms).toBeLessThan(BOUND_MS);

@@ -114,8 +114,20 @@ const badAuthorization = fc.constantFrom<Record<string, string>>(
 
 function badQuery(op: Operation): fc.Arbitrary<string> {
   const names = [...op.queryParams, ...FOREIGN_FIELDS.slice(0, 12)];
-  const pair = fc.tuple(fc.constantFrom(...names), badString).map(([name, value]) => `${percentEncode(name)}=${percentEncode(value)}`);
-  const raw = fc.constantFrom('limit=%ZZ', 'limit=1&limit=2', 'cursor=%C3%28', 'limit[$gt]=1', 'a[b][c]=1', 'status=active%00', 'from=2020-01-01', 'limit=1e309', 'x='.concat('y'.repeat(5000)));
+  const pair = fc
+    .tuple(fc.constantFrom(...names), badString)
+    .map(([name, value]) => `${percentEncode(name)}=${percentEncode(value)}`);
+  const raw = fc.constantFrom(
+    'limit=%ZZ',
+    'limit=1&limit=2',
+    'cursor=%C3%28',
+    'limit[$gt]=1',
+    'a[b][c]=1',
+    'status=active%00',
+    'from=2020-01-01',
+    'limit=1e309',
+    'x='.concat('y'.repeat(5000)),
+  );
   return fc.array(fc.oneof(pair, raw), { minLength: 1, maxLength: 4 }).map((parts) => parts.join('&'));
 }
 
@@ -131,29 +143,62 @@ function badRequest(op: Operation, f: Fixtures): fc.Arbitrary<BadRequest> {
   if (op.integerQueryParams.length > 0) flaws.push('integer');
   if (op.template === '/v1/authorize') flaws.splice(flaws.indexOf('auth'), 1); // its key is the request's own: the key suite covers it
   const valid = validBody(op, f);
-  const goodPath = Object.fromEntries(op.pathParams.map((name) => [name, name === 'name' ? f.scope : op.template.startsWith('/v1/clients') ? f.clientId : f.keyId]));
+  const goodPath = Object.fromEntries(
+    op.pathParams.map((name) => [
+      name,
+      name === 'name' ? f.scope : op.template.startsWith('/v1/clients') ? f.clientId : f.keyId,
+    ]),
+  );
   const root = { authorization: 'Bearer @ROOT_KEY@' };
   const jsonBody = op.bodyProperties ? JSON.stringify(valid) : null;
   return fc.constantFrom(...flaws).chain((flaw): fc.Arbitrary<BadRequest> => {
-    const base: BadRequest = { flaw, path: goodPath, query: '', authorization: root, contentType: op.bodyProperties ? 'application/json' : null, body: jsonBody };
+    const base: BadRequest = {
+      flaw,
+      path: goodPath,
+      query: '',
+      authorization: root,
+      contentType: op.bodyProperties ? 'application/json' : null,
+      body: jsonBody,
+    };
     switch (flaw) {
       case 'auth':
         return badAuthorization.map((authorization) => ({ ...base, authorization }));
       case 'path':
         return fc
-          .record(Object.fromEntries(op.pathParams.map((name) => [name, badPathValue])) as Record<string, fc.Arbitrary<string>>)
+          .record(
+            Object.fromEntries(op.pathParams.map((name) => [name, badPathValue])) as Record<
+              string,
+              fc.Arbitrary<string>
+            >,
+          )
           .map((path) => ({ ...base, path }));
       case 'query':
         return badQuery(op).map((query) => ({ ...base, query }));
       case 'content-type': {
-        const types = ['text/plain', 'application/xml', 'application/json-patch+json', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded'];
-        return fc.constantFrom(...types.filter((t) => !(op.formBody && t.startsWith('application/x-www-form')))).map((contentType) => ({ ...base, contentType }));
+        const types = [
+          'text/plain',
+          'application/xml',
+          'application/json-patch+json',
+          'multipart/form-data; boundary=x',
+          'application/x-www-form-urlencoded',
+        ];
+        return fc
+          .constantFrom(...types.filter((t) => !(op.formBody && t.startsWith('application/x-www-form'))))
+          .map((contentType) => ({ ...base, contentType }));
       }
       case 'cursor':
         // Wrong-shaped cursors may happen to name a real position (a scope name for another): a 200 then, never a 500.
-        return badCursor(f.cursors[op.template]!).map(({ kind, cursor }) => ({ ...base, flaw: `cursor: ${kind}`, query: `cursor=${cursor}`, field: { name: 'cursor', refused: false } }));
+        return badCursor(f.cursors[op.template]!).map(({ kind, cursor }) => ({
+          ...base,
+          flaw: `cursor: ${kind}`,
+          query: `cursor=${cursor}`,
+          field: { name: 'cursor', refused: false },
+        }));
       case 'date': {
-        const fields = [...op.dateQueryParams.map((name) => ({ name, inQuery: true })), ...op.dateBodyProperties.map((name) => ({ name, inQuery: false }))];
+        const fields = [
+          ...op.dateQueryParams.map((name) => ({ name, inQuery: true })),
+          ...op.dateBodyProperties.map((name) => ({ name, inQuery: false })),
+        ];
         return fc.tuple(fc.constantFrom(...fields), badDate).map(([{ name, inQuery }, value]) => ({
           ...base,
           flaw: `date: ${name}=${value}`,
@@ -179,9 +224,24 @@ function badRequest(op: Operation, f: Fixtures): fc.Arbitrary<BadRequest> {
         }));
       case 'body':
         return fc.oneof(
-          { weight: 6, arbitrary: badBody(valid, op.bodyProperties!).map((m) => ({ ...base, flaw: `body: ${m.kind}`, body: m.raw ?? JSON.stringify(m.body) })) },
-          { weight: 1, arbitrary: fc.constant({ ...base, flaw: 'body: invalid UTF-8', body: 'INVALID_UTF8' as const }) },
-          { weight: 1, arbitrary: fc.constantFrom('', '{', '{"a":1,}', '\u0000', 'null').map((body) => ({ ...base, flaw: 'body: not JSON', body })) },
+          {
+            weight: 6,
+            arbitrary: badBody(valid, op.bodyProperties!).map((m) => ({
+              ...base,
+              flaw: `body: ${m.kind}`,
+              body: m.raw ?? JSON.stringify(m.body),
+            })),
+          },
+          {
+            weight: 1,
+            arbitrary: fc.constant({ ...base, flaw: 'body: invalid UTF-8', body: 'INVALID_UTF8' as const }),
+          },
+          {
+            weight: 1,
+            arbitrary: fc
+              .constantFrom('', '{', '{"a":1,}', '\u0000', 'null')
+              .map((body) => ({ ...base, flaw: 'body: not JSON', body })),
+          },
         );
     }
   });
@@ -206,7 +266,12 @@ describe('bad input to every operation', () => {
       expect(cursors[op.template]).toEqual(expect.any(String));
     }
     fixtures = { clientId: client.id, keyId: key.id, scope: scope.name, issuedKey: key.key, cursors };
-    secrets = { '@ROOT_KEY@': app.rootKey, '@ISSUED_KEY@': key.key, '@ROOT_KEY_BODY@': app.rootKey.slice(8), '@ISSUED_KEY_BODY@': key.key.slice(8) };
+    secrets = {
+      '@ROOT_KEY@': app.rootKey,
+      '@ISSUED_KEY@': key.key,
+      '@ROOT_KEY_BODY@': app.rootKey.slice(8),
+      '@ISSUED_KEY_BODY@': key.key.slice(8),
+    };
     before = await snapshot(app, owned());
   });
   afterAll(() => app.close());
@@ -216,21 +281,33 @@ describe('bad input to every operation', () => {
 
   async function send(op: Operation, request: BadRequest): Promise<string[]> {
     let url = op.template;
-    for (const [name, value] of Object.entries(request.path)) url = url.replace(`{${name}}`, withSecrets(value, secrets));
+    for (const [name, value] of Object.entries(request.path))
+      url = url.replace(`{${name}}`, withSecrets(value, secrets));
     if (request.query) url += `?${withSecrets(request.query, secrets)}`;
     const headers: Record<string, string> = { 'x-request-id': `${REQUEST_ID_PREFIX}${++sent}` };
     for (const [name, value] of Object.entries(request.authorization)) headers[name] = withSecrets(value, secrets);
     if (request.contentType) headers['content-type'] = request.contentType;
     let payload: string | Buffer | undefined;
-    if (request.body === 'INVALID_UTF8') payload = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('b","token":"x"}')]);
+    if (request.body === 'INVALID_UTF8')
+      payload = Buffer.concat([
+        Buffer.from('{"name":"a'),
+        Buffer.from([0xc3, 0x28, 0xff, 0xfe]),
+        Buffer.from('b","token":"x"}'),
+      ]);
     else if (request.body !== null) payload = withSecrets(request.body, secrets);
     const res = await app.app.inject({ method: op.method as 'GET', url, headers, payload });
     const answer = { status: res.statusCode, headers: res.headers as Answer['headers'], raw: res.body };
-    const wrong = problemsWith(answer, { method: op.method, url, headers }, [app.rootKey, fixtures.issuedKey], op.template === '/v1/authorize');
+    const wrong = problemsWith(
+      answer,
+      { method: op.method, url, headers },
+      [app.rootKey, fixtures.issuedKey],
+      op.template === '/v1/authorize',
+    );
     if (request.field) {
       const { name, refused, or = [name] } = request.field;
       if (refused && res.statusCode !== 400) wrong.push(`answered ${res.statusCode} where only a 400 will do`);
-      if (res.statusCode === 400 && !namesField(res.body, name) && !or.some((other) => namesField(res.body, other))) wrong.push(`a 400 that does not name ${name}`);
+      if (res.statusCode === 400 && !namesField(res.body, name) && !or.some((other) => namesField(res.body, other)))
+        wrong.push(`a 400 that does not name ${name}`);
       if (res.statusCode >= 300 && res.statusCode !== 400) wrong.push(`answered ${res.statusCode}`);
     }
     if (isMutating(op) && res.statusCode < 400) {
@@ -242,29 +319,62 @@ describe('bad input to every operation', () => {
 
   it('should list every operation of the document, the hot path included', () => {
     const listed = operations().map((op) => `${op.method} ${op.template}`);
-    expect(listed).toEqual(expect.arrayContaining(['POST /v1/introspect', 'GET /v1/authorize', 'PATCH /v1/keys/{id}', 'DELETE /v1/scopes/{name}', 'POST /v1/keys/leaked']));
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        'POST /v1/introspect',
+        'GET /v1/authorize',
+        'PATCH /v1/keys/{id}',
+        'DELETE /v1/scopes/{name}',
+        'POST /v1/keys/leaked',
+      ]),
+    );
     expect(listed.length).toBeGreaterThanOrEqual(22);
   });
 
   it('should find every list and every date-time field in the document', () => {
     const ops = operations();
-    expect(ops.filter((op) => op.paginated).map((op) => op.template).sort()).toEqual(['/v1/audit-events', '/v1/clients', '/v1/keys', '/v1/scopes']);
-    expect(ops.filter((op) => op.integerQueryParams.includes('limit')).map((op) => op.template).sort()).toEqual(['/v1/audit-events', '/v1/clients', '/v1/keys', '/v1/scopes']);
-    const dates = ops.flatMap((op) => [...op.dateQueryParams, ...op.dateBodyProperties].map((name) => `${op.operationId}.${name}`));
+    expect(
+      ops
+        .filter((op) => op.paginated)
+        .map((op) => op.template)
+        .sort(),
+    ).toEqual(['/v1/audit-events', '/v1/clients', '/v1/keys', '/v1/scopes']);
+    expect(
+      ops
+        .filter((op) => op.integerQueryParams.includes('limit'))
+        .map((op) => op.template)
+        .sort(),
+    ).toEqual(['/v1/audit-events', '/v1/clients', '/v1/keys', '/v1/scopes']);
+    const dates = ops.flatMap((op) =>
+      [...op.dateQueryParams, ...op.dateBodyProperties].map((name) => `${op.operationId}.${name}`),
+    );
     expect(dates).toEqual(
-      expect.arrayContaining(['listAudit.from', 'listAudit.to', 'ofKeyUsage.from', 'ofKeyUsage.to', 'ofClientUsage.from', 'ofClientUsage.to', 'issueKey.expires_at', 'updateKey.expires_at', 'rotateKey.expires_at']),
+      expect.arrayContaining([
+        'listAudit.from',
+        'listAudit.to',
+        'ofKeyUsage.from',
+        'ofKeyUsage.to',
+        'ofClientUsage.from',
+        'ofClientUsage.to',
+        'issueKey.expires_at',
+        'updateKey.expires_at',
+        'rotateKey.expires_at',
+      ]),
     );
   });
 
-  it.each(operations().map((op) => [`${op.method} ${op.template}`, op] as const))('should refuse what no client should send to %s', async (_, op) => {
-    await fc.assert(
-      fc.asyncProperty(badRequest(op, fixtures!), async (request) => {
-        const wrong = await send(op, request);
-        if (wrong.length > 0) throw new Error(`${request.flaw}: ${wrong.join('; ')}`);
-      }),
-      { numRuns: RUNS },
-    );
-  });
+  it.each(operations().map((op) => [`${op.method} ${op.template}`, op] as const))(
+    'should refuse what no client should send to %s',
+    async (_, op) => {
+      await fc.assert(
+        fc.asyncProperty(badRequest(op, fixtures!), async (request) => {
+          const wrong = await send(op, request);
+          if (wrong.length > 0) throw new Error(`${request.flaw}: ${wrong.join('; ')}`);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+  );
 
   it('should have changed nothing stored', async () => {
     expect(sent).toBeGreaterThan(RUNS * 20);
@@ -273,6 +383,9 @@ describe('bad input to every operation', () => {
     expect(changes(before, await snapshot(app, owned()), !usingPostgres)).toEqual([]);
     expect(await auditEventsOfRequests(app, REQUEST_ID_PREFIX)).toBe(0);
     // The fixtures still work: nothing was revoked, rotated or renamed along the way.
-    expect((await app.post('/v1/introspect', { token: fixtures.issuedKey })).body).toMatchObject({ active: true, sub: fixtures.keyId });
+    expect((await app.post('/v1/introspect', { token: fixtures.issuedKey })).body).toMatchObject({
+      active: true,
+      sub: fixtures.keyId,
+    });
   });
 });

@@ -15,7 +15,11 @@ describe('clients', () => {
   describe('POST /v1/clients', () => {
     it('should create an active client with every field', async () => {
       const name = unique('checkout');
-      const res = await app.post('/v1/clients', { name, description: 'Checkout service, team Payments', metadata: { team: 'payments', tier: 1 } });
+      const res = await app.post('/v1/clients', {
+        name,
+        description: 'Checkout service, team Payments',
+        metadata: { team: 'payments', tier: 1 },
+      });
 
       expect(res.status).toBe(201);
       expect(Object.keys(res.body).sort()).toEqual(CLIENT_FIELDS);
@@ -39,7 +43,11 @@ describe('clients', () => {
 
     it.each([
       ['a metadata number JSON.parse reads as Infinity', '{"name":"n","metadata":{"n":1e999}}', ['#/metadata']],
-      ['a metadata key every object inherits', '{"name":"n","metadata":{"team":{"toString":"x"}}}', ['#/metadata/team/toString']],
+      [
+        'a metadata key every object inherits',
+        '{"name":"n","metadata":{"team":{"toString":"x"}}}',
+        ['#/metadata/team/toString'],
+      ],
       ['a field every object inherits', '{"name":"n","valueOf":1}', ['#/valueOf']],
       ['a field named twice', '{"name":"n","name":"m"}', []],
     ])('should refuse, not store changed, a body with %s', async (_, raw, pointers) => {
@@ -58,9 +66,17 @@ describe('clients', () => {
       ['metadata that is an array', { name: 'n', metadata: ['a'] }, ['#/metadata']],
       ['metadata that is null', { name: 'n', metadata: null }, ['#/metadata']],
       ['metadata over 4 KiB', { name: 'n', metadata: { blob: 'x'.repeat(5000) } }, ['#/metadata']],
-      ['metadata nested six levels deep', { name: 'n', metadata: { a: { b: { c: { d: { e: { f: 1 } } } } } } }, ['#/metadata']],
+      [
+        'metadata nested six levels deep',
+        { name: 'n', metadata: { a: { b: { c: { d: { e: { f: 1 } } } } } } },
+        ['#/metadata'],
+      ],
       ['a status on create', { name: 'n', status: 'suspended' }, ['#/status']],
-      ['fields that are not the caller’s to set', { name: 'n', id: '00000000-0000-4000-8000-000000000001', is_system: true }, ['#/id', '#/is_system']],
+      [
+        'fields that are not the caller’s to set',
+        { name: 'n', id: '00000000-0000-4000-8000-000000000001', is_system: true },
+        ['#/id', '#/is_system'],
+      ],
     ])('should refuse %s with a 400 naming the field', async (_, body, pointers) => {
       const res = await app.post('/v1/clients', body);
       expectProblem(res, 400, '/v1/clients');
@@ -93,13 +109,20 @@ describe('clients', () => {
       for (const micros of ['000300', '000200', '000100']) {
         const client = await makeClient(app);
         await app.patch(`/v1/clients/${client.id}`, { status: 'suspended' });
-        await app.app.get(DataSource).query('UPDATE clients SET created_at = $1 WHERE id = $2', [`2001-01-01T00:00:00.${micros}Z`, client.id]);
+        await app.app
+          .get(DataSource)
+          .query('UPDATE clients SET created_at = $1 WHERE id = $2', [`2001-01-01T00:00:00.${micros}Z`, client.id]);
         ids.push(client.id);
       }
 
       const { items } = await allPages(app, '/v1/clients?status=suspended&limit=1');
 
-      expect(items.slice(-3).map((c) => c.id).sort()).toEqual([...ids].sort());
+      expect(
+        items
+          .slice(-3)
+          .map((c) => c.id)
+          .sort(),
+      ).toEqual([...ids].sort());
     });
 
     it('should filter by status', async () => {
@@ -145,21 +168,35 @@ describe('clients', () => {
 
   describe('PATCH /v1/clients/{id}', () => {
     it('should change the name, description and metadata, and nothing else', async () => {
-      const client = (await app.post('/v1/clients', { name: unique('before'), description: 'old', metadata: { a: 1 } })).body;
+      const client = (await app.post('/v1/clients', { name: unique('before'), description: 'old', metadata: { a: 1 } }))
+        .body;
       const name = unique('after');
 
       const res = await app.patch(`/v1/clients/${client.id}`, { name, description: 'new', metadata: { b: 2 } });
 
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ ...client, name, description: 'new', metadata: { b: 2 }, updated_at: expect.any(String) });
+      expect(res.body).toEqual({
+        ...client,
+        name,
+        description: 'new',
+        metadata: { b: 2 },
+        updated_at: expect.any(String),
+      });
       expect(res.body.updated_at >= client.updated_at).toBe(true);
       expect((await app.get(`/v1/clients/${client.id}`)).body).toEqual(res.body);
     });
 
     it('should change only the fields given', async () => {
-      const client = (await app.post('/v1/clients', { name: unique('partial'), description: 'kept', metadata: { kept: true } })).body;
+      const client = (
+        await app.post('/v1/clients', { name: unique('partial'), description: 'kept', metadata: { kept: true } })
+      ).body;
       const res = await app.patch(`/v1/clients/${client.id}`, { description: 'changed' });
-      expect(res.body).toMatchObject({ name: client.name, description: 'changed', metadata: { kept: true }, status: 'active' });
+      expect(res.body).toMatchObject({
+        name: client.name,
+        description: 'changed',
+        metadata: { kept: true },
+        status: 'active',
+      });
     });
 
     it('should answer an empty patch with the client unchanged', async () => {
@@ -174,7 +211,11 @@ describe('clients', () => {
       ['null metadata', { metadata: null }, ['#/metadata']],
       ['a null status', { status: null }, ['#/status']],
       ['an unknown status', { status: 'deleted' }, ['#/status']],
-      ['fields that cannot change', { id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11', created_at: '2020-01-01T00:00:00Z' }, ['#/created_at', '#/id']],
+      [
+        'fields that cannot change',
+        { id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11', created_at: '2020-01-01T00:00:00Z' },
+        ['#/created_at', '#/id'],
+      ],
     ])('should refuse %s and leave the client as it was', async (_, body, pointers) => {
       const client = await makeClient(app);
       const res = await app.patch(`/v1/clients/${client.id}`, body);
@@ -192,7 +233,11 @@ describe('clients', () => {
   describe('suspension', () => {
     it('should make every key of a suspended client fail the admin guard, and reactivation restore them', async () => {
       const { client, key } = await makeClientWithKey(app, ['admin:keys:read']);
-      const second = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'test', name: 'second', scopes: ['admin:clients:read'] });
+      const second = await app.post(`/v1/clients/${client.id}/keys`, {
+        environment: 'test',
+        name: 'second',
+        scopes: ['admin:clients:read'],
+      });
       const asFirst = () => app.get(`/v1/keys/${key.id}`, { key: key.key });
       const asSecond = () => app.get(`/v1/clients/${client.id}`, { key: second.body.key });
       expect((await asFirst()).status).toBe(200);
@@ -215,7 +260,11 @@ describe('clients', () => {
     it('should still issue no key that works under a suspended client', async () => {
       const client = await makeClient(app);
       await app.patch(`/v1/clients/${client.id}`, { status: 'suspended' });
-      const issued = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'while suspended', scopes: ['admin:keys:read'] });
+      const issued = await app.post(`/v1/clients/${client.id}/keys`, {
+        environment: 'live',
+        name: 'while suspended',
+        scopes: ['admin:keys:read'],
+      });
       expect(issued.status).toBe(201);
       expectProblem(await app.get('/v1/keys', { key: issued.body.key }), 401);
     });

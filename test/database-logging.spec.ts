@@ -13,13 +13,21 @@ describe(`database errors in the log (${usingPostgres ? 'PostgreSQL' : 'embedded
   const raw: string[] = [];
   const spies: jest.SpyInstance[] = [];
   beforeAll(async () => {
-    app = await TestApp.start({ LOG_LEVEL: 'info' }, { logDestination: { write: (line: string) => void lines.push(line) } });
+    app = await TestApp.start(
+      { LOG_LEVEL: 'info' },
+      { logDestination: { write: (line: string) => void lines.push(line) } },
+    );
   });
   beforeEach(() => {
     lines.length = 0;
     raw.length = 0;
-    for (const method of ['log', 'info', 'warn', 'error'] as const) spies.push(jest.spyOn(console, method).mockImplementation((...args: unknown[]) => void raw.push(args.join(' '))));
-    spies.push(jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (raw.push(String(chunk)), true)));
+    for (const method of ['log', 'info', 'warn', 'error'] as const)
+      spies.push(jest.spyOn(console, method).mockImplementation((...args: unknown[]) => void raw.push(args.join(' '))));
+    spies.push(
+      jest
+        .spyOn(process.stdout, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => (raw.push(String(chunk)), true)),
+    );
   });
   afterEach(() => {
     for (const spy of spies.splice(0)) spy.mockRestore();
@@ -29,7 +37,10 @@ describe(`database errors in the log (${usingPostgres ? 'PostgreSQL' : 'embedded
   const digest = () => createHash('sha256').update(randomBytes(32)).digest('hex');
 
   it.each([
-    ['whose message repeats a parameter', (db: DataSource, secret: string) => db.query('SELECT $1::uuid AS id', [secret])],
+    [
+      'whose message repeats a parameter',
+      (db: DataSource, secret: string) => db.query('SELECT $1::uuid AS id', [secret]),
+    ],
     [
       'whose detail repeats a parameter (a unique violation)',
       async (db: DataSource, secret: string) => {
@@ -37,7 +48,7 @@ describe(`database errors in the log (${usingPostgres ? 'PostgreSQL' : 'embedded
         await db.query('INSERT INTO scopes (name, description) VALUES ($1, $2)', [`x:${secret}`, secret]);
       },
     ],
-  ])('should log a failed statement %s as one JSON line without the parameters', async (_, run, ) => {
+  ])('should log a failed statement %s as one JSON line without the parameters', async (_, run) => {
     const secret = digest();
     await expect(run(app.app.get(DataSource), secret)).rejects.toThrow();
     const failed = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'query failed');

@@ -33,7 +33,9 @@ describe('database', () => {
       );
 
       expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(10);
-      const rows = await sut.query<{ name: string }[]>('SELECT name FROM scopes WHERE name LIKE $1 ORDER BY name', [`txn-${run}:%`]);
+      const rows = await sut.query<{ name: string }[]>('SELECT name FROM scopes WHERE name LIKE $1 ORDER BY name', [
+        `txn-${run}:%`,
+      ]);
       const expected = Array.from({ length: 10 }, (_, k) => `txn-${run}:n${2 * k}`).sort();
       expect(rows.map((r) => r.name)).toEqual(expected);
     });
@@ -62,22 +64,34 @@ describe('database', () => {
       });
     });
 
-    (usingPostgres ? it : it.skip)('should let instances that start together on an empty database apply each migration once', async () => {
-      const fresh = await createThrowawayDatabase(process.env.DATABASE_URL!);
-      const instances = [1, 2, 3].map(
-        () => new DataSource(dataSourceOptions({ DATABASE_URL: fresh.url, DB_POOL_SIZE: 2, DB_STATEMENT_TIMEOUT_MS: 10_000 })),
-      );
-      try {
-        await Promise.all(instances.map((sut) => sut.initialize()));
-        const outcomes = await Promise.allSettled(instances.map((sut) => runMigrations(sut)));
-        expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status))).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
-        const applied: { times: number }[] = await instances[0].query('SELECT count(*)::int AS times FROM migrations GROUP BY name');
-        expect(applied.map((m) => m.times)).toEqual(instances[0].migrations.map(() => 1));
-      } finally {
-        await Promise.all(instances.filter((sut) => sut.isInitialized).map((sut) => sut.destroy()));
-        await fresh.drop();
-      }
-    });
+    (usingPostgres ? it : it.skip)(
+      'should let instances that start together on an empty database apply each migration once',
+      async () => {
+        const fresh = await createThrowawayDatabase(process.env.DATABASE_URL!);
+        const instances = [1, 2, 3].map(
+          () =>
+            new DataSource(
+              dataSourceOptions({ DATABASE_URL: fresh.url, DB_POOL_SIZE: 2, DB_STATEMENT_TIMEOUT_MS: 10_000 }),
+            ),
+        );
+        try {
+          await Promise.all(instances.map((sut) => sut.initialize()));
+          const outcomes = await Promise.allSettled(instances.map((sut) => runMigrations(sut)));
+          expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status))).toEqual([
+            'fulfilled',
+            'fulfilled',
+            'fulfilled',
+          ]);
+          const applied: { times: number }[] = await instances[0].query(
+            'SELECT count(*)::int AS times FROM migrations GROUP BY name',
+          );
+          expect(applied.map((m) => m.times)).toEqual(instances[0].migrations.map(() => 1));
+        } finally {
+          await Promise.all(instances.filter((sut) => sut.isInitialized).map((sut) => sut.destroy()));
+          await fresh.drop();
+        }
+      },
+    );
   });
 });
 
@@ -85,17 +99,26 @@ describe('database', () => {
  * Runs the migrations on a database nobody else uses: a new in-memory PGlite, or on
  * PostgreSQL a throwaway database next to the run's, dropped afterwards.
  */
-async function withFreshDatabase(entities: Function[], check: (dataSource: DataSource) => Promise<void>): Promise<void> {
+async function withFreshDatabase(
+  entities: Function[],
+  check: (dataSource: DataSource) => Promise<void>,
+): Promise<void> {
   const url = process.env.DATABASE_URL;
   let dataSource: DataSource;
   let dropDatabase = async () => {};
   if (url) {
     const fresh = await createThrowawayDatabase(url);
-    dataSource = new DataSource({ ...dataSourceOptions({ DATABASE_URL: fresh.url, DB_POOL_SIZE: 2, DB_STATEMENT_TIMEOUT_MS: 10_000 }), entities });
+    dataSource = new DataSource({
+      ...dataSourceOptions({ DATABASE_URL: fresh.url, DB_POOL_SIZE: 2, DB_STATEMENT_TIMEOUT_MS: 10_000 }),
+      entities,
+    });
     dropDatabase = fresh.drop;
   } else {
     const pglite = await openEmbeddedDatabase({ DATA_DIR: 'memory://' });
-    dataSource = new DataSource({ ...dataSourceOptions({ DATABASE_URL: undefined, DB_POOL_SIZE: 1, DB_STATEMENT_TIMEOUT_MS: 10_000 }, pglite), entities });
+    dataSource = new DataSource({
+      ...dataSourceOptions({ DATABASE_URL: undefined, DB_POOL_SIZE: 1, DB_STATEMENT_TIMEOUT_MS: 10_000 }, pglite),
+      entities,
+    });
   }
   try {
     await dataSource.initialize();

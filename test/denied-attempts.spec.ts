@@ -34,7 +34,9 @@ describe('denied admin attempts', () => {
   }
 
   it('should record a 403 from the guard with the actor, address, request, and the scope it lacked', async () => {
-    const { res, events, requestId } = await attempt('POST', `/v1/keys/${reader.id}/revoke`, reader.key, { reason: 'try' });
+    const { res, events, requestId } = await attempt('POST', `/v1/keys/${reader.id}/revoke`, reader.key, {
+      reason: 'try',
+    });
     expect(res.status).toBe(403);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
@@ -45,7 +47,13 @@ describe('denied admin attempts', () => {
       client_id: null,
       request_id: requestId,
       source_ip: '127.0.0.1',
-      changes: { status: 403, method: 'POST', path: `/v1/keys/${reader.id}/revoke`, required_scopes: ['admin:keys:write'], reason: 'missing_scope' },
+      changes: {
+        status: 403,
+        method: 'POST',
+        path: `/v1/keys/${reader.id}/revoke`,
+        required_scopes: ['admin:keys:write'],
+        reason: 'missing_scope',
+      },
     });
   });
 
@@ -57,7 +65,13 @@ describe('denied admin attempts', () => {
       actor_key_id: reader.id,
       target_type: 'system',
       target_id: '/v1/introspect',
-      changes: { status: 403, method: 'POST', path: '/v1/introspect', required_scopes: ['admin:introspect'], reason: 'missing_scope' },
+      changes: {
+        status: 403,
+        method: 'POST',
+        path: '/v1/introspect',
+        required_scopes: ['admin:introspect'],
+        reason: 'missing_scope',
+      },
     });
     expect(JSON.stringify(events)).not.toContain(othersKey.key);
   });
@@ -75,15 +89,30 @@ describe('denied admin attempts', () => {
 
   it.each([
     ['key', 'GET', () => `/v1/keys/${othersKey.id}`, () => ({ target_type: 'key', target_id: othersKey.id })],
-    ['key, on revoke', 'POST', () => `/v1/keys/${othersKey.id}/revoke`, () => ({ target_type: 'key', target_id: othersKey.id })],
+    [
+      'key, on revoke',
+      'POST',
+      () => `/v1/keys/${othersKey.id}/revoke`,
+      () => ({ target_type: 'key', target_id: othersKey.id }),
+    ],
     ['client', 'GET', () => `/v1/clients/${other.id}`, () => ({ target_type: 'client', target_id: other.id })],
-    ['key usage', 'GET', () => `/v1/keys/${othersKey.id}/usage`, () => ({ target_type: 'key', target_id: othersKey.id })],
+    [
+      'key usage',
+      'GET',
+      () => `/v1/keys/${othersKey.id}/usage`,
+      () => ({ target_type: 'key', target_id: othersKey.id }),
+    ],
   ])("should record the 404 that hides another client's %s", async (_, method, url, target) => {
     const writer = await makeKey(app, own.id, { scopes: ['admin:*'] });
     const { res, events } = await attempt(method, url(), writer.key, method === 'POST' ? {} : undefined);
     expect(res.status).toBe(404);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ action: 'access.denied', actor_key_id: writer.id, ...target(), changes: { status: 404, reason: 'other_client' } });
+    expect(events[0]).toMatchObject({
+      action: 'access.denied',
+      actor_key_id: writer.id,
+      ...target(),
+      changes: { status: 404, reason: 'other_client' },
+    });
   });
 
   it('should not record a 404 for something that does not exist, nor a root key’s 404', async () => {
@@ -121,7 +150,11 @@ describe('denied admin attempts', () => {
 
   it('should answer the same 403 when the event cannot be written', async () => {
     const audit = app.app.get(AuditLog);
-    const failed = () => app.app.get(Metrics).deniedAttempts.get().then((m) => m.values.find((v) => v.labels.result === 'failed')?.value ?? 0);
+    const failed = () =>
+      app.app
+        .get(Metrics)
+        .deniedAttempts.get()
+        .then((m) => m.values.find((v) => v.labels.result === 'failed')?.value ?? 0);
     const before = await failed();
     const spy = jest.spyOn(audit, 'append').mockRejectedValueOnce(new Error('database is gone'));
     try {
@@ -141,12 +174,16 @@ describe('denied admin attempts', () => {
     const bystander = await makeKey(app, own.id, { scopes: ['admin:keys:read'] });
     const N = 200;
     const answers = await Promise.all(
-      Array.from({ length: N }, (_, i) => app.post('/v1/clients', { name: 'x' }, { key: i % 10 === 0 ? bystander.key : flooder.key })),
+      Array.from({ length: N }, (_, i) =>
+        app.post('/v1/clients', { name: 'x' }, { key: i % 10 === 0 ? bystander.key : flooder.key }),
+      ),
     );
     expect(answers.every((res) => res.status === 403)).toBe(true);
     await app.app.get(DeniedAttempts).settled();
     const eventsOf = (actor: string) =>
-      db.query(`SELECT changes FROM audit_events WHERE action = 'access.denied' AND actor_key_id = $1`, [actor]) as Promise<{ changes: Record<string, any> }[]>;
+      db.query(`SELECT changes FROM audit_events WHERE action = 'access.denied' AND actor_key_id = $1`, [
+        actor,
+      ]) as Promise<{ changes: Record<string, any> }[]>;
     const flood = await eventsOf(flooder.id);
     const bystanders = await eventsOf(bystander.id);
     // One event per window of DENIAL_LIMITS.windowMs: a slow machine may cross one window end.
@@ -162,7 +199,9 @@ describe('denied admin attempts', () => {
   });
 
   it('should keep the chain whole while denials are written', async () => {
-    await Promise.all(Array.from({ length: 20 }, () => app.post(`/v1/keys/${reader.id}/revoke`, {}, { key: reader.key })));
+    await Promise.all(
+      Array.from({ length: 20 }, () => app.post(`/v1/keys/${reader.id}/revoke`, {}, { key: reader.key })),
+    );
     await app.app.get(DeniedAttempts).settled();
     expect((await app.get('/v1/audit-events/verify')).body).toMatchObject({ ok: true });
   });

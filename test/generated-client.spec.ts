@@ -59,7 +59,15 @@ process.stdout.write(JSON.stringify({ client, issued, rotated, revoked, status, 
 `;
 
 const TSCONFIG = {
-  compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, types: ['node'], outDir: 'out' },
+  compilerOptions: {
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    target: 'es2022',
+    strict: true,
+    skipLibCheck: true,
+    types: ['node'],
+    outDir: 'out',
+  },
   files: ['client.mts', 'keyhouse-api.d.ts'],
 };
 
@@ -79,10 +87,21 @@ describe('a client generated from openapi/openapi.json', () => {
   });
 
   it('should generate, type-check, and issue, rotate and revoke a key against the running service', async () => {
-    await run(process.execPath, [join(ROOT, 'node_modules', 'openapi-typescript', 'bin', 'cli.js'), OPENAPI_FILE, '-o', join(WORK, 'keyhouse-api.d.ts')], { cwd: ROOT });
+    await run(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules', 'openapi-typescript', 'bin', 'cli.js'),
+        OPENAPI_FILE,
+        '-o',
+        join(WORK, 'keyhouse-api.d.ts'),
+      ],
+      { cwd: ROOT },
+    );
     writeFileSync(join(WORK, 'client.mts'), SCRIPT);
     writeFileSync(join(WORK, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
-    await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', WORK], { cwd: ROOT }).catch((err: { stdout?: string }) => {
+    await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', WORK], {
+      cwd: ROOT,
+    }).catch((err: { stdout?: string }) => {
       throw new Error(`the generated client does not type-check:\n${err.stdout ?? String(err)}`);
     });
 
@@ -97,7 +116,11 @@ describe('a client generated from openapi/openapi.json', () => {
     expect(parseKey(result.rotated.key)).not.toBeNull();
     expect(result.rotated.key).not.toBe(result.issued.key);
     expect(result.rotated).toMatchObject({ replaces: result.issued.id, client_id: result.client.id });
-    expect(result.revoked).toMatchObject({ id: result.rotated.id, status: 'revoked', revoked_reason: 'generated client test' });
+    expect(result.revoked).toMatchObject({
+      id: result.rotated.id,
+      status: 'revoked',
+      revoked_reason: 'generated client test',
+    });
     expect(result.revoked).not.toHaveProperty('key');
     expect(result.conflictStatus).toBe(409);
     expect(result.conflict).toMatchObject({ type: 'urn:keyhouse:problem:conflict', status: 409 });

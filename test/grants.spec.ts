@@ -26,9 +26,15 @@ describe('grants', () => {
     return names;
   }
   const issue = (clientId: string, scopes: string[], key?: string, extra: Record<string, unknown> = {}) =>
-    app.post(`/v1/clients/${clientId}/keys`, { environment: 'live', name: unique('granted'), scopes, ...extra }, { key });
-  const authorize = (key: string, scope: string) => app.get(`/v1/authorize?scope=${encodeURIComponent(scope)}`, { key: null, headers: { 'x-api-key': key } });
-  const keysOf = async (clientId: string) => (await app.get(`/v1/keys?client_id=${clientId}&limit=100`)).body.data as Array<{ id: string }>;
+    app.post(
+      `/v1/clients/${clientId}/keys`,
+      { environment: 'live', name: unique('granted'), scopes, ...extra },
+      { key },
+    );
+  const authorize = (key: string, scope: string) =>
+    app.get(`/v1/authorize?scope=${encodeURIComponent(scope)}`, { key: null, headers: { 'x-api-key': key } });
+  const keysOf = async (clientId: string) =>
+    (await app.get(`/v1/keys?client_id=${clientId}&limit=100`)).body.data as Array<{ id: string }>;
   const refused = (res: Reply) => res.body.refused_scopes as Array<{ scope: string; reason: string }>;
 
   describe('a tenant key with admin:keys:write', () => {
@@ -52,14 +58,20 @@ describe('grants', () => {
       const client = await makeClient(app);
       const manager = await makeKey(app, client.id, { scopes: ['admin:keys:write', s.read] });
 
-      const res = await app.patch(`/v1/keys/${manager.id}`, { scopes: ['admin:keys:write', s.read, s.all] }, { key: manager.key });
+      const res = await app.patch(
+        `/v1/keys/${manager.id}`,
+        { scopes: ['admin:keys:write', s.read, s.all] },
+        { key: manager.key },
+      );
       expectProblem(res, 403);
       expect(refused(res)).toEqual([{ scope: s.all, reason: 'not_held' }]);
       expect((await app.get(`/v1/keys/${manager.id}`)).body.scopes).toEqual(['admin:keys:write', s.read].sort());
       expect((await authorize(manager.key, s.write)).status).toBe(403);
       expect((await authorize(manager.key, s.read)).status).toBe(204);
       // Narrowing itself is a grant it covers.
-      expect((await app.patch(`/v1/keys/${manager.id}`, { scopes: ['admin:keys:write'] }, { key: manager.key })).status).toBe(200);
+      expect(
+        (await app.patch(`/v1/keys/${manager.id}`, { scopes: ['admin:keys:write'] }, { key: manager.key })).status,
+      ).toBe(200);
     });
 
     it('should not rotate a key of its client that holds wider scopes (the successor would be its own)', async () => {
@@ -73,7 +85,10 @@ describe('grants', () => {
       expectProblem(res, 403);
       expect(refused(res)).toEqual([{ scope: s.all, reason: 'not_held' }]);
       expect((await app.get(`/v1/keys/${wide.id}`)).body).toMatchObject({ status: 'active', replaced_by: null });
-      expectProblem(await app.patch(`/v1/keys/${wide.id}`, { ip_allowlist: ['203.0.113.0/24'] }, { key: manager.key }), 403);
+      expectProblem(
+        await app.patch(`/v1/keys/${wide.id}`, { ip_allowlist: ['203.0.113.0/24'] }, { key: manager.key }),
+        403,
+      );
 
       const rotated = await app.post(`/v1/keys/${narrow.id}/rotate`, { grace_period_seconds: 0 }, { key: manager.key });
       expect(rotated.status).toBe(201);
@@ -101,7 +116,10 @@ describe('grants', () => {
           const res = await issue(client.id, wanted.map(real), granter.key);
           const allowed = wanted.every((scope) => covers(held, scope));
           expect({ held, wanted, status: res.status }).toEqual({ held, wanted, status: allowed ? 201 : 403 });
-          if (allowed) expect((await authorize(res.body.key, wanted.map(real).join(' ') || ns)).status).toBe(wanted.length > 0 ? 204 : 403);
+          if (allowed)
+            expect((await authorize(res.body.key, wanted.map(real).join(' ') || ns)).status).toBe(
+              wanted.length > 0 ? 204 : 403,
+            );
         }),
         { numRuns: 25 },
       );
@@ -123,7 +141,9 @@ describe('grants', () => {
 
       // A tenant key inside the ceiling is held by it too, even for scopes it holds.
       const manager = (await issue(client.id, ['admin:keys:write', s.read])).body;
-      expect(refused(await issue(client.id, ['admin:keys:read'], manager.key))).toEqual([{ scope: 'admin:keys:read', reason: 'not_held' }]);
+      expect(refused(await issue(client.id, ['admin:keys:read'], manager.key))).toEqual([
+        { scope: 'admin:keys:read', reason: 'not_held' },
+      ]);
     });
 
     it('should widen freely, and refuse to narrow past keys that hold scopes outside it, naming them', async () => {
@@ -135,11 +155,16 @@ describe('grants', () => {
 
       const res = await app.patch(`/v1/clients/${client.id}`, { allowed_scopes: [s.read] });
       expectProblem(res, 409);
-      expect(res.body).toMatchObject({ conflicting_key_count: 1, conflicting_keys: [{ key_id: wide.id, scopes_outside: [s.write] }] });
+      expect(res.body).toMatchObject({
+        conflicting_key_count: 1,
+        conflicting_keys: [{ key_id: wide.id, scopes_outside: [s.write] }],
+      });
       expect((await app.get(`/v1/clients/${client.id}`)).body.allowed_scopes).toEqual([]);
 
       // A wildcard ceiling covers both; a revoked key never blocks a ceiling.
-      expect((await app.patch(`/v1/clients/${client.id}`, { allowed_scopes: [s.all] })).body.allowed_scopes).toEqual([s.all]);
+      expect((await app.patch(`/v1/clients/${client.id}`, { allowed_scopes: [s.all] })).body.allowed_scopes).toEqual([
+        s.all,
+      ]);
       await app.patch(`/v1/keys/${wide.id}`, { scopes: [s.read] });
       expect((await app.patch(`/v1/clients/${client.id}`, { allowed_scopes: [s.read] })).status).toBe(200);
       // Empty lifts the ceiling.
@@ -148,30 +173,38 @@ describe('grants', () => {
     });
 
     // A second connection holds the client row as a ceiling change does; the embedded database has one connection only.
-    (usingPostgres ? it : it.skip)('should make an issue under way wait for a ceiling change, then obey it', async () => {
-      const s = await namespace();
-      const client = await makeClient(app);
-      const operator = new Client({ connectionString: process.env.DATABASE_URL });
-      await operator.connect();
-      try {
-        await operator.query('BEGIN');
-        await operator.query('SELECT id FROM clients WHERE id = $1 FOR UPDATE', [client.id]);
-        const issuing = issue(client.id, [s.write]);
-        const until = Date.now() + 10_000;
-        const me = (await operator.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-        const waiting = async () =>
-          (await operator.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [me])).rows[0]!.n;
-        while ((await waiting()) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-        await operator.query('UPDATE clients SET allowed_scopes = $2 WHERE id = $1', [client.id, [s.read]]);
-        await operator.query('COMMIT');
-        const res = await issuing;
-        expectProblem(res, 403);
-        expect(refused(res)).toEqual([{ scope: s.write, reason: 'outside_ceiling' }]);
-        expect(await keysOf(client.id)).toEqual([]);
-      } finally {
-        await operator.end();
-      }
-    });
+    (usingPostgres ? it : it.skip)(
+      'should make an issue under way wait for a ceiling change, then obey it',
+      async () => {
+        const s = await namespace();
+        const client = await makeClient(app);
+        const operator = new Client({ connectionString: process.env.DATABASE_URL });
+        await operator.connect();
+        try {
+          await operator.query('BEGIN');
+          await operator.query('SELECT id FROM clients WHERE id = $1 FOR UPDATE', [client.id]);
+          const issuing = issue(client.id, [s.write]);
+          const until = Date.now() + 10_000;
+          const me = (await operator.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+          const waiting = async () =>
+            (
+              await operator.query<{ n: number }>(
+                'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+                [me],
+              )
+            ).rows[0]!.n;
+          while ((await waiting()) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+          await operator.query('UPDATE clients SET allowed_scopes = $2 WHERE id = $1', [client.id, [s.read]]);
+          await operator.query('COMMIT');
+          const res = await issuing;
+          expectProblem(res, 403);
+          expect(refused(res)).toEqual([{ scope: s.write, reason: 'outside_ceiling' }]);
+          expect(await keysOf(client.id)).toEqual([]);
+        } finally {
+          await operator.end();
+        }
+      },
+    );
 
     it('should be set by root keys only', async () => {
       const s = await namespace();
@@ -181,13 +214,18 @@ describe('grants', () => {
         const res = await app.patch(`/v1/clients/${client.id}`, { allowed_scopes }, { key: tenant.key });
         expectProblem(res, 403);
       }
-      expect((await app.patch(`/v1/clients/${client.id}`, { name: 'renamed by tenant' }, { key: tenant.key })).status).toBe(200);
+      expect(
+        (await app.patch(`/v1/clients/${client.id}`, { name: 'renamed by tenant' }, { key: tenant.key })).status,
+      ).toBe(200);
       expect((await app.get(`/v1/clients/${client.id}`)).body.allowed_scopes).toEqual(['admin:*', s.all].sort());
     });
 
     it('should take only catalogued scopes and wildcards, and never on the system client', async () => {
       const s = await namespace();
-      const res = await app.post('/v1/clients', { name: unique('c'), allowed_scopes: [s.read, 'nowhere:read', 'anything:*'] });
+      const res = await app.post('/v1/clients', {
+        name: unique('c'),
+        allowed_scopes: [s.read, 'nowhere:read', 'anything:*'],
+      });
       expectProblem(res, 400);
       expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(['#/allowed_scopes/1']);
       expectProblem(await app.patch(`/v1/clients/${SYSTEM_CLIENT_ID}`, { allowed_scopes: ['admin:*'] }), 409);
@@ -201,13 +239,18 @@ describe('grants', () => {
       const successor = (await app.post(`/v1/keys/${key.id}/rotate`, { grace_period_seconds: 0 })).body;
       await app.patch(`/v1/clients/${client.id}`, { allowed_scopes: [s.read, s.write] });
 
-      const events = (await app.get('/v1/audit-events', { query: { limit: '20' } })).body.data as Array<Record<string, any>>;
-      const of = (action: string, target: string) => events.find((e) => e.action === action && e.target_id === target)?.changes;
+      const events = (await app.get('/v1/audit-events', { query: { limit: '20' } })).body.data as Array<
+        Record<string, any>
+      >;
+      const of = (action: string, target: string) =>
+        events.find((e) => e.action === action && e.target_id === target)?.changes;
       expect(of('client.created', client.id)).toMatchObject({ allowed_scopes: [s.all] });
       expect(of('key.issued', key.id)).toMatchObject({ scopes: [s.read] });
       expect(of('key.updated', key.id)).toMatchObject({ scopes: { from: [s.read], to: [s.read, s.write].sort() } });
       expect(of('key.rotated', key.id)).toMatchObject({ replaced_by: successor.id, scopes: [s.read, s.write].sort() });
-      expect(of('client.updated', client.id)).toMatchObject({ allowed_scopes: { from: [s.all], to: [s.read, s.write].sort() } });
+      expect(of('client.updated', client.id)).toMatchObject({
+        allowed_scopes: { from: [s.all], to: [s.read, s.write].sort() },
+      });
     });
   });
 
@@ -215,7 +258,8 @@ describe('grants', () => {
     async function expiredKey(clientId: string) {
       const key = await makeKey(app, clientId, { ttl_seconds: 1 });
       const until = Date.now() + 5000;
-      while ((await app.get(`/v1/keys/${key.id}`)).body.status !== 'expired' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      while ((await app.get(`/v1/keys/${key.id}`)).body.status !== 'expired' && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 100));
       return key;
     }
 
@@ -243,15 +287,27 @@ describe('grants', () => {
       const asTenant = { key: manager.key };
 
       expectProblem(await app.patch(`/v1/keys/${key.id}`, { expires_at: null }, asTenant), 403);
-      expectProblem(await app.patch(`/v1/keys/${key.id}`, { expires_at: new Date(inAWeek.getTime() + 1000).toISOString() }, asTenant), 403);
+      expectProblem(
+        await app.patch(
+          `/v1/keys/${key.id}`,
+          { expires_at: new Date(inAWeek.getTime() + 1000).toISOString() },
+          asTenant,
+        ),
+        403,
+      );
       expectProblem(await app.post(`/v1/keys/${key.id}/rotate`, { expires_at: null }, asTenant), 403);
       expectProblem(await app.post(`/v1/keys/${key.id}/rotate`, { ttl_seconds: 30 * 86400 }, asTenant), 403);
-      expect((await app.get(`/v1/keys/${key.id}`)).body).toMatchObject({ expires_at: inAWeek.toISOString(), replaced_by: null });
+      expect((await app.get(`/v1/keys/${key.id}`)).body).toMatchObject({
+        expires_at: inAWeek.toISOString(),
+        replaced_by: null,
+      });
 
       const sooner = new Date(Date.now() + 86400_000).toISOString();
       expect((await app.patch(`/v1/keys/${key.id}`, { expires_at: sooner }, asTenant)).body.expires_at).toBe(sooner);
       const unbounded = await makeKey(app, client.id);
-      expect((await app.patch(`/v1/keys/${unbounded.id}`, { expires_at: sooner }, asTenant)).body.expires_at).toBe(sooner);
+      expect((await app.patch(`/v1/keys/${unbounded.id}`, { expires_at: sooner }, asTenant)).body.expires_at).toBe(
+        sooner,
+      );
       expect((await app.patch(`/v1/keys/${key.id}`, { expires_at: null })).body.expires_at).toBeNull();
     });
   });

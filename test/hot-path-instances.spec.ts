@@ -41,45 +41,309 @@ describe('the hot path on node:http and on its own Fastify instance', () => {
    */
   type Path = 'direct' | 'replay' | 'routes';
   const requests = (): Array<[string, InjectOptions, Path]> => [
-    ['introspect, good key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope }) }, 'direct'],
-    ['introspect, form body', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&token_type_hint=api_key` }, 'direct'],
-    ['introspect, every field', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'Application/JSON; charset=UTF-8' }, payload: JSON.stringify({ token: good, token_type_hint: 'api_key', scope, client_ip: '2001:db8::1', environment: 'live' }) }, 'direct'],
-    ['introspect, unknown key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: generateKey('live') }) }, 'direct'],
-    ['introspect, malformed key', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: 'sk_live_nope' }) }, 'direct'],
-    ['introspect, scope not held', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope: 'other:thing' }) }, 'direct'],
-    ['introspect, no caller key', { method: 'POST', url: '/v1/introspect', headers: json, payload: JSON.stringify({ token: good }) }, 'routes'],
-    ['introspect, unknown caller key', { method: 'POST', url: '/v1/introspect', headers: { ...as(generateKey('live')), ...json }, payload: JSON.stringify({ token: good }) }, 'replay'],
-    ['introspect, caller without admin:introspect', { method: 'POST', url: '/v1/introspect', headers: { ...as(outsider), ...json }, payload: JSON.stringify({ token: good }) }, 'replay'],
-    ['introspect, no token', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ scope }) }, 'replay'],
-    ['introspect, token not a string', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: 42 }) }, 'replay'],
-    ['introspect, token twice in a form', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&token=${good}` }, 'replay'],
-    ['introspect, token twice in JSON', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: `{"token":"${generateKey('live')}","token":"${good}"}` }, 'replay'],
-    ['introspect, scope twice in JSON', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: `{"token":"${good}","scope":"other:thing","scope":"${scope}"}` }, 'replay'],
-    ['introspect, bad client_ip', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, client_ip: '10.1' }) }, 'replay'],
-    ['introspect, bad environment', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, environment: 'prod' }) }, 'replay'],
-    ['introspect, text body', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'text/plain' }, payload: good }, 'routes'],
-    ['introspect, not UTF-8', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]) }, 'replay'],
-    ['introspect, not JSON', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: '{"token":' }, 'replay'],
-    ['introspect, a JSON array', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify([good]) }, 'replay'],
-    ['introspect, body over the limit', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, scope: 'x'.repeat(5000) }) }, 'routes'],
-    ['introspect, a query string', { method: 'POST', url: '/v1/introspect?debug=1', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good }) }, 'routes'],
-    ['authorize, good key', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': scope } }, 'direct'],
-    ['authorize, ?scope= and X-API-Key', { method: 'GET', url: `/v1/authorize?scope=${encodeURIComponent(scope)}`, headers: { 'x-api-key': good } }, 'routes'],
+    [
+      'introspect, good key',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: good, scope }),
+      },
+      'direct',
+    ],
+    [
+      'introspect, form body',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${good}&token_type_hint=api_key`,
+      },
+      'direct',
+    ],
+    [
+      'introspect, every field',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), 'content-type': 'Application/JSON; charset=UTF-8' },
+        payload: JSON.stringify({
+          token: good,
+          token_type_hint: 'api_key',
+          scope,
+          client_ip: '2001:db8::1',
+          environment: 'live',
+        }),
+      },
+      'direct',
+    ],
+    [
+      'introspect, unknown key',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: generateKey('live') }),
+      },
+      'direct',
+    ],
+    [
+      'introspect, malformed key',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: 'sk_live_nope' }),
+      },
+      'direct',
+    ],
+    [
+      'introspect, scope not held',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: good, scope: 'other:thing' }),
+      },
+      'direct',
+    ],
+    [
+      'introspect, no caller key',
+      { method: 'POST', url: '/v1/introspect', headers: json, payload: JSON.stringify({ token: good }) },
+      'routes',
+    ],
+    [
+      'introspect, unknown caller key',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(generateKey('live')), ...json },
+        payload: JSON.stringify({ token: good }),
+      },
+      'replay',
+    ],
+    [
+      'introspect, caller without admin:introspect',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(outsider), ...json },
+        payload: JSON.stringify({ token: good }),
+      },
+      'replay',
+    ],
+    [
+      'introspect, no token',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ scope }),
+      },
+      'replay',
+    ],
+    [
+      'introspect, token not a string',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: 42 }),
+      },
+      'replay',
+    ],
+    [
+      'introspect, token twice in a form',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${good}&token=${good}`,
+      },
+      'replay',
+    ],
+    [
+      'introspect, token twice in JSON',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: `{"token":"${generateKey('live')}","token":"${good}"}`,
+      },
+      'replay',
+    ],
+    [
+      'introspect, scope twice in JSON',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: `{"token":"${good}","scope":"other:thing","scope":"${scope}"}`,
+      },
+      'replay',
+    ],
+    [
+      'introspect, bad client_ip',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: good, client_ip: '10.1' }),
+      },
+      'replay',
+    ],
+    [
+      'introspect, bad environment',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: good, environment: 'prod' }),
+      },
+      'replay',
+    ],
+    [
+      'introspect, text body',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), 'content-type': 'text/plain' },
+        payload: good,
+      },
+      'routes',
+    ],
+    [
+      'introspect, not UTF-8',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]),
+      },
+      'replay',
+    ],
+    [
+      'introspect, not JSON',
+      { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: '{"token":' },
+      'replay',
+    ],
+    [
+      'introspect, a JSON array',
+      { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify([good]) },
+      'replay',
+    ],
+    [
+      'introspect, body over the limit',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: good, scope: 'x'.repeat(5000) }),
+      },
+      'routes',
+    ],
+    [
+      'introspect, a query string',
+      {
+        method: 'POST',
+        url: '/v1/introspect?debug=1',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: good }),
+      },
+      'routes',
+    ],
+    [
+      'authorize, good key',
+      { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': scope } },
+      'direct',
+    ],
+    [
+      'authorize, ?scope= and X-API-Key',
+      { method: 'GET', url: `/v1/authorize?scope=${encodeURIComponent(scope)}`, headers: { 'x-api-key': good } },
+      'routes',
+    ],
     ['authorize, HEAD', { method: 'HEAD', url: '/v1/authorize', headers: as(good) }, 'direct'],
-    ['authorize, Envoy path and 200', { method: 'POST', url: '/v1/authorize/orders/42', headers: { ...as(good), 'x-keyhouse-success-status': '200' } }, 'direct'],
-    ['authorize, a forwarded body', { method: 'POST', url: '/v1/authorize/orders', headers: { ...as(good), ...json }, payload: '{}' }, 'routes'],
+    [
+      'authorize, Envoy path and 200',
+      { method: 'POST', url: '/v1/authorize/orders/42', headers: { ...as(good), 'x-keyhouse-success-status': '200' } },
+      'direct',
+    ],
+    [
+      'authorize, a forwarded body',
+      { method: 'POST', url: '/v1/authorize/orders', headers: { ...as(good), ...json }, payload: '{}' },
+      'routes',
+    ],
     ['authorize, no key', { method: 'GET', url: '/v1/authorize', headers: {} }, 'direct'],
     ['authorize, unknown key', { method: 'GET', url: '/v1/authorize', headers: as(generateKey('live')) }, 'direct'],
-    ['authorize, scope not held', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': 'other:thing' } }, 'direct'],
-    ['authorize, environment not held', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'test' } }, 'direct'],
-    ['authorize, two environments in one header', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'live, test' } }, 'direct'],
-    ['authorize, the same environment twice', { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'live, live' } }, 'direct'],
-    ['authorize, environment in header and query differ', { method: 'GET', url: '/v1/authorize?environment=test', headers: { ...as(good), 'x-required-environment': 'live' } }, 'routes'],
-    ['authorize, environment twice in the query', { method: 'GET', url: '/v1/authorize?environment=live&environment=test', headers: as(good) }, 'routes'],
-    ['authorize, scopes in header and query', { method: 'GET', url: '/v1/authorize?scope=other:thing', headers: { ...as(good), 'x-required-scopes': scope } }, 'routes'],
-    ['introspect, environment twice in a form', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&environment=live&environment=test` }, 'replay'],
-    ['introspect, scope twice in a form', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${good}&scope=${scope}&scope=other:thing` }, 'replay'],
-    ['introspect, environment as a JSON array', { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good, environment: ['test', 'live'] }) }, 'replay'],
+    [
+      'authorize, scope not held',
+      { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-scopes': 'other:thing' } },
+      'direct',
+    ],
+    [
+      'authorize, environment not held',
+      { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'test' } },
+      'direct',
+    ],
+    [
+      'authorize, two environments in one header',
+      { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'live, test' } },
+      'direct',
+    ],
+    [
+      'authorize, the same environment twice',
+      { method: 'GET', url: '/v1/authorize', headers: { ...as(good), 'x-required-environment': 'live, live' } },
+      'direct',
+    ],
+    [
+      'authorize, environment in header and query differ',
+      {
+        method: 'GET',
+        url: '/v1/authorize?environment=test',
+        headers: { ...as(good), 'x-required-environment': 'live' },
+      },
+      'routes',
+    ],
+    [
+      'authorize, environment twice in the query',
+      { method: 'GET', url: '/v1/authorize?environment=live&environment=test', headers: as(good) },
+      'routes',
+    ],
+    [
+      'authorize, scopes in header and query',
+      { method: 'GET', url: '/v1/authorize?scope=other:thing', headers: { ...as(good), 'x-required-scopes': scope } },
+      'routes',
+    ],
+    [
+      'introspect, environment twice in a form',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${good}&environment=live&environment=test`,
+      },
+      'replay',
+    ],
+    [
+      'introspect, scope twice in a form',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${good}&scope=${scope}&scope=other:thing`,
+      },
+      'replay',
+    ],
+    [
+      'introspect, environment as a JSON array',
+      {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: good, environment: ['test', 'live'] }),
+      },
+      'replay',
+    ],
   ];
 
   /** What must match: status, body and headers, but for the request's own id and the date. */
@@ -93,11 +357,17 @@ describe('the hot path on node:http and on its own Fastify instance', () => {
     const [, request, path] = requests().find(([n]) => n === name)!;
     const served = jest.spyOn(hotPath, 'serve');
     const direct = jest.spyOn(DirectAnswers.prototype, 'answer');
-    const replayed = jest.spyOn((hotPath as unknown as { own: { instance: { inject: () => unknown } } }).own.instance, 'inject');
+    const replayed = jest.spyOn(
+      (hotPath as unknown as { own: { instance: { inject: () => unknown } } }).own.instance,
+      'inject',
+    );
     const listener = app.app.getHttpServer().listeners('request')[0] as RequestListener;
     const own = await inject(listener, request);
     expect(served).toHaveLastReturnedWith(true);
-    expect({ direct: direct.mock.results[0]?.value, replayed: replayed.mock.calls.length }).toEqual({ direct: path !== 'routes', replayed: path === 'replay' ? 1 : 0 });
+    expect({ direct: direct.mock.results[0]?.value, replayed: replayed.mock.calls.length }).toEqual({
+      direct: path !== 'routes',
+      replayed: path === 'replay' ? 1 : 0,
+    });
     for (const spy of [served, direct, replayed]) spy.mockRestore();
     const nest = await app.app.inject(request as Parameters<typeof app.app.inject>[0]);
     expect(own.headers['x-request-id']).toEqual(expect.any(String));
@@ -105,14 +375,24 @@ describe('the hot path on node:http and on its own Fastify instance', () => {
   });
 
   it.each([
-    ['throws', () => { throw new Error('unexpected'); }],
+    [
+      'throws',
+      () => {
+        throw new Error('unexpected');
+      },
+    ],
     ['rejects', () => Promise.reject(new Error('unexpected'))],
   ])('should answer a 500 when a decision %s, and leave the drain gate', async (_how, fails) => {
     const check = app.app.get(KeyCheck, { strict: false });
     const spy = jest.spyOn(check, 'checkNow').mockImplementation(fails as never);
     const listener = app.app.getHttpServer().listeners('request')[0] as RequestListener;
     try {
-      const introspected = await inject(listener, { method: 'POST', url: '/v1/introspect', headers: { ...as(caller), ...json }, payload: JSON.stringify({ token: good }) });
+      const introspected = await inject(listener, {
+        method: 'POST',
+        url: '/v1/introspect',
+        headers: { ...as(caller), ...json },
+        payload: JSON.stringify({ token: good }),
+      });
       expect(introspected.statusCode).toBe(500);
       expect(introspected.headers['content-type']).toBe('application/problem+json; charset=utf-8');
       expect(introspected.json()).toMatchObject({ status: 500, request_id: introspected.headers['x-request-id'] });
@@ -137,7 +417,9 @@ describe('the hot path on node:http and on its own Fastify instance', () => {
       const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
       await new Promise((connected) => socket.once('connect', connected));
       const body = JSON.stringify({ token: good, scope });
-      socket.write(`POST /v1/introspect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${caller}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      socket.write(
+        `POST /v1/introspect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${caller}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      );
       expect(await until(() => gate.inFlight === 1)).toBe(true);
       socket.destroy();
       expect(await until(() => gate.inFlight === 0)).toBe(true);

@@ -44,7 +44,10 @@ describe(`the hot path while the database is down (${usingPostgres ? 'PostgreSQL
 
   beforeAll(async () => {
     if (usingPostgres) proxy = await TcpProxy.start(new URL(process.env.DATABASE_URL!), 5432);
-    app = await TestApp.start({ CACHE_TTL_MS: TTL_MS, ...(proxy ? { DATABASE_URL: proxy.address(process.env.DATABASE_URL!) } : {}) });
+    app = await TestApp.start({
+      CACHE_TTL_MS: TTL_MS,
+      ...(proxy ? { DATABASE_URL: proxy.address(process.env.DATABASE_URL!) } : {}),
+    });
     caller = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
     client = await makeClient(app);
   });
@@ -72,7 +75,8 @@ describe(`the hot path while the database is down (${usingPostgres ? 'PostgreSQL
     }
     throw new Error('the keys did not stay in the cache');
   }
-  const authorize = (token: string) => app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${token}` } });
+  const authorize = (token: string) =>
+    app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${token}` } });
 
   it('should answer cached keys until their TTL, and 503 for anything it cannot check, never active: true', async () => {
     const cached = await makeKey(app, client.id);
@@ -93,7 +97,11 @@ describe(`the hot path while the database is down (${usingPostgres ? 'PostgreSQL
     expectProblem(unknown, 503, '/v1/introspect');
     expect(unknown.headers['retry-after']).toBe('1');
     const bare = await authorize(uncached.key);
-    expect({ status: bare.status, body: bare.raw, retryAfter: bare.headers['retry-after'] }).toEqual({ status: 503, body: '', retryAfter: '1' });
+    expect({ status: bare.status, body: bare.raw, retryAfter: bare.headers['retry-after'] }).toEqual({
+      status: 503,
+      body: '',
+      retryAfter: '1',
+    });
 
     // A usage limit is counted in the database: without it, no use can be taken.
     expectProblem(await introspect(limited.key), 503);

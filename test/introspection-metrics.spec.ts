@@ -41,15 +41,24 @@ describe('hot-path metrics', () => {
     await app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${generateKey('live')}` } });
 
     const text = await scrape();
-    const delta = (labels: Record<string, string>) => sample(text, 'keyhouse_introspections_total', labels) - sample(before, 'keyhouse_introspections_total', labels);
+    const delta = (labels: Record<string, string>) =>
+      sample(text, 'keyhouse_introspections_total', labels) - sample(before, 'keyhouse_introspections_total', labels);
     expect({
       introspectValid: delta({ endpoint: 'introspect', outcome: 'valid' }),
       introspectRevoked: delta({ endpoint: 'introspect', outcome: 'revoked' }),
       introspectMalformed: delta({ endpoint: 'introspect', outcome: 'malformed' }),
       authorizeValid: delta({ endpoint: 'authorize', outcome: 'valid' }),
       authorizeNotFound: delta({ endpoint: 'authorize', outcome: 'not_found' }),
-    }).toEqual({ introspectValid: 3, introspectRevoked: 1, introspectMalformed: 1, authorizeValid: 1, authorizeNotFound: 1 });
-    const timed = (endpoint: string) => sample(text, 'keyhouse_hot_path_duration_seconds_count', { endpoint }) - sample(before, 'keyhouse_hot_path_duration_seconds_count', { endpoint });
+    }).toEqual({
+      introspectValid: 3,
+      introspectRevoked: 1,
+      introspectMalformed: 1,
+      authorizeValid: 1,
+      authorizeNotFound: 1,
+    });
+    const timed = (endpoint: string) =>
+      sample(text, 'keyhouse_hot_path_duration_seconds_count', { endpoint }) -
+      sample(before, 'keyhouse_hot_path_duration_seconds_count', { endpoint });
     expect({ introspect: timed('introspect'), authorize: timed('authorize') }).toEqual({ introspect: 5, authorize: 2 });
     // The caller's key and the good key come from the cache; the unknown key was a miss.
     expect(sample(text, 'keyhouse_key_cache_events_total', { event: 'hit' }) - hitsBefore).toBeGreaterThanOrEqual(5);

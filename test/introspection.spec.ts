@@ -16,9 +16,16 @@ describe('POST /v1/introspect', () => {
   let write: string;
   let stem: string;
 
-  const introspect = (body: Record<string, unknown> | string, call: { key?: string | null; form?: boolean; headers?: Record<string, string> } = {}) =>
+  const introspect = (
+    body: Record<string, unknown> | string,
+    call: { key?: string | null; form?: boolean; headers?: Record<string, string> } = {},
+  ) =>
     call.form
-      ? app.call('POST', '/v1/introspect', { key: call.key === undefined ? caller : call.key, form: body as Record<string, string>, headers: call.headers })
+      ? app.call('POST', '/v1/introspect', {
+          key: call.key === undefined ? caller : call.key,
+          form: body as Record<string, string>,
+          headers: call.headers,
+        })
       : app.post('/v1/introspect', body, { key: call.key === undefined ? caller : call.key, headers: call.headers });
 
   const reasonOf = async (body: Record<string, unknown>) => {
@@ -42,7 +49,11 @@ describe('POST /v1/introspect', () => {
 
   describe('a good key', () => {
     it('should answer RFC 7662 fields and the extensions, for a JSON body', async () => {
-      const key = await makeKey(app, client.id, { name: 'checkout', scopes: [read, write], metadata: { team: 'payments' } });
+      const key = await makeKey(app, client.id, {
+        name: 'checkout',
+        scopes: [read, write],
+        metadata: { team: 'payments' },
+      });
       const res = await introspect({ token: key.key });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -83,8 +94,15 @@ describe('POST /v1/introspect', () => {
       expect(rotated.status).toBe(201);
       const view = await app.get(`/v1/keys/${old.id}`);
       const res = await introspect({ token: old.key });
-      expect(res.body).toMatchObject({ active: true, sub: old.id, exp: Math.floor(Date.parse(view.body.grace_ends_at) / 1000) });
-      expect((await introspect({ token: rotated.body.key })).body).toMatchObject({ active: true, sub: rotated.body.id });
+      expect(res.body).toMatchObject({
+        active: true,
+        sub: old.id,
+        exp: Math.floor(Date.parse(view.body.grace_ends_at) / 1000),
+      });
+      expect((await introspect({ token: rotated.body.key })).body).toMatchObject({
+        active: true,
+        sub: rotated.body.id,
+      });
     });
 
     it('should count a wildcard scope of the key as covering what is asked', async () => {
@@ -120,8 +138,18 @@ describe('POST /v1/introspect', () => {
       await introspect({ token: good }); // the caller's key is now cached
       const queries = jest.spyOn(rawPool(db), 'query');
       try {
-        for (const token of ['', 'sk_live_short', good.replace('sk_live_', 'sk_prod_'), `${good}x`, flipped, good.replace(/.$/, '-')]) {
-          expect(await introspect({ token })).toMatchObject({ status: 200, body: { active: false, reason: 'malformed' } });
+        for (const token of [
+          '',
+          'sk_live_short',
+          good.replace('sk_live_', 'sk_prod_'),
+          `${good}x`,
+          flipped,
+          good.replace(/.$/, '-'),
+        ]) {
+          expect(await introspect({ token })).toMatchObject({
+            status: 200,
+            body: { active: false, reason: 'malformed' },
+          });
         }
         expect((await introspect({ token: 'x' })).body).toEqual({ active: false, reason: 'malformed' });
         expect(queries).not.toHaveBeenCalled();
@@ -166,17 +194,26 @@ describe('POST /v1/introspect', () => {
     it('environment_mismatch', async () => {
       const key = await makeKey(app, client.id, { environment: 'test' });
       expect(await reasonOf({ token: key.key, environment: 'test' })).toBe('valid');
-      expect((await introspect({ token: key.key, environment: 'live' })).body).toEqual({ active: false, reason: 'environment_mismatch' });
+      expect((await introspect({ token: key.key, environment: 'live' })).body).toEqual({
+        active: false,
+        reason: 'environment_mismatch',
+      });
     });
 
     it('insufficient_scope', async () => {
       const key = await makeKey(app, client.id, { scopes: [read] });
-      expect((await introspect({ token: key.key, scope: write })).body).toEqual({ active: false, reason: 'insufficient_scope' });
+      expect((await introspect({ token: key.key, scope: write })).body).toEqual({
+        active: false,
+        reason: 'insufficient_scope',
+      });
     });
 
     it('ip_not_allowed', async () => {
       const key = await makeKey(app, client.id, { ip_allowlist: ['203.0.113.0/24'] });
-      expect((await introspect({ token: key.key, client_ip: '198.51.100.1' })).body).toEqual({ active: false, reason: 'ip_not_allowed' });
+      expect((await introspect({ token: key.key, client_ip: '198.51.100.1' })).body).toEqual({
+        active: false,
+        reason: 'ip_not_allowed',
+      });
     });
 
     it('usage_exceeded: once the uses are spent, and the remaining count says so', async () => {
@@ -199,9 +236,16 @@ describe('POST /v1/introspect', () => {
       expect(first.body).toMatchObject({ active: true, rate_limit: { limit: 2, remaining: 1 } });
       expect(first.body.rate_limit.reset).toBeGreaterThanOrEqual(now + 60);
       expect(first.body.rate_limit.reset).toBeLessThanOrEqual(now + 60 + 5);
-      expect((await introspect({ token: key.key })).body).toMatchObject({ active: true, rate_limit: { limit: 2, remaining: 0 } });
+      expect((await introspect({ token: key.key })).body).toMatchObject({
+        active: true,
+        rate_limit: { limit: 2, remaining: 0 },
+      });
       const limited = await introspect({ token: key.key });
-      expect(limited.body).toEqual({ active: false, reason: 'rate_limited', rate_limit: { limit: 2, remaining: 0, reset: expect.any(Number) } });
+      expect(limited.body).toEqual({
+        active: false,
+        reason: 'rate_limited',
+        rate_limit: { limit: 2, remaining: 0, reset: expect.any(Number) },
+      });
       expect(limited.body.rate_limit.reset).toBeGreaterThan(now);
     });
   });
@@ -210,7 +254,9 @@ describe('POST /v1/introspect', () => {
     it('should let exactly 100 of 1,000 concurrent calls through with 100 uses left', async () => {
       const key = await makeKey(app, client.id, { usage_limit: 100 });
       const answers = await Promise.all(Array.from({ length: 1000 }, () => introspect({ token: key.key })));
-      const reasons = answers.map((a) => (a.status === 200 ? (a.body.active ? 'valid' : a.body.reason) : `status ${a.status}`));
+      const reasons = answers.map((a) =>
+        a.status === 200 ? (a.body.active ? 'valid' : a.body.reason) : `status ${a.status}`,
+      );
       const tally = reasons.reduce<Record<string, number>>((t, r) => ({ ...t, [r]: (t[r] ?? 0) + 1 }), {});
       expect(tally).toEqual({ valid: 100, usage_exceeded: 900 });
       expect((await app.get(`/v1/keys/${key.id}`)).body.remaining).toBe(0);
@@ -244,7 +290,9 @@ describe('POST /v1/introspect', () => {
 
     it('should be accepted with X-API-Key, and with admin:* (a root key)', async () => {
       const key = await makeKey(app, client.id);
-      expect((await introspect({ token: key.key }, { key: null, headers: { 'x-api-key': caller } })).body.active).toBe(true);
+      expect((await introspect({ token: key.key }, { key: null, headers: { 'x-api-key': caller } })).body.active).toBe(
+        true,
+      );
       expect((await introspect({ token: key.key }, { key: app.rootKey })).body.active).toBe(true);
     });
 
@@ -255,16 +303,28 @@ describe('POST /v1/introspect', () => {
         const res = await introspect({ token: key.key }, { key: null, form: true, headers: basic(pair) });
         expect(res.body.active).toBe(true);
       }
-      expectProblem(await introspect({ token: key.key }, { key: null, form: true, headers: basic(`orders-api:${generateKey('live')}`) }), 401);
+      expectProblem(
+        await introspect(
+          { token: key.key },
+          { key: null, form: true, headers: basic(`orders-api:${generateKey('live')}`) },
+        ),
+        401,
+      );
     });
 
     it('should be accepted with client_secret_basic form-urlencoded before Base64, as RFC 6749 §2.3.1 has clients send it', async () => {
       const key = await makeKey(app, client.id);
       // Appendix B's encoding as oauth4webapi applies it: all but letters and digits percent-encoded, so sk_live_ is sk%5Flive%5F.
-      const formEncoded = (text: string) => encodeURIComponent(text).replace(/[-_.!~*'()]|%20/g, (c) => (c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+      const formEncoded = (text: string) =>
+        encodeURIComponent(text).replace(/[-_.!~*'()]|%20/g, (c) =>
+          c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+        );
       const pair = `${formEncoded('orders-api')}:${formEncoded(caller)}`;
       expect(pair).toContain('%5F');
-      const res = await introspect({ token: key.key }, { key: null, form: true, headers: { authorization: `Basic ${Buffer.from(pair).toString('base64')}` } });
+      const res = await introspect(
+        { token: key.key },
+        { key: null, form: true, headers: { authorization: `Basic ${Buffer.from(pair).toString('base64')}` } },
+      );
       expect(res.body.active).toBe(true);
     });
   });
@@ -292,7 +352,14 @@ describe('POST /v1/introspect', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
       expectProblem(res, 400);
-      expectProblem(await app.call('POST', '/v1/introspect', { key: caller, body: '{"token":', headers: { 'content-type': 'application/json' } }), 400);
+      expectProblem(
+        await app.call('POST', '/v1/introspect', {
+          key: caller,
+          body: '{"token":',
+          headers: { 'content-type': 'application/json' },
+        }),
+        400,
+      );
     });
 
     it.each([
@@ -304,14 +371,24 @@ describe('POST /v1/introspect', () => {
     ])('should be a 400 problem naming the field for %s, never one value picked', async (_, kind, extra, pointer) => {
       const key = await makeKey(app, client.id, { environment: 'live' });
       const form = kind === 'form';
-      const body = form ? `token=${key.key}&${extra as string}` : JSON.stringify({ token: key.key, ...(extra as object) });
-      const res = await app.call('POST', '/v1/introspect', { key: caller, body, headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' } });
+      const body = form
+        ? `token=${key.key}&${extra as string}`
+        : JSON.stringify({ token: key.key, ...(extra as object) });
+      const res = await app.call('POST', '/v1/introspect', {
+        key: caller,
+        body,
+        headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
+      });
       expectProblem(res, 400);
       expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
     });
 
     it('should be a 415 for a body that is neither JSON nor a form', async () => {
-      const res = await app.call('POST', '/v1/introspect', { key: caller, body: 'token=x', headers: { 'content-type': 'text/plain' } });
+      const res = await app.call('POST', '/v1/introspect', {
+        key: caller,
+        body: 'token=x',
+        headers: { 'content-type': 'text/plain' },
+      });
       expectProblem(res, 415);
     });
   });

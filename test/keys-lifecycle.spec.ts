@@ -1,6 +1,14 @@
 import { KeyChangeListener } from '../src/credentials/key-change-listener';
 import { keyHint, parseKey } from '../src/credentials/key-format';
-import { allPages, errorPointers, expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from './support/factories';
+import {
+  allPages,
+  errorPointers,
+  expectProblem,
+  makeClient,
+  makeClientWithKey,
+  makeKey,
+  makeScope,
+} from './support/factories';
 import { Reply, TestApp } from './support/test-app';
 
 const DAY = 86_400_000;
@@ -191,7 +199,12 @@ describe('key lifecycle: rotation, revocation, status', () => {
 
       const first = await app.post(`/v1/keys/${key.id}/revoke`, { reason: 'compromised' });
       expect(first.status).toBe(200);
-      expect(first.body).toMatchObject({ id: key.id, status: 'revoked', revoked_reason: 'compromised', revoked_at: expect.stringMatching(/Z$/) });
+      expect(first.body).toMatchObject({
+        id: key.id,
+        status: 'revoked',
+        revoked_reason: 'compromised',
+        revoked_at: expect.stringMatching(/Z$/),
+      });
       expect(first.body).not.toHaveProperty('key');
       expectProblem(await app.get(`/v1/keys/${key.id}`, { key: key.key }), 401);
 
@@ -245,7 +258,8 @@ describe('key lifecycle: rotation, revocation, status', () => {
       expect(key.status).toBe('active');
       await sleep(1100);
       expect((await app.get(`/v1/keys/${key.id}`)).body.status).toBe('expired');
-      const ids = async (status: string) => (await allPages(app, `/v1/keys?client_id=${client.id}&status=${status}`)).items.map((k) => k.id);
+      const ids = async (status: string) =>
+        (await allPages(app, `/v1/keys?client_id=${client.id}&status=${status}`)).items.map((k) => k.id);
       expect(await ids('expired')).toEqual([key.id]);
       expect(await ids('active')).toEqual([]);
     });
@@ -299,7 +313,9 @@ describe('key lifecycle: rotation, revocation, status', () => {
         await app.get('/v1/keys', { key: issued.key });
 
         const secrets = [issued.key, rotated.key];
-        const carrying = responses.filter(({ res }) => secrets.some((s) => res.raw.includes(s))).map(({ call: c, res }) => `${c} ${res.status}`);
+        const carrying = responses
+          .filter(({ res }) => secrets.some((s) => res.raw.includes(s)))
+          .map(({ call: c, res }) => `${c} ${res.status}`);
         expect(carrying).toEqual([`POST /v1/clients/${client.id}/keys 201`, `POST /v1/keys/${issued.id}/rotate 201`]);
         expect(responses.filter(({ res }) => /digest/i.test(res.raw)).map(({ call: c }) => c)).toEqual([]);
         expect(responses.length).toBeGreaterThanOrEqual(15);

@@ -4,8 +4,26 @@ import { allPages, errorPointers, expectProblem, makeClient, makeKey, makeScope,
 import { TestApp } from './support/test-app';
 
 const KEY_FIELDS = [
-  'client_id', 'created_at', 'environment', 'expires_at', 'grace_ends_at', 'hint', 'id', 'ip_allowlist', 'last_used_at', 'metadata',
-  'name', 'rate_limit', 'remaining', 'replaced_by', 'replaces', 'revoked_at', 'revoked_reason', 'scopes', 'status', 'usage_limit',
+  'client_id',
+  'created_at',
+  'environment',
+  'expires_at',
+  'grace_ends_at',
+  'hint',
+  'id',
+  'ip_allowlist',
+  'last_used_at',
+  'metadata',
+  'name',
+  'rate_limit',
+  'remaining',
+  'replaced_by',
+  'replaces',
+  'revoked_at',
+  'revoked_reason',
+  'scopes',
+  'status',
+  'usage_limit',
   'used_since_rotation',
 ];
 const inOneHour = () => new Date(Date.now() + 3600_000).toISOString();
@@ -77,13 +95,25 @@ describe('keys', () => {
       const res = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'minimal' });
       expect(res.status).toBe(201);
       expect(res.body.key.startsWith('sk_live_')).toBe(true);
-      expect(res.body).toMatchObject({ scopes: [], expires_at: null, rate_limit: null, ip_allowlist: [], usage_limit: null, remaining: null, metadata: {} });
+      expect(res.body).toMatchObject({
+        scopes: [],
+        expires_at: null,
+        rate_limit: null,
+        ip_allowlist: [],
+        usage_limit: null,
+        remaining: null,
+        metadata: {},
+      });
     });
 
     it('should turn ttl_seconds into an expiry that far from now', async () => {
       const client = await makeClient(app);
       const before = Date.now();
-      const res = await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'ttl', ttl_seconds: 3600 });
+      const res = await app.post(`/v1/clients/${client.id}/keys`, {
+        environment: 'live',
+        name: 'ttl',
+        ttl_seconds: 3600,
+      });
       const expires = Date.parse(res.body.expires_at);
       expect(expires).toBeGreaterThanOrEqual(before + 3600_000);
       expect(expires).toBeLessThanOrEqual(Date.now() + 3600_000);
@@ -101,17 +131,49 @@ describe('keys', () => {
       ['no environment', { name: 'k' }, ['#/environment']],
       ['an unknown environment', { environment: 'prod', name: 'k' }, ['#/environment']],
       ['no name', { environment: 'live' }, ['#/name']],
-      ['both expires_at and ttl_seconds', { environment: 'live', name: 'k', expires_at: '2099-01-01T00:00:00Z', ttl_seconds: 60 }, ['#/ttl_seconds']],
-      ['an expires_at in the past', { environment: 'live', name: 'k', expires_at: '2020-01-01T00:00:00Z' }, ['#/expires_at']],
-      ['an expires_at without a time zone', { environment: 'live', name: 'k', expires_at: '2099-01-01T00:00:00' }, ['#/expires_at']],
+      [
+        'both expires_at and ttl_seconds',
+        { environment: 'live', name: 'k', expires_at: '2099-01-01T00:00:00Z', ttl_seconds: 60 },
+        ['#/ttl_seconds'],
+      ],
+      [
+        'an expires_at in the past',
+        { environment: 'live', name: 'k', expires_at: '2020-01-01T00:00:00Z' },
+        ['#/expires_at'],
+      ],
+      [
+        'an expires_at without a time zone',
+        { environment: 'live', name: 'k', expires_at: '2099-01-01T00:00:00' },
+        ['#/expires_at'],
+      ],
       ['a bare date as expires_at', { environment: 'live', name: 'k', expires_at: '2099-01-01' }, ['#/expires_at']],
-      ['an expires_at of 30 February', { environment: 'live', name: 'k', expires_at: '2099-02-30T00:00:00Z' }, ['#/expires_at']],
-      ['an expires_at in the year 9999', { environment: 'live', name: 'k', expires_at: '9999-12-31T23:59:59Z' }, ['#/expires_at']],
+      [
+        'an expires_at of 30 February',
+        { environment: 'live', name: 'k', expires_at: '2099-02-30T00:00:00Z' },
+        ['#/expires_at'],
+      ],
+      [
+        'an expires_at in the year 9999',
+        { environment: 'live', name: 'k', expires_at: '9999-12-31T23:59:59Z' },
+        ['#/expires_at'],
+      ],
       ['a zero ttl_seconds', { environment: 'live', name: 'k', ttl_seconds: 0 }, ['#/ttl_seconds']],
       ['a null ttl_seconds', { environment: 'live', name: 'k', ttl_seconds: null }, ['#/ttl_seconds']],
-      ['a rate limit without its window', { environment: 'live', name: 'k', rate_limit: { limit: 10 } }, ['#/rate_limit/window_seconds']],
-      ['a rate limit with an extra field', { environment: 'live', name: 'k', rate_limit: { limit: 10, window_seconds: 1, burst: 5 } }, ['#/rate_limit/burst']],
-      ['a rate limit of zero', { environment: 'live', name: 'k', rate_limit: { limit: 0, window_seconds: 60 } }, ['#/rate_limit/limit']],
+      [
+        'a rate limit without its window',
+        { environment: 'live', name: 'k', rate_limit: { limit: 10 } },
+        ['#/rate_limit/window_seconds'],
+      ],
+      [
+        'a rate limit with an extra field',
+        { environment: 'live', name: 'k', rate_limit: { limit: 10, window_seconds: 1, burst: 5 } },
+        ['#/rate_limit/burst'],
+      ],
+      [
+        'a rate limit of zero',
+        { environment: 'live', name: 'k', rate_limit: { limit: 0, window_seconds: 60 } },
+        ['#/rate_limit/limit'],
+      ],
       ['a malformed CIDR', { environment: 'live', name: 'k', ip_allowlist: ['10.0.0.0/33'] }, ['#/ip_allowlist']],
       ['an IPv4 shorthand', { environment: 'live', name: 'k', ip_allowlist: ['10.1'] }, ['#/ip_allowlist']],
       ['a usage limit of zero', { environment: 'live', name: 'k', usage_limit: 0 }, ['#/usage_limit']],
@@ -119,8 +181,16 @@ describe('keys', () => {
       ['metadata that is a string', { environment: 'live', name: 'k', metadata: 'x' }, ['#/metadata']],
       ['a scope name that is not one', { environment: 'live', name: 'k', scopes: ['Orders Read'] }, ['#/scopes']],
       ['the same scope twice', { environment: 'live', name: 'k', scopes: ['a:b', 'a:b'] }, ['#/scopes']],
-      ['a secret of its own choosing', { environment: 'live', name: 'k', key: 'sk_live_x', digest: 'ab' }, ['#/digest', '#/key']],
-      ['its own status', { environment: 'live', name: 'k', status: 'active', revoked_at: null }, ['#/revoked_at', '#/status']],
+      [
+        'a secret of its own choosing',
+        { environment: 'live', name: 'k', key: 'sk_live_x', digest: 'ab' },
+        ['#/digest', '#/key'],
+      ],
+      [
+        'its own status',
+        { environment: 'live', name: 'k', status: 'active', revoked_at: null },
+        ['#/revoked_at', '#/status'],
+      ],
     ])('should refuse %s with a 400 naming the field', async (_, body, pointers) => {
       const client = await makeClient(app);
       const res = await app.post(`/v1/clients/${client.id}/keys`, body);
@@ -148,7 +218,11 @@ describe('keys', () => {
 
     it('should answer 404 for a client that does not exist', async () => {
       const id = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
-      expectProblem(await app.post(`/v1/clients/${id}/keys`, { environment: 'live', name: 'k' }), 404, `/v1/clients/${id}/keys`);
+      expectProblem(
+        await app.post(`/v1/clients/${id}/keys`, { environment: 'live', name: 'k' }),
+        404,
+        `/v1/clients/${id}/keys`,
+      );
     });
   });
 
@@ -176,7 +250,9 @@ describe('keys', () => {
       const ids: string[] = [];
       for (const micros of ['000900', '000500', '000100']) {
         const key = await makeKey(app, client.id);
-        await app.app.get(DataSource).query('UPDATE api_keys SET created_at = $1 WHERE id = $2', [`2030-01-01T00:00:00.${micros}Z`, key.id]);
+        await app.app
+          .get(DataSource)
+          .query('UPDATE api_keys SET created_at = $1 WHERE id = $2', [`2030-01-01T00:00:00.${micros}Z`, key.id]);
         ids.push(key.id);
       }
       const { items } = await allPages(app, `/v1/keys?client_id=${client.id}&limit=1`);
@@ -191,15 +267,25 @@ describe('keys', () => {
       const rotatedWithGrace = await makeKey(app, client.id);
       const successor = (await app.post(`/v1/keys/${rotatedWithGrace.id}/rotate`, { grace_period_seconds: 600 })).body;
       const rotatedAtOnce = await makeKey(app, client.id);
-      const immediateSuccessor = (await app.post(`/v1/keys/${rotatedAtOnce.id}/rotate`, { grace_period_seconds: 0 })).body;
+      const immediateSuccessor = (await app.post(`/v1/keys/${rotatedAtOnce.id}/rotate`, { grace_period_seconds: 0 }))
+        .body;
       const revoked = await makeKey(app, client.id);
       await app.post(`/v1/keys/${revoked.id}/revoke`, { reason: 'test' });
       const elsewhere = await makeKey(app, other.id);
 
-      const ids = async (query: string) => (await allPages(app, `/v1/keys?client_id=${client.id}&${query}`)).items.map((k) => k.id).sort();
+      const ids = async (query: string) =>
+        (await allPages(app, `/v1/keys?client_id=${client.id}&${query}`)).items.map((k) => k.id).sort();
 
       expect(await ids('limit=200')).toEqual(
-        [active.id, test.id, rotatedWithGrace.id, successor.id, rotatedAtOnce.id, immediateSuccessor.id, revoked.id].sort(),
+        [
+          active.id,
+          test.id,
+          rotatedWithGrace.id,
+          successor.id,
+          rotatedAtOnce.id,
+          immediateSuccessor.id,
+          revoked.id,
+        ].sort(),
       );
       expect(await ids('environment=test')).toEqual([test.id]);
       expect(await ids('status=active')).toEqual([active.id, test.id, successor.id, immediateSuccessor.id].sort());
@@ -258,12 +344,30 @@ describe('keys', () => {
       expect(changed.body).not.toHaveProperty('key');
       expect((await app.get(`/v1/keys/${key.id}`)).body).toEqual(changed.body);
 
-      const cleared = await app.patch(`/v1/keys/${key.id}`, { expires_at: null, rate_limit: null, usage_limit: null, ip_allowlist: [], scopes: [] });
+      const cleared = await app.patch(`/v1/keys/${key.id}`, {
+        expires_at: null,
+        rate_limit: null,
+        usage_limit: null,
+        ip_allowlist: [],
+        scopes: [],
+      });
       expect(cleared.status).toBe(200);
-      expect(cleared.body).toMatchObject({ expires_at: null, rate_limit: null, usage_limit: null, remaining: null, ip_allowlist: [], scopes: [] });
+      expect(cleared.body).toMatchObject({
+        expires_at: null,
+        rate_limit: null,
+        usage_limit: null,
+        remaining: null,
+        ip_allowlist: [],
+        scopes: [],
+      });
       expect((await app.get(`/v1/keys/${key.id}`)).body).toEqual(cleared.body);
       // Untouched fields stay.
-      expect(cleared.body).toMatchObject({ name: 'renamed', metadata: { v: 2 }, client_id: client.id, environment: 'live' });
+      expect(cleared.body).toMatchObject({
+        name: 'renamed',
+        metadata: { v: 2 },
+        client_id: client.id,
+        environment: 'live',
+      });
     });
 
     it('should change only the fields given', async () => {
@@ -275,10 +379,18 @@ describe('keys', () => {
     });
 
     it.each([
-      ['fields no one may write', { digest: 'abc', revoked_at: null, client_id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11' }, ['#/client_id', '#/digest', '#/revoked_at']],
+      [
+        'fields no one may write',
+        { digest: 'abc', revoked_at: null, client_id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11' },
+        ['#/client_id', '#/digest', '#/revoked_at'],
+      ],
       ['its secret', { key: 'sk_live_x' }, ['#/key']],
       ['its environment', { environment: 'test' }, ['#/environment']],
-      ['its rotation links', { replaced_by: null, replaces: null, grace_ends_at: null }, ['#/grace_ends_at', '#/replaced_by', '#/replaces']],
+      [
+        'its rotation links',
+        { replaced_by: null, replaces: null, grace_ends_at: null },
+        ['#/grace_ends_at', '#/replaced_by', '#/replaces'],
+      ],
       ['its remaining uses', { remaining: 5 }, ['#/remaining']],
       ['a null name', { name: null }, ['#/name']],
       ['null scopes', { scopes: null }, ['#/scopes']],

@@ -25,7 +25,9 @@ describe('leaked key reports', () => {
   const report = (key: string, extra: Record<string, unknown> = {}, reporter?: string) =>
     app.post('/v1/keys/leaked', { key, source: 'github secret scanning', ...extra }, { key: reporter });
   const revocationsOf = async (keyId: string) =>
-    (await app.get('/v1/audit-events', { query: { action: 'key.revoked', target: keyId } })).body.data as Array<Record<string, any>>;
+    (await app.get('/v1/audit-events', { query: { action: 'key.revoked', target: keyId } })).body.data as Array<
+      Record<string, any>
+    >;
 
   it('should revoke a good key at once, record the reporter, and never echo the secret', async () => {
     const client = await makeClient(app);
@@ -49,7 +51,10 @@ describe('leaked key reports', () => {
     expect(JSON.stringify(event)).not.toContain(leaked.key);
 
     // The leaked key stops working for the admin API too, through the same verifier and cache.
-    const after = await eventually(() => app.get(`/v1/keys/${leaked.id}`, { key: leaked.key }), (r) => r.status === 401);
+    const after = await eventually(
+      () => app.get(`/v1/keys/${leaked.id}`, { key: leaked.key }),
+      (r) => r.status === 401,
+    );
     expect(after.status).toBe(401);
   });
 
@@ -57,7 +62,12 @@ describe('leaked key reports', () => {
     const client = await makeClient(app);
     const revoked = await makeKey(app, client.id);
     await app.post(`/v1/keys/${revoked.id}/revoke`, { reason: 'rotated out' });
-    expect((await report(revoked.key)).body).toEqual({ matched: true, revoked: false, key_id: revoked.id, hint: revoked.hint });
+    expect((await report(revoked.key)).body).toEqual({
+      matched: true,
+      revoked: false,
+      key_id: revoked.id,
+      hint: revoked.hint,
+    });
     expect((await app.get(`/v1/keys/${revoked.id}`)).body.revoked_reason).toBe('rotated out');
 
     const expired = await makeKey(app, client.id);
@@ -87,12 +97,18 @@ describe('leaked key reports', () => {
     const mine = await makeClient(app);
     const reporter = await makeKey(app, mine.id, { scopes: ['admin:keys:write'] });
     const own = await makeKey(app, mine.id);
-    expect((await report(own.key, {}, reporter.key)).body).toEqual({ matched: true, revoked: true, key_id: own.id, hint: own.hint });
+    expect((await report(own.key, {}, reporter.key)).body).toEqual({
+      matched: true,
+      revoked: true,
+      key_id: own.id,
+      hint: own.hint,
+    });
   });
 
   describe("another client's key", () => {
     const leakReports = async (keyId: string, key?: string) =>
-      (await app.get('/v1/audit-events', { query: { action: 'key.leak_reported', target: keyId }, key })).body.data as Array<Record<string, any>>;
+      (await app.get('/v1/audit-events', { query: { action: 'key.leak_reported', target: keyId }, key })).body
+        .data as Array<Record<string, any>>;
 
     it('should not be revoked by a tenant that reports it, which learns nothing, and root sees the report', async () => {
       const mine = await makeClient(app);
@@ -120,7 +136,12 @@ describe('leaked key reports', () => {
         actor_key_id: reporter.id,
         client_id: null,
         target_id: foreign.id,
-        changes: { reported_by: reporter.id, key_client_id: theirs.id, key_status: 'active', source: 'github secret scanning' },
+        changes: {
+          reported_by: reporter.id,
+          key_client_id: theirs.id,
+          key_status: 'active',
+          source: 'github secret scanning',
+        },
       });
       expect(JSON.stringify(event)).not.toContain(foreign.key);
       // Only root sees it: neither the reporter's client nor the key's finds it in its trail.
@@ -135,11 +156,22 @@ describe('leaked key reports', () => {
       const reporter = await makeKey(app, scanner.id, { scopes: ['admin:leaks:report'] });
       const foreign = await makeKey(app, theirs.id);
       expect((await report(foreign.key, {}, reporter.key)).body).toEqual({ matched: true, revoked: true });
-      expect((await app.get(`/v1/keys/${foreign.id}`)).body).toMatchObject({ status: 'revoked', revoked_reason: 'leaked' });
+      expect((await app.get(`/v1/keys/${foreign.id}`)).body).toMatchObject({
+        status: 'revoked',
+        revoked_reason: 'leaked',
+      });
       expect((await revocationsOf(foreign.id))[0]).toMatchObject({ actor_key_id: reporter.id, client_id: theirs.id });
 
       // The scanner cannot hand its power on.
-      expect((await app.post(`/v1/clients/${scanner.id}/keys`, { environment: 'live', name: 'copy', scopes: ['admin:leaks:report'] }, { key: reporter.key })).status).toBe(403);
+      expect(
+        (
+          await app.post(
+            `/v1/clients/${scanner.id}/keys`,
+            { environment: 'live', name: 'copy', scopes: ['admin:leaks:report'] },
+            { key: reporter.key },
+          )
+        ).status,
+      ).toBe(403);
       expect((await app.get('/v1/keys', { key: reporter.key })).status).toBe(403);
     });
 

@@ -24,7 +24,18 @@ function samples(text: string): Sample[] {
     });
 }
 
-const REASONS = ['malformed', 'not_found', 'revoked', 'expired', 'client_suspended', 'environment_mismatch', 'insufficient_scope', 'ip_not_allowed', 'usage_exceeded', 'rate_limited'];
+const REASONS = [
+  'malformed',
+  'not_found',
+  'revoked',
+  'expired',
+  'client_suspended',
+  'environment_mismatch',
+  'insufficient_scope',
+  'ip_not_allowed',
+  'usage_exceeded',
+  'rate_limited',
+];
 const oneOf = (values: string[]) => (v: string) => values.includes(v);
 
 /**
@@ -70,7 +81,9 @@ describe('metrics', () => {
   it('should report the database pool and the key cache', async () => {
     await makeClient(app);
     const all = samples((await scrape()).raw);
-    const pool = Object.fromEntries(all.filter((s) => s.name === 'keyhouse_db_pool_connections').map((s) => [s.labels.state, Number(s.value)]));
+    const pool = Object.fromEntries(
+      all.filter((s) => s.name === 'keyhouse_db_pool_connections').map((s) => [s.labels.state, Number(s.value)]),
+    );
     if (usingPostgres) {
       expect(pool).toEqual({ total: expect.any(Number), idle: expect.any(Number), waiting: expect.any(Number) });
       expect(pool.total).toBeGreaterThanOrEqual(1);
@@ -113,8 +126,12 @@ describe('metrics', () => {
         .map(([name, value]) => `${s.name}{${name}="${value}"}`),
     );
     expect(offending).toEqual([]);
-    expect(all.find((s) => s.name === 'keyhouse_denied_attempts_total' && s.labels.result === 'recorded')).toBeDefined();
-    expect(all.find((s) => s.name === 'keyhouse_introspections_total' && s.labels.endpoint === 'introspect')).toBeDefined();
+    expect(
+      all.find((s) => s.name === 'keyhouse_denied_attempts_total' && s.labels.result === 'recorded'),
+    ).toBeDefined();
+    expect(
+      all.find((s) => s.name === 'keyhouse_introspections_total' && s.labels.endpoint === 'introspect'),
+    ).toBeDefined();
 
     const digest = app.app.get(KeyDigest);
     for (const secret of [reader.key, leaked.key, app.rootKey]) {

@@ -36,7 +36,12 @@ describeOnPostgres(`two instances on one database${usingPostgres ? '' : ' (skipp
   };
 
   /** Makes the change through A, then asks B until it answers `expected`; records how long that took. */
-  async function delayUntilSeen(what: string, change: () => Promise<void>, body: Record<string, unknown>, expected: string): Promise<number> {
+  async function delayUntilSeen(
+    what: string,
+    change: () => Promise<void>,
+    body: Record<string, unknown>,
+    expected: string,
+  ): Promise<number> {
     expect(await throughB(body)).toBe('valid');
     expect(await throughB(body)).toBe('valid'); // now surely from B's cache
     await change();
@@ -55,7 +60,12 @@ describeOnPostgres(`two instances on one database${usingPostgres ? '' : ' (skipp
 
   it('should see a revocation made through A at B within the notification delay', async () => {
     const key = await makeKey(a, client.id);
-    const delay = await delayUntilSeen('revocation', async () => void expect((await a.post(`/v1/keys/${key.id}/revoke`, {})).status).toBe(200), { token: key.key }, 'revoked');
+    const delay = await delayUntilSeen(
+      'revocation',
+      async () => void expect((await a.post(`/v1/keys/${key.id}/revoke`, {})).status).toBe(200),
+      { token: key.key },
+      'revoked',
+    );
     expect(delay).toBeLessThan(2000);
   });
 
@@ -63,7 +73,8 @@ describeOnPostgres(`two instances on one database${usingPostgres ? '' : ' (skipp
     const key = await makeKey(a, client.id);
     const delay = await delayUntilSeen(
       'rotation end',
-      async () => void expect((await a.post(`/v1/keys/${key.id}/rotate`, { grace_period_seconds: 0 })).status).toBe(201),
+      async () =>
+        void expect((await a.post(`/v1/keys/${key.id}/rotate`, { grace_period_seconds: 0 })).status).toBe(201),
       { token: key.key },
       'expired',
     );
@@ -106,14 +117,22 @@ describeOnPostgres(`two instances on one database${usingPostgres ? '' : ' (skipp
     expect(pid).toEqual(expect.any(Number));
     await a.app.get(DataSource).query('SELECT pg_terminate_backend($1)', [pid]);
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (listener as unknown as { client: { processID: number } | null }).client?.processID === pid) {
+    while (
+      Date.now() < deadline &&
+      (listener as unknown as { client: { processID: number } | null }).client?.processID === pid
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     while (Date.now() < deadline && !listener.connected) await new Promise((r) => setTimeout(r, 20));
     expect(listener.connected).toBe(true);
 
     const key = await makeKey(a, client.id);
-    const delay = await delayUntilSeen('revocation after reconnecting', async () => void (await a.post(`/v1/keys/${key.id}/revoke`, {})), { token: key.key }, 'revoked');
+    const delay = await delayUntilSeen(
+      'revocation after reconnecting',
+      async () => void (await a.post(`/v1/keys/${key.id}/revoke`, {})),
+      { token: key.key },
+      'revoked',
+    );
     expect(delay).toBeLessThan(2000);
   });
 });

@@ -25,7 +25,10 @@ describe('problem details', () => {
       ['GET', '/v2/keys'],
     ])('should answer %s %s with a 404 problem, key or no key', async (method, url) => {
       for (const key of [undefined, null]) {
-        const res = await app.call(method, url, { key, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
+        const res = await app.call(method, url, {
+          key,
+          body: method === 'GET' || method === 'DELETE' ? undefined : {},
+        });
         expectProblem(res, 404, url);
         expect(res.body.type).toBe('urn:keyhouse:problem:not-found');
       }
@@ -34,22 +37,75 @@ describe('problem details', () => {
 
   describe('unknown body fields', () => {
     it.each([
-      ['client create', 'POST', () => '/v1/clients', { name: 'n', id: NOWHERE, status: 'active' }, ['#/id', '#/status']],
-      ['client patch', 'PATCH', () => `/v1/clients/${client.id}`, { is_system: true, created_at: '2020-01-01T00:00:00Z' }, ['#/created_at', '#/is_system']],
-      ['scope create', 'POST', () => '/v1/scopes', { name: 'p:read', created_at: '2020-01-01T00:00:00Z' }, ['#/created_at']],
-      ['key issue', 'POST', () => `/v1/clients/${client.id}/keys`, { environment: 'live', name: 'n', digest: 'f'.repeat(64), client_id: NOWHERE }, ['#/client_id', '#/digest']],
-      ['key patch', 'PATCH', () => `/v1/keys/${key.id}`, { digest: 'f'.repeat(64), revoked_at: null, client_id: NOWHERE }, ['#/client_id', '#/digest', '#/revoked_at']],
-      ['a nested object of key patch', 'PATCH', () => `/v1/keys/${key.id}`, { rate_limit: { limit: 1, window_seconds: 1, burst: 2 } }, ['#/rate_limit/burst']],
-      ['key rotate', 'POST', () => `/v1/keys/${key.id}/rotate`, { grace_period_seconds: 0, replaced_by: NOWHERE }, ['#/replaced_by']],
-      ['key revoke', 'POST', () => `/v1/keys/${key.id}/revoke`, { reason: 'r', revoked_at: '2020-01-01T00:00:00Z' }, ['#/revoked_at']],
+      [
+        'client create',
+        'POST',
+        () => '/v1/clients',
+        { name: 'n', id: NOWHERE, status: 'active' },
+        ['#/id', '#/status'],
+      ],
+      [
+        'client patch',
+        'PATCH',
+        () => `/v1/clients/${client.id}`,
+        { is_system: true, created_at: '2020-01-01T00:00:00Z' },
+        ['#/created_at', '#/is_system'],
+      ],
+      [
+        'scope create',
+        'POST',
+        () => '/v1/scopes',
+        { name: 'p:read', created_at: '2020-01-01T00:00:00Z' },
+        ['#/created_at'],
+      ],
+      [
+        'key issue',
+        'POST',
+        () => `/v1/clients/${client.id}/keys`,
+        { environment: 'live', name: 'n', digest: 'f'.repeat(64), client_id: NOWHERE },
+        ['#/client_id', '#/digest'],
+      ],
+      [
+        'key patch',
+        'PATCH',
+        () => `/v1/keys/${key.id}`,
+        { digest: 'f'.repeat(64), revoked_at: null, client_id: NOWHERE },
+        ['#/client_id', '#/digest', '#/revoked_at'],
+      ],
+      [
+        'a nested object of key patch',
+        'PATCH',
+        () => `/v1/keys/${key.id}`,
+        { rate_limit: { limit: 1, window_seconds: 1, burst: 2 } },
+        ['#/rate_limit/burst'],
+      ],
+      [
+        'key rotate',
+        'POST',
+        () => `/v1/keys/${key.id}/rotate`,
+        { grace_period_seconds: 0, replaced_by: NOWHERE },
+        ['#/replaced_by'],
+      ],
+      [
+        'key revoke',
+        'POST',
+        () => `/v1/keys/${key.id}/revoke`,
+        { reason: 'r', revoked_at: '2020-01-01T00:00:00Z' },
+        ['#/revoked_at'],
+      ],
     ])('should refuse them on %s with a 400 naming each', async (_, method, url, body, pointers) => {
       const res = await app.call(method, url(), { body });
       expectProblem(res, 400, url());
       expect(res.body.type).toBe('urn:keyhouse:problem:validation-failed');
       expect(errorPointers(res)).toEqual(pointers);
-      for (const error of res.body.errors) expect(error).toEqual({ pointer: expect.stringMatching(/^#\//), detail: expect.any(String) });
+      for (const error of res.body.errors)
+        expect(error).toEqual({ pointer: expect.stringMatching(/^#\//), detail: expect.any(String) });
       // Nothing was stored: the key is as it was issued.
-      expect((await app.get(`/v1/keys/${key.id}`)).body).toMatchObject({ status: 'active', revoked_at: null, client_id: client.id });
+      expect((await app.get(`/v1/keys/${key.id}`)).body).toMatchObject({
+        status: 'active',
+        revoked_at: null,
+        client_id: client.id,
+      });
     });
   });
 
@@ -64,7 +120,10 @@ describe('problem details', () => {
       ['plain text', { body: 'name=x', headers: { 'content-type': 'text/plain' } }, 415],
       ['XML', { body: '<client/>', headers: { 'content-type': 'application/xml' } }, 415],
     ])('should answer %s with a problem', async (_, call, status) => {
-      const res = await app.call('POST', '/v1/clients', { ...call, skipOpenApiValidation: 'a body no client should send' });
+      const res = await app.call('POST', '/v1/clients', {
+        ...call,
+        skipOpenApiValidation: 'a body no client should send',
+      });
       expectProblem(res, status, '/v1/clients');
     });
   });
@@ -105,7 +164,9 @@ describe('problem details', () => {
     afterEach(() => jest.restoreAllMocks());
 
     it('should answer a bare 500 that tells nothing of the error', async () => {
-      jest.spyOn(app.app.get(ClientsService, { strict: false }), 'list').mockRejectedValue(new Error(`boom at /srv/keyhouse/secret.ts with ${app.rootKey}`));
+      jest
+        .spyOn(app.app.get(ClientsService, { strict: false }), 'list')
+        .mockRejectedValue(new Error(`boom at /srv/keyhouse/secret.ts with ${app.rootKey}`));
       const res = await app.get('/v1/clients');
       expectProblem(res, 500, '/v1/clients');
       expect(res.body.type).toBe('urn:keyhouse:problem:internal-error');

@@ -28,7 +28,8 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
   });
   afterAll(() => app.close());
 
-  const rotate = (id: string, body: Record<string, unknown> = { grace_period_seconds: 3600 }) => app.post(`/v1/keys/${id}/rotate`, body);
+  const rotate = (id: string, body: Record<string, unknown> = { grace_period_seconds: 3600 }) =>
+    app.post(`/v1/keys/${id}/rotate`, body);
   const revoke = (id: string) => app.post(`/v1/keys/${id}/revoke`, { reason: 'race' });
   const successorsOf = async (id: string) =>
     (await db.query<{ id: string }[]>('SELECT id::text FROM api_keys WHERE replaces = $1', [id])).map((r) => r.id);
@@ -49,7 +50,10 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
       expect(lost!.body.replaced_by).toBe(won!.body.id);
 
       expect(await successorsOf(key.id)).toEqual([won!.body.id]);
-      expect((await app.get(`/v1/keys/${key.id}`)).body).toMatchObject({ status: 'expiring', replaced_by: won!.body.id });
+      expect((await app.get(`/v1/keys/${key.id}`)).body).toMatchObject({
+        status: 'expiring',
+        replaced_by: won!.body.id,
+      });
       expect((await eventsOf(key.id)).map((e) => e.action)).toEqual(['key.issued', 'key.rotated']);
     }
   });
@@ -75,7 +79,9 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
       const key = await makeKey(app, client.id);
       // Alternate who is sent first; the database decides who wins.
       const [rotation, revocation] =
-        round % 2 === 0 ? await Promise.all([rotate(key.id), revoke(key.id)]) : await Promise.all([revoke(key.id), rotate(key.id)]).then(([v, r]) => [r, v] as const);
+        round % 2 === 0
+          ? await Promise.all([rotate(key.id), revoke(key.id)])
+          : await Promise.all([revoke(key.id), rotate(key.id)]).then(([v, r]) => [r, v] as const);
       expect(revocation.status).toBe(200);
       expect(revocation.body.status).toBe('revoked');
       const successors = await successorsOf(key.id);
@@ -136,12 +142,23 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
   it(`should apply every field of concurrent patches to one client, ${ROUNDS} times over`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const own = await makeClient(app);
-      const patches = [{ name: `client-${round}-${own.id.slice(0, 8)}` }, { description: `round ${round}` }, { metadata: { round } }, { status: 'suspended' }];
+      const patches = [
+        { name: `client-${round}-${own.id.slice(0, 8)}` },
+        { description: `round ${round}` },
+        { metadata: { round } },
+        { status: 'suspended' },
+      ];
       const answers = await Promise.all(patches.map((p) => app.patch(`/v1/clients/${own.id}`, p)));
       expect(answers.map((a) => a.status)).toEqual(patches.map(() => 200));
       expect((await app.get(`/v1/clients/${own.id}`)).body).toMatchObject(Object.assign({}, ...patches));
       const actions = (await eventsOf(own.id)).map((e) => e.action).sort();
-      expect(actions).toEqual(['client.created', 'client.suspended', 'client.updated', 'client.updated', 'client.updated']);
+      expect(actions).toEqual([
+        'client.created',
+        'client.suspended',
+        'client.updated',
+        'client.updated',
+        'client.updated',
+      ]);
     }
   });
 
@@ -150,10 +167,14 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
     const key = await makeKey(app, client.id, { usage_limit: 100 });
     const call = (i: number): Promise<string> =>
       i % 2 === 0
-        ? app.post('/v1/introspect', { token: key.key }, { key: caller }).then((r: Reply) => (r.status === 200 ? (r.body.active ? 'valid' : r.body.reason) : `status ${r.status}`))
+        ? app
+            .post('/v1/introspect', { token: key.key }, { key: caller })
+            .then((r: Reply) => (r.status === 200 ? (r.body.active ? 'valid' : r.body.reason) : `status ${r.status}`))
         : app
             .get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${key.key}` } })
-            .then((r: Reply) => (r.status === 204 ? 'valid' : r.status === 403 ? 'usage_exceeded' : `status ${r.status}`));
+            .then((r: Reply) =>
+              r.status === 204 ? 'valid' : r.status === 403 ? 'usage_exceeded' : `status ${r.status}`,
+            );
     const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => call(i)));
     const tally = answers.reduce<Record<string, number>>((t, r) => ({ ...t, [r]: (t[r] ?? 0) + 1 }), {});
     expect(tally).toEqual({ valid: 100, usage_exceeded: 900 });
@@ -167,14 +188,22 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
   it('should spend the uses left once between a key in its grace period and its successor, however the calls interleave', async () => {
     const caller = (await makeKey(app, (await makeClient(app)).id, { scopes: ['admin:introspect'] })).key;
     const key = await makeKey(app, client.id, { usage_limit: 30 });
-    const use = (token: string) => app.post('/v1/introspect', { token }, { key: caller }).then((r: Reply) => (r.body.active ? 'valid' : r.body.reason));
+    const use = (token: string) =>
+      app
+        .post('/v1/introspect', { token }, { key: caller })
+        .then((r: Reply) => (r.body.active ? 'valid' : r.body.reason));
     for (let i = 0; i < 5; i++) expect(await use(key.key)).toBe('valid');
     // Rotated while calls with the old key are under way: none of them may add a use.
-    const [during, rotation] = await Promise.all([Promise.all(Array.from({ length: 10 }, () => use(key.key))), rotate(key.id)]);
+    const [during, rotation] = await Promise.all([
+      Promise.all(Array.from({ length: 10 }, () => use(key.key))),
+      rotate(key.id),
+    ]);
     expect(rotation.status).toBe(201);
     expect(during).toEqual(Array(10).fill('valid'));
     const successor = rotation.body;
-    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => use(i % 2 === 0 ? key.key : successor.key)));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => use(i % 2 === 0 ? key.key : successor.key)),
+    );
     const tally = answers.reduce<Record<string, number>>((t, r) => ({ ...t, [r]: (t[r] ?? 0) + 1 }), {});
     // 30 uses in all: 5 before, 10 during the rotation, 15 after, whichever key was presented.
     expect(tally).toEqual({ valid: 15, usage_exceeded: 185 });
@@ -197,9 +226,13 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
       expect({ outcome }).toEqual({ outcome: expect.stringMatching(/^(200\/409|400\/204)$/) });
       outcomes.push(outcome);
     }
-    const [{ orphans }] = await db.query('SELECT count(*)::int AS orphans FROM key_scopes ks LEFT JOIN scopes s ON s.name = ks.scope_name WHERE s.name IS NULL');
+    const [{ orphans }] = await db.query(
+      'SELECT count(*)::int AS orphans FROM key_scopes ks LEFT JOIN scopes s ON s.name = ks.scope_name WHERE s.name IS NULL',
+    );
     expect(orphans).toBe(0);
-    process.stdout.write(`key issue or patch racing scope deletion, ${ROUNDS * 2} rounds: ${JSON.stringify(outcomes.reduce<Record<string, number>>((t, o) => ({ ...t, [o]: (t[o] ?? 0) + 1 }), {}))}\n`);
+    process.stdout.write(
+      `key issue or patch racing scope deletion, ${ROUNDS * 2} rounds: ${JSON.stringify(outcomes.reduce<Record<string, number>>((t, o) => ({ ...t, [o]: (t[o] ?? 0) + 1 }), {}))}\n`,
+    );
   });
 });
 

@@ -91,7 +91,13 @@ describe('rate limits when Redis is unreachable from the start', () => {
 
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push((await introspect(limited.key)).body);
-    expect(answers.map((a) => (a.active ? 'valid' : a.reason))).toEqual(['valid', 'valid', 'valid', 'rate_limited', 'rate_limited']);
+    expect(answers.map((a) => (a.active ? 'valid' : a.reason))).toEqual([
+      'valid',
+      'valid',
+      'valid',
+      'rate_limited',
+      'rate_limited',
+    ]);
     expect(answers[3].rate_limit).toMatchObject({ limit: 3, remaining: 0 });
     expect((await introspect(revoked.key)).body).toEqual({ active: false, reason: 'revoked' });
     expect(await fallbacks(app)).toBe(5);
@@ -102,100 +108,114 @@ describe('rate limits when Redis is unreachable from the start', () => {
 
 const describeWithRedis = usingRedis ? describe : describe.skip;
 
-describeWithRedis(`rate limits when Redis goes away and comes back${usingRedis ? '' : ' (skipped: REDIS_URL is not set)'}`, () => {
-  let proxy: TcpProxy;
-  let app: TestApp;
-  let warn: jest.SpyInstance;
-  let log: jest.SpyInstance;
-  beforeAll(async () => {
-    warn = jest.spyOn(Logger.prototype, 'warn');
-    log = jest.spyOn(Logger.prototype, 'log');
-    proxy = await TcpProxy.start(new URL(process.env.REDIS_URL!), 6379);
-    app = await TestApp.start({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: 100 });
-  });
-  afterAll(async () => {
-    warn.mockRestore();
-    log.mockRestore();
-    await app.close();
-    await proxy.stop();
-  });
+describeWithRedis(
+  `rate limits when Redis goes away and comes back${usingRedis ? '' : ' (skipped: REDIS_URL is not set)'}`,
+  () => {
+    let proxy: TcpProxy;
+    let app: TestApp;
+    let warn: jest.SpyInstance;
+    let log: jest.SpyInstance;
+    beforeAll(async () => {
+      warn = jest.spyOn(Logger.prototype, 'warn');
+      log = jest.spyOn(Logger.prototype, 'log');
+      proxy = await TcpProxy.start(new URL(process.env.REDIS_URL!), 6379);
+      app = await TestApp.start({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: 100 });
+    });
+    afterAll(async () => {
+      warn.mockRestore();
+      log.mockRestore();
+      await app.close();
+      await proxy.stop();
+    });
 
-  it('should fall back to a local limit for the outage only, logging its start and end once', async () => {
-    const client = await makeClient(app);
-    const key = await makeKey(app, client.id, { rate_limit: { limit: 1000, window_seconds: 60 } });
-    const authorize = () => app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${key.key}` } });
-    expect((await authorize()).status).toBe(204);
-    expect(await fallbacks(app)).toBe(0);
+    it('should fall back to a local limit for the outage only, logging its start and end once', async () => {
+      const client = await makeClient(app);
+      const key = await makeKey(app, client.id, { rate_limit: { limit: 1000, window_seconds: 60 } });
+      const authorize = () => app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${key.key}` } });
+      expect((await authorize()).status).toBe(204);
+      expect(await fallbacks(app)).toBe(0);
 
-    await proxy.stop();
-    const during = [];
-    for (let i = 0; i < 10; i++) during.push((await authorize()).status);
-    expect(during).toEqual(Array(10).fill(204));
-    expect(await fallbacks(app)).toBe(10);
-    expect(warn.mock.calls.filter(([m]) => String(m).startsWith('Redis unreachable'))).toHaveLength(1);
+      await proxy.stop();
+      const during = [];
+      for (let i = 0; i < 10; i++) during.push((await authorize()).status);
+      expect(during).toEqual(Array(10).fill(204));
+      expect(await fallbacks(app)).toBe(10);
+      expect(warn.mock.calls.filter(([m]) => String(m).startsWith('Redis unreachable'))).toHaveLength(1);
 
-    await proxy.listen();
-    const deadline = Date.now() + 10_000;
-    let counted = await fallbacks(app);
-    while (Date.now() < deadline) {
-      await authorize();
-      const now = await fallbacks(app);
-      if (now === counted) break;
-      counted = now;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const before = await fallbacks(app);
-    for (let i = 0; i < 5; i++) expect((await authorize()).status).toBe(204);
-    expect(await fallbacks(app)).toBe(before);
-    expect(log.mock.calls.filter(([m]) => String(m).startsWith('Redis answers again'))).toHaveLength(1);
-    expect(warn.mock.calls.filter(([m]) => String(m).startsWith('Redis unreachable'))).toHaveLength(1);
-  });
-});
+      await proxy.listen();
+      const deadline = Date.now() + 10_000;
+      let counted = await fallbacks(app);
+      while (Date.now() < deadline) {
+        await authorize();
+        const now = await fallbacks(app);
+        if (now === counted) break;
+        counted = now;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const before = await fallbacks(app);
+      for (let i = 0; i < 5; i++) expect((await authorize()).status).toBe(204);
+      expect(await fallbacks(app)).toBe(before);
+      expect(log.mock.calls.filter(([m]) => String(m).startsWith('Redis answers again'))).toHaveLength(1);
+      expect(warn.mock.calls.filter(([m]) => String(m).startsWith('Redis unreachable'))).toHaveLength(1);
+    });
+  },
+);
 
 const describeShared = usingRedis && usingPostgres ? describe : describe.skip;
 
-describeShared(`rate limits shared by two instances through Redis${usingRedis && usingPostgres ? '' : ' (skipped: needs DATABASE_URL and REDIS_URL)'}`, () => {
-  let a: TestApp;
-  let b: TestApp;
-  beforeAll(async () => {
-    a = await TestApp.start();
-    b = await TestApp.start();
-  });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-  });
+describeShared(
+  `rate limits shared by two instances through Redis${usingRedis && usingPostgres ? '' : ' (skipped: needs DATABASE_URL and REDIS_URL)'}`,
+  () => {
+    let a: TestApp;
+    let b: TestApp;
+    beforeAll(async () => {
+      a = await TestApp.start();
+      b = await TestApp.start();
+    });
+    afterAll(async () => {
+      await a.close();
+      await b.close();
+    });
 
-  it('should admit no more than the limit in any window across both instances, with no tolerance', async () => {
-    const client = await makeClient(a);
-    const key = await makeKey(a, client.id, { rate_limit: { limit: 20, window_seconds: 2 } });
-    const started = Date.now();
-    const calls = await hammer([a, b], key.key, started + 7000);
-    const admitted = calls.filter((c) => c.allowed);
-    const fullest = fullestWindow(calls, 2000);
-    process.stdout.write(`two instances, limit 20 per 2 s, 7 s of load: ${calls.length} calls, ${admitted.length} admitted, fullest 2 s window ${fullest}\n`);
-    expect(fullest).toBeLessThanOrEqual(20);
-    // Both instances drew on one count: each alone would have let about 70 through.
-    expect(admitted.length).toBeGreaterThanOrEqual(60);
-    expect(admitted.length).toBeLessThanOrEqual(80);
-    expect(await fallbacks(a)).toBe(0);
-    expect(await fallbacks(b)).toBe(0);
-  });
+    it('should admit no more than the limit in any window across both instances, with no tolerance', async () => {
+      const client = await makeClient(a);
+      const key = await makeKey(a, client.id, { rate_limit: { limit: 20, window_seconds: 2 } });
+      const started = Date.now();
+      const calls = await hammer([a, b], key.key, started + 7000);
+      const admitted = calls.filter((c) => c.allowed);
+      const fullest = fullestWindow(calls, 2000);
+      process.stdout.write(
+        `two instances, limit 20 per 2 s, 7 s of load: ${calls.length} calls, ${admitted.length} admitted, fullest 2 s window ${fullest}\n`,
+      );
+      expect(fullest).toBeLessThanOrEqual(20);
+      // Both instances drew on one count: each alone would have let about 70 through.
+      expect(admitted.length).toBeGreaterThanOrEqual(60);
+      expect(admitted.length).toBeLessThanOrEqual(80);
+      expect(await fallbacks(a)).toBe(0);
+      expect(await fallbacks(b)).toBe(0);
+    });
 
-  it('should not double at a window edge: a burst just before a whole window and one just after share the limit', async () => {
-    const client = await makeClient(a);
-    const key = await makeKey(a, client.id, { rate_limit: { limit: 10, window_seconds: 1 } });
-    const burst = (app: TestApp) =>
-      Promise.all(Array.from({ length: 10 }, () => app.get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${key.key}` } }).then((r) => r.status)));
-    // A fixed window of 1 s would start afresh at each whole second.
-    await sleepUntil(Math.ceil((Date.now() + 200) / 1000) * 1000 - 150);
-    const before = await burst(a);
-    await sleepUntil(Math.ceil(Date.now() / 1000) * 1000 + 100);
-    const after = await burst(b);
-    expect(before.filter((s) => s === 204)).toHaveLength(10);
-    expect(after.filter((s) => s === 204)).toHaveLength(0);
-  });
-});
+    it('should not double at a window edge: a burst just before a whole window and one just after share the limit', async () => {
+      const client = await makeClient(a);
+      const key = await makeKey(a, client.id, { rate_limit: { limit: 10, window_seconds: 1 } });
+      const burst = (app: TestApp) =>
+        Promise.all(
+          Array.from({ length: 10 }, () =>
+            app
+              .get('/v1/authorize', { key: null, headers: { authorization: `Bearer ${key.key}` } })
+              .then((r) => r.status),
+          ),
+        );
+      // A fixed window of 1 s would start afresh at each whole second.
+      await sleepUntil(Math.ceil((Date.now() + 200) / 1000) * 1000 - 150);
+      const before = await burst(a);
+      await sleepUntil(Math.ceil(Date.now() / 1000) * 1000 + 100);
+      const after = await burst(b);
+      expect(before.filter((s) => s === 204)).toHaveLength(10);
+      expect(after.filter((s) => s === 204)).toHaveLength(0);
+    });
+  },
+);
 
 async function sleepUntil(at: number): Promise<void> {
   const wait = at - Date.now();

@@ -19,13 +19,16 @@ describe('scope catalog', () => {
       expect(await catalog()).toContain(name);
     });
 
-    it.each(['svc', 'svc:read', 'svc:items:write', 'svc:*', 'svc-v2:read_all', 'svc:items:*'])('should accept the name pattern of %s', async (suffix) => {
-      const [head, ...rest] = suffix.split(':');
-      const name = [unique(head!), ...rest].join(':');
-      const res = await app.post('/v1/scopes', { name });
-      expect(res.status).toBe(201);
-      expect(res.body.description).toBe('');
-    });
+    it.each(['svc', 'svc:read', 'svc:items:write', 'svc:*', 'svc-v2:read_all', 'svc:items:*'])(
+      'should accept the name pattern of %s',
+      async (suffix) => {
+        const [head, ...rest] = suffix.split(':');
+        const name = [unique(head!), ...rest].join(':');
+        const res = await app.post('/v1/scopes', { name });
+        expect(res.status).toBe(201);
+        expect(res.body.description).toBe('');
+      },
+    );
 
     it.each([
       ['upper case', 'Orders:read'],
@@ -43,11 +46,14 @@ describe('scope catalog', () => {
       expect(errorPointers(res)).toEqual(['#/name']);
     });
 
-    it.each(['admin:things', 'admin:*', 'admin:keys:read'])('should refuse %s: the admin: namespace is reserved', async (name) => {
-      const res = await app.post('/v1/scopes', { name, description: 'sneaky' });
-      expectProblem(res, 400, '/v1/scopes');
-      expect(errorPointers(res)).toEqual(['#/name']);
-    });
+    it.each(['admin:things', 'admin:*', 'admin:keys:read'])(
+      'should refuse %s: the admin: namespace is reserved',
+      async (name) => {
+        const res = await app.post('/v1/scopes', { name, description: 'sneaky' });
+        expectProblem(res, 400, '/v1/scopes');
+        expect(errorPointers(res)).toEqual(['#/name']);
+      },
+    );
 
     it('should answer 409 for a scope already in the catalog, and keep the first description', async () => {
       const name = `${unique('dup')}:read`;
@@ -59,7 +65,11 @@ describe('scope catalog', () => {
     });
 
     it('should refuse unknown fields', async () => {
-      const res = await app.post('/v1/scopes', { name: `${unique('x')}:read`, created_at: '2020-01-01T00:00:00Z', holders: 3 });
+      const res = await app.post('/v1/scopes', {
+        name: `${unique('x')}:read`,
+        created_at: '2020-01-01T00:00:00Z',
+        holders: 3,
+      });
       expectProblem(res, 400, '/v1/scopes');
       expect(errorPointers(res)).toEqual(['#/created_at', '#/holders']);
     });
@@ -77,7 +87,15 @@ describe('scope catalog', () => {
       expect(pages).toBeGreaterThanOrEqual(3);
       expect(new Set(names).size).toBe(names.length);
       expect(names.filter((n) => n.startsWith(`${prefix}:`))).toEqual(mine);
-      expect(names).toEqual(expect.arrayContaining(['admin:*', 'admin:keys:read', 'admin:keys:write', 'admin:introspect', 'admin:audit:read']));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'admin:*',
+          'admin:keys:read',
+          'admin:keys:write',
+          'admin:introspect',
+          'admin:audit:read',
+        ]),
+      );
     });
   });
 

@@ -34,7 +34,9 @@ describe('secrets never leak', () => {
       jest.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
         consoleOutput.push(String(chunk));
         // Jest's own reporting goes through here too: let it by, unless it looks like a key.
-        return /sk_(live|test)_/i.test(String(chunk)) ? true : (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+        return /sk_(live|test)_/i.test(String(chunk))
+          ? true
+          : (write as (...args: unknown[]) => boolean)(chunk, ...rest);
       }) as typeof stream.write);
     }
     app = await TestApp.start(
@@ -52,7 +54,11 @@ describe('secrets never leak', () => {
   async function runWorkload(): Promise<void> {
     const scope = await makeScope(app);
     const client = await makeClient(app, { metadata: { team: 'payments' } });
-    const live = await makeKey(app, client.id, { scopes: [scope.name], rate_limit: { limit: 2, window_seconds: 60 }, metadata: { purpose: 'leak test' } });
+    const live = await makeKey(app, client.id, {
+      scopes: [scope.name],
+      rate_limit: { limit: 2, window_seconds: 60 },
+      metadata: { purpose: 'leak test' },
+    });
     const test = await makeKey(app, client.id, { environment: 'test', usage_limit: 1 });
     const fenced = await makeKey(app, client.id, { ip_allowlist: ['10.0.0.0/8'] });
     const introspector = await makeKey(app, client.id, { scopes: ['admin:introspect'] });
@@ -69,9 +75,25 @@ describe('secrets never leak', () => {
 
     // Introspection: good, bad, mutated, revoked, out of scope, from the wrong address, over the limits; JSON and forms.
     const mutated = `${live.key.slice(0, -1)}${live.key.endsWith('a') ? 'b' : 'a'}`;
-    for (const token of [live.key, test.key, test.key, fenced.key, successor.body.key, mutated, live.key.toUpperCase(), live.key.slice(8), generateKey('live'), 'sk_live_nope']) {
+    for (const token of [
+      live.key,
+      test.key,
+      test.key,
+      fenced.key,
+      successor.body.key,
+      mutated,
+      live.key.toUpperCase(),
+      live.key.slice(8),
+      generateKey('live'),
+      'sk_live_nope',
+    ]) {
       keep(await app.post('/v1/introspect', { token, scope: scope.name }, { key: introspector.key }));
-      keep(await app.call('POST', '/v1/introspect', { key: introspector.key, form: { token, scope: 'admin:keys:write', client_ip: '192.0.2.1' } }));
+      keep(
+        await app.call('POST', '/v1/introspect', {
+          key: introspector.key,
+          form: { token, scope: 'admin:keys:write', client_ip: '192.0.2.1' },
+        }),
+      );
     }
     keep(await app.post('/v1/introspect', { token: live.key }));
     keep(await app.post('/v1/introspect', { token: live.key, client_ip: live.key }, { key: introspector.key }));
@@ -84,8 +106,10 @@ describe('secrets never leak', () => {
       keep(await app.get('/v1/authorize', { key: null, headers: { 'x-api-key': key } }));
     }
     const throttledFrom = fresh();
-    for (let i = 0; i < 5; i++) keep(await app.get('/v1/authorize', { key: mutated, headers: { 'x-forwarded-for': throttledFrom } }));
-    for (let i = 0; i < 5; i++) keep(await app.get('/v1/keys', { key: `${app.rootKey}x`, headers: { 'x-forwarded-for': throttledFrom } }));
+    for (let i = 0; i < 5; i++)
+      keep(await app.get('/v1/authorize', { key: mutated, headers: { 'x-forwarded-for': throttledFrom } }));
+    for (let i = 0; i < 5; i++)
+      keep(await app.get('/v1/keys', { key: `${app.rootKey}x`, headers: { 'x-forwarded-for': throttledFrom } }));
 
     // Keys where they do not belong.
     const misplaced = 'a key where no key belongs';
@@ -96,18 +120,37 @@ describe('secrets never leak', () => {
     keep(await app.post('/v1/clients', { name: 'x', [live.key]: true }));
     keep(await app.patch(`/v1/keys/${live.id}`, { key: live.key, digest: live.key }));
     keep(await app.post(`/v1/clients/${client.id}/keys`, { environment: 'live', name: 'n', scopes: [live.key] }));
-    keep(await app.call('POST', '/v1/clients', { body: `name=${live.key}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
+    keep(
+      await app.call('POST', '/v1/clients', {
+        body: `name=${live.key}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+    );
     keep(await app.call('POST', '/v1/clients', { body: `{"name":"${live.key}`, skipOpenApiValidation: misplaced }));
-    keep(await app.get('/v1/clients', { key: null, headers: { authorization: `Basic ${Buffer.from(`x:${live.key}`).toString('base64')}` } }));
-    keep(await app.get('/v1/clients', { key: null, headers: { authorization: `Bearer ${live.key}`, 'x-api-key': app.rootKey } }));
+    keep(
+      await app.get('/v1/clients', {
+        key: null,
+        headers: { authorization: `Basic ${Buffer.from(`x:${live.key}`).toString('base64')}` },
+      }),
+    );
+    keep(
+      await app.get('/v1/clients', {
+        key: null,
+        headers: { authorization: `Bearer ${live.key}`, 'x-api-key': app.rootKey },
+      }),
+    );
 
     // An error nobody expected, whose message carries a key (as a library might echo its input).
-    const list = jest.spyOn(app.app.get(ClientsService, { strict: false }), 'list').mockRejectedValueOnce(new Error(`could not list for ${app.rootKey} and ${live.key}`));
+    const list = jest
+      .spyOn(app.app.get(ClientsService, { strict: false }), 'list')
+      .mockRejectedValueOnce(new Error(`could not list for ${app.rootKey} and ${live.key}`));
     keep(await app.get('/v1/clients'));
     list.mockRestore();
 
     // A leak report revokes the key; the answer names it by its hint.
-    keep(await app.post('/v1/keys/leaked', { key: test.key, source: 'secret scanning', url: 'https://example.com/leak' }));
+    keep(
+      await app.post('/v1/keys/leaked', { key: test.key, source: 'secret scanning', url: 'https://example.com/leak' }),
+    );
     keep(await app.post('/v1/keys/leaked', { key: test.key, source: 'secret scanning again' }));
 
     // Reading it all back: usage, the audit trail and its verification, metrics.
@@ -127,7 +170,10 @@ describe('secrets never leak', () => {
       const body = secret.slice(8);
       const pieces = [secret, body, ...Array.from({ length: body.length - 11 }, (_, i) => body.slice(i, i + 12))];
       texts.forEach((text, t) => {
-        if (pieces.some((piece) => text.includes(piece))) found.push(`secret #${s} in text #${t}: ${text.slice(0, process.env.LEAK_CONTEXT ? 2000 : 80).replace(/sk_(live|test)_\w+/gi, 'sk_…')}`);
+        if (pieces.some((piece) => text.includes(piece)))
+          found.push(
+            `secret #${s} in text #${t}: ${text.slice(0, process.env.LEAK_CONTEXT ? 2000 : 80).replace(/sk_(live|test)_\w+/gi, 'sk_…')}`,
+          );
       });
     });
     return found;
@@ -163,7 +209,10 @@ describe('secrets never leak', () => {
     const dataSource = app.app.get(DataSource);
     const rows: string[] = [];
     for (const table of ['audit_events', 'api_keys', 'clients', 'key_scopes', 'scopes', 'usage_buckets']) {
-      for (const row of await dataSource.query(`SELECT * FROM ${table}`)) rows.push(`${table}: ${JSON.stringify(row, (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))}`);
+      for (const row of await dataSource.query(`SELECT * FROM ${table}`))
+        rows.push(
+          `${table}: ${JSON.stringify(row, (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))}`,
+        );
     }
     expect(rows.filter((r) => r.startsWith('audit_events')).length).toBeGreaterThan(10);
     expect(leaks(rows)).toEqual([]);

@@ -42,7 +42,11 @@ describe('security headers', () => {
     ['a missing resource', () => app.get(`/v1/keys/${NOWHERE}`), 404],
     ['a bad body', () => app.post('/v1/clients', { name: 1 }), 400],
     ['a body over the limit', () => app.post('/v1/clients', { name: 'x'.repeat(4096) }), 413],
-    ['a body of another type', () => app.call('POST', '/v1/clients', { body: 'name', headers: { 'content-type': 'text/plain' } }), 415],
+    [
+      'a body of another type',
+      () => app.call('POST', '/v1/clients', { body: 'name', headers: { 'content-type': 'text/plain' } }),
+      415,
+    ],
     [
       'too many bad keys from one address',
       async () => {
@@ -52,9 +56,21 @@ describe('security headers', () => {
       },
       429,
     ],
-    ['Swagger UI', () => app.get('/docs', { key: null, skipOpenApiValidation: 'an HTML page, not an API operation' }), 200],
-    ['its assets', () => app.get('/docs/swagger-ui.css', { key: null, skipOpenApiValidation: 'a stylesheet, not an API operation' }), 200],
-    ['the OpenAPI document', () => app.get('/docs-json', { key: null, skipOpenApiValidation: 'the document itself' }), 200],
+    [
+      'Swagger UI',
+      () => app.get('/docs', { key: null, skipOpenApiValidation: 'an HTML page, not an API operation' }),
+      200,
+    ],
+    [
+      'its assets',
+      () => app.get('/docs/swagger-ui.css', { key: null, skipOpenApiValidation: 'a stylesheet, not an API operation' }),
+      200,
+    ],
+    [
+      'the OpenAPI document',
+      () => app.get('/docs-json', { key: null, skipOpenApiValidation: 'the document itself' }),
+      200,
+    ],
     ['the health check', () => app.get('/health', { key: null }), 200],
     ['the metrics', () => app.get('/metrics', { key: null }), 200],
   ];
@@ -83,7 +99,11 @@ describe('CORS', () => {
   const ALLOWED = 'https://console.example';
   const preflight = (url: string, origin: string, method = 'PATCH') => ({
     key: null,
-    headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': 'authorization,content-type' },
+    headers: {
+      origin,
+      'access-control-request-method': method,
+      'access-control-request-headers': 'authorization,content-type',
+    },
     skipOpenApiValidation: 'a CORS preflight, answered by the framework',
   });
   const corsHeaders = (res: Reply) => Object.keys(res.headers).filter((name) => name.startsWith('access-control-'));
@@ -130,13 +150,16 @@ describe('CORS', () => {
       expect(res.headers['access-control-allow-credentials']).toBeUndefined();
     });
 
-    it.each(['GET', 'POST', 'PATCH', 'DELETE'])('should allow %s with a key in a preflight from a listed origin', async (method) => {
-      const res = await app.call('OPTIONS', `/v1/keys/${NOWHERE}`, preflight('', ALLOWED, method));
-      expect(res.status).toBe(204);
-      expect(res.headers['access-control-allow-origin']).toBe(ALLOWED);
-      expect(String(res.headers['access-control-allow-methods']).split(/,\s*/)).toContain(method);
-      expect(String(res.headers['access-control-allow-headers']).toLowerCase()).toMatch(/authorization/);
-    });
+    it.each(['GET', 'POST', 'PATCH', 'DELETE'])(
+      'should allow %s with a key in a preflight from a listed origin',
+      async (method) => {
+        const res = await app.call('OPTIONS', `/v1/keys/${NOWHERE}`, preflight('', ALLOWED, method));
+        expect(res.status).toBe(204);
+        expect(res.headers['access-control-allow-origin']).toBe(ALLOWED);
+        expect(String(res.headers['access-control-allow-methods']).split(/,\s*/)).toContain(method);
+        expect(String(res.headers['access-control-allow-headers']).toLowerCase()).toMatch(/authorization/);
+      },
+    );
 
     it('should give an origin not listed nothing to read', async () => {
       for (const res of [

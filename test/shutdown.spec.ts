@@ -28,20 +28,38 @@ interface Answer {
 class NoAnswer extends Error {}
 
 async function call(service: Service, method: string, path: string, key: string, body?: unknown): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${key}`,
+    ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+  };
   return exchange(service, method, path, headers, body);
 }
 
-async function exchange(service: Service, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Answer> {
+async function exchange(
+  service: Service,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<Answer> {
   let res: Response;
   let raw: string;
   try {
-    res = await fetch(`${service.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`${service.url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     raw = await res.text();
   } catch (err) {
     throw new NoAnswer(String((err as Error).cause ?? err));
   }
-  const answer = { status: res.status, raw, body: raw && res.headers.get('content-type')?.includes('json') ? JSON.parse(raw) : raw, headers: Object.fromEntries(res.headers) };
+  const answer = {
+    status: res.status,
+    raw,
+    body: raw && res.headers.get('content-type')?.includes('json') ? JSON.parse(raw) : raw,
+    headers: Object.fromEntries(res.headers),
+  };
   checkResponse({ method, url: path, requestHeaders: headers, ...answer });
   return answer;
 }
@@ -81,9 +99,19 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
   it('should finish the calls under way, refuse later ones with a 503 problem (admin API included), write every count, close the pool and exit 0', async () => {
     service = await Service.start(main, work, env);
     const client = await call(service, 'POST', '/v1/clients', rootKey, { name: unique('shutdown') });
-    const caller = await call(service, 'POST', `/v1/clients/${client.body.id}/keys`, rootKey, { environment: 'live', name: 'caller', scopes: ['admin:introspect'] });
-    const good = await call(service, 'POST', `/v1/clients/${client.body.id}/keys`, rootKey, { environment: 'live', name: 'good' });
-    const revoked = await call(service, 'POST', `/v1/clients/${client.body.id}/keys`, rootKey, { environment: 'live', name: 'revoked' });
+    const caller = await call(service, 'POST', `/v1/clients/${client.body.id}/keys`, rootKey, {
+      environment: 'live',
+      name: 'caller',
+      scopes: ['admin:introspect'],
+    });
+    const good = await call(service, 'POST', `/v1/clients/${client.body.id}/keys`, rootKey, {
+      environment: 'live',
+      name: 'good',
+    });
+    const revoked = await call(service, 'POST', `/v1/clients/${client.body.id}/keys`, rootKey, {
+      environment: 'live',
+      name: 'revoked',
+    });
     await call(service, 'POST', `/v1/keys/${revoked.body.id}/revoke`, rootKey, {});
     if (usingPostgres) expect(await connectionsNamed(applicationName)).toBeGreaterThan(0);
 
@@ -95,7 +123,12 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
     let signalled = false;
     const running = service;
     /** Sends until refused: a 503 problem once the signal is sent, or no connection once nobody listens. */
-    const loop = async (n: number, send: (i: number) => Promise<Answer>, onAnswer: (i: number, answer: Answer) => void, bodyless = false) => {
+    const loop = async (
+      n: number,
+      send: (i: number) => Promise<Answer>,
+      onAnswer: (i: number, answer: Answer) => void,
+      bodyless = false,
+    ) => {
       for (let i = 0; ; i++) {
         let answer: Answer;
         try {
@@ -141,10 +174,14 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
       );
     // The admin API is under way too: its answers end the same way.
     const administering = (n: number) =>
-      loop(n, () => call(running, 'GET', '/v1/clients?limit=1', rootKey), (_, answer) => {
-        expect(answer.status).toBe(200);
-        adminOk++;
-      });
+      loop(
+        n,
+        () => call(running, 'GET', '/v1/clients?limit=1', rootKey),
+        (_, answer) => {
+          expect(answer.status).toBe(200);
+          adminOk++;
+        },
+      );
     // And forward auth, whose answers have no body.
     let authorized = 0;
     const forwardAuth = () => exchange(running, 'GET', '/v1/authorize', { authorization: `Bearer ${good.body.key}` });
@@ -178,14 +215,19 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
     // Refusing calls while stopping is no database trouble, and the log should not cry wolf.
     expect(running.log).not.toContain('database unavailable');
     if (usingPostgres) expect(await connectionsNamed(applicationName)).toBe(0);
-    process.stdout.write(`SIGTERM after ${SIGNAL_AFTER} introspections: ${ok} answered 200 in all, and ${adminOk} admin calls; the 20 loops ended with ${JSON.stringify(count(refusals))}\n`);
+    process.stdout.write(
+      `SIGTERM after ${SIGNAL_AFTER} introspections: ${ok} answered 200 in all, and ${adminOk} admin calls; the 20 loops ended with ${JSON.stringify(count(refusals))}\n`,
+    );
 
     // Started again on the same data: every answer given was counted, nothing more.
     service = await Service.start(main, work, env);
     for (const key of [good, revoked]) {
       const usage = await call(service, 'GET', `/v1/keys/${key.body.id}/usage`, rootKey);
       const answered = tally[key.body.id]!;
-      expect(usage.body.totals).toEqual({ total: Object.values(answered).reduce((a, b) => a + b, 0), outcomes: answered });
+      expect(usage.body.totals).toEqual({
+        total: Object.values(answered).reduce((a, b) => a + b, 0),
+        outcomes: answered,
+      });
     }
     service.terminate();
     expect(await service.exited).toEqual({ code: 0, signal: null });
@@ -207,7 +249,9 @@ async function connectionsNamed(name: string): Promise<number> {
   const client = new Client({ connectionString: process.env.DATABASE_URL });
   await client.connect();
   try {
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name]);
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
+      name,
+    ]);
     return rows[0].n;
   } finally {
     await client.end();

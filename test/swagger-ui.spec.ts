@@ -19,7 +19,9 @@ const browserPresent = existsSync(CHROMIUM);
 const BROWSER_TIMEOUT_MS = 180_000;
 
 if (!browserPresent && !process.env.CI) {
-  process.stderr.write(`\nSKIPPED test/swagger-ui.spec.ts: ${CHROMIUM} is missing (apt-get install -y chromium). In CI it runs and fails without it.\n\n`);
+  process.stderr.write(
+    `\nSKIPPED test/swagger-ui.spec.ts: ${CHROMIUM} is missing (apt-get install -y chromium). In CI it runs and fails without it.\n\n`,
+  );
 }
 
 (browserPresent || process.env.CI ? describe : describe.skip)('Swagger UI in a browser', () => {
@@ -31,7 +33,8 @@ if (!browserPresent && !process.env.CI) {
   const mismatches: string[] = [];
 
   beforeAll(async () => {
-    if (!browserPresent) throw new Error(`${CHROMIUM} is missing; .ci/run installs it with apt-get install -y chromium`);
+    if (!browserPresent)
+      throw new Error(`${CHROMIUM} is missing; .ci/run installs it with apt-get install -y chromium`);
     app = await TestApp.start();
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     base = await app.app.getUrl();
@@ -40,7 +43,15 @@ if (!browserPresent && !process.env.CI) {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     context.setDefaultTimeout(60_000);
     page = context.pages()[0] ?? (await context.newPage());
@@ -74,13 +85,18 @@ if (!browserPresent && !process.env.CI) {
     if (!(await operation.locator('.opblock-body').isVisible())) await operation.locator('.opblock-summary').click();
     const tryOut = operation.locator('button.try-out__btn', { hasText: 'Try it out' });
     // The operation opens with an animation: wait for its button (Try it out, or Cancel when already trying) before reading it.
-    await tryOut.or(operation.locator('button.try-out__btn', { hasText: 'Cancel' })).first().waitFor({ state: 'visible' });
+    await tryOut
+      .or(operation.locator('button.try-out__btn', { hasText: 'Cancel' }))
+      .first()
+      .waitFor({ state: 'visible' });
     if (await tryOut.isVisible()) await tryOut.click();
     for (const [name, value] of Object.entries(input.params ?? {})) {
       await operation.locator(`tr[data-param-name="${name}"] input`).fill(value);
     }
     await operation.locator('textarea.body-param__text').fill(JSON.stringify(input.body, null, 2));
-    const answered = page.waitForResponse((r) => r.request().method() !== 'OPTIONS' && new URL(r.url()).pathname.startsWith('/v1/'));
+    const answered = page.waitForResponse(
+      (r) => r.request().method() !== 'OPTIONS' && new URL(r.url()).pathname.startsWith('/v1/'),
+    );
     await operation.locator('button.execute').click();
     await answered;
     const live = operation.locator('.live-responses-table');
@@ -104,36 +120,53 @@ if (!browserPresent && !process.env.CI) {
     await locator.waitFor({ state: 'visible' });
   }
 
-  it('should authorize, create a client, issue a key, and show a problem for a bad request', async () => {
-    await page.goto(`${base}/docs`);
-    await expectVisible(page.locator('.swagger-ui .information-container .title'));
-    expect(await page.locator('.swagger-ui .information-container .title').innerText()).toContain('Keyhouse');
-    for (const tag of ['clients', 'keys', 'scopes', 'audit', 'operations']) await expectVisible(page.locator(`#operations-tag-${tag}`));
-    mkdirSync(ARTIFACTS, { recursive: true });
+  it(
+    'should authorize, create a client, issue a key, and show a problem for a bad request',
+    async () => {
+      await page.goto(`${base}/docs`);
+      await expectVisible(page.locator('.swagger-ui .information-container .title'));
+      expect(await page.locator('.swagger-ui .information-container .title').innerText()).toContain('Keyhouse');
+      for (const tag of ['clients', 'keys', 'scopes', 'audit', 'operations'])
+        await expectVisible(page.locator(`#operations-tag-${tag}`));
+      mkdirSync(ARTIFACTS, { recursive: true });
 
-    await authorize(app.rootKey);
-    await page.screenshot({ path: join(ARTIFACTS, 'swagger-ui-overview.png'), fullPage: true });
+      await authorize(app.rootKey);
+      await page.screenshot({ path: join(ARTIFACTS, 'swagger-ui-overview.png'), fullPage: true });
 
-    const client = await tryItOut('createClient', 'clients', { body: { name: `swagger-ui-${Date.now()}`, description: 'made in a browser' } });
-    expect(client.status).toBe(201);
-    expect(client.body).toMatchObject({ status: 'active', description: 'made in a browser' });
+      const client = await tryItOut('createClient', 'clients', {
+        body: { name: `swagger-ui-${Date.now()}`, description: 'made in a browser' },
+      });
+      expect(client.status).toBe(201);
+      expect(client.body).toMatchObject({ status: 'active', description: 'made in a browser' });
 
-    const issued = await tryItOut('issueKey', 'keys', { params: { id: client.body.id }, body: { environment: 'test', name: 'from Swagger UI' } });
-    expect(issued.status).toBe(201);
-    const key: string = issued.body.key;
-    expect(parseKey(key)).toEqual({ environment: 'test', key });
-    const stored = await app.get(`/v1/keys/${issued.body.id}`);
-    expect(stored.body).toMatchObject({ client_id: client.body.id, hint: keyHint(key), name: 'from Swagger UI' });
-    await issued.operation.locator('.live-responses-table').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(ARTIFACTS, 'swagger-ui-issued.png') });
+      const issued = await tryItOut('issueKey', 'keys', {
+        params: { id: client.body.id },
+        body: { environment: 'test', name: 'from Swagger UI' },
+      });
+      expect(issued.status).toBe(201);
+      const key: string = issued.body.key;
+      expect(parseKey(key)).toEqual({ environment: 'test', key });
+      const stored = await app.get(`/v1/keys/${issued.body.id}`);
+      expect(stored.body).toMatchObject({ client_id: client.body.id, hint: keyHint(key), name: 'from Swagger UI' });
+      await issued.operation.locator('.live-responses-table').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(ARTIFACTS, 'swagger-ui-issued.png') });
 
-    const bad = await tryItOut('issueKey', 'keys', { params: { id: client.body.id }, body: { environment: 'staging', name: 'x', owner: 'me' } });
-    expect(bad.status).toBe(400);
-    expect(bad.body).toMatchObject({ type: 'urn:keyhouse:problem:validation-failed', status: 400, errors: expect.arrayContaining([expect.objectContaining({ pointer: '#/owner' })]) });
-    expect(bad.rendered).toContain('application/problem+json');
-    await bad.operation.locator('.live-responses-table').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(ARTIFACTS, 'swagger-ui.png') });
+      const bad = await tryItOut('issueKey', 'keys', {
+        params: { id: client.body.id },
+        body: { environment: 'staging', name: 'x', owner: 'me' },
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toMatchObject({
+        type: 'urn:keyhouse:problem:validation-failed',
+        status: 400,
+        errors: expect.arrayContaining([expect.objectContaining({ pointer: '#/owner' })]),
+      });
+      expect(bad.rendered).toContain('application/problem+json');
+      await bad.operation.locator('.live-responses-table').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(ARTIFACTS, 'swagger-ui.png') });
 
-    expect(mismatches).toEqual([]);
-  }, BROWSER_TIMEOUT_MS);
+      expect(mismatches).toEqual([]);
+    },
+    BROWSER_TIMEOUT_MS,
+  );
 });

@@ -110,7 +110,9 @@ describe('usage counting', () => {
       expect(tallyOf(await db.query(STORED_SQL, [keyIds(t)]))).toEqual(tally);
 
       // Every key presented has its last use, whatever the answer.
-      const used = await db.query(`SELECT id::text, last_used_at FROM api_keys WHERE id = ANY($1::uuid[])`, [keyIds(t)]);
+      const used = await db.query(`SELECT id::text, last_used_at FROM api_keys WHERE id = ANY($1::uuid[])`, [
+        keyIds(t),
+      ]);
       for (const row of used) expect(Date.now() - new Date(row.last_used_at).getTime()).toBeLessThan(60_000);
 
       // A second flush adds only what came since.
@@ -163,7 +165,10 @@ describe('usage counting', () => {
     it('should store exactly what was answered: calls under way finish and are counted, later ones get a 503', async () => {
       // The embedded database must outlive the app to be read afterwards: a folder, not memory.
       dataDir = usingPostgres ? null : mkdtempSync(join(tmpdir(), 'keyhouse-usage-'));
-      const app = await TestApp.start({ USAGE_FLUSH_INTERVAL_MS: 3_600_000, ...(dataDir ? { DATA_DIR: dataDir } : {}) });
+      const app = await TestApp.start({
+        USAGE_FLUSH_INTERVAL_MS: 3_600_000,
+        ...(dataDir ? { DATA_DIR: dataDir } : {}),
+      });
       const t = await traffic(app);
       let closing: Promise<void> | null = null;
       const { tally, answered, refused } = await load(app, t, 10_000, 50, {

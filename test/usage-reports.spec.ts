@@ -67,7 +67,9 @@ describe('usage reports', () => {
     });
 
     it('should sum hours into UTC days', async () => {
-      const res = await app.get(`/v1/keys/${key.id}/usage`, { query: { from: '2026-01-10T00:00:00Z', to: '2026-01-12T00:00:00Z', granularity: 'day' } });
+      const res = await app.get(`/v1/keys/${key.id}/usage`, {
+        query: { from: '2026-01-10T00:00:00Z', to: '2026-01-12T00:00:00Z', granularity: 'day' },
+      });
       expect(res.body.totals).toEqual({ total: 15, outcomes: { valid: 10, rate_limited: 1, insufficient_scope: 4 } });
       expect(res.body.buckets).toEqual([
         { start: '2026-01-10T00:00:00.000Z', total: 9, outcomes: { valid: 8, rate_limited: 1 } },
@@ -77,7 +79,9 @@ describe('usage reports', () => {
 
     it('should widen a range to whole buckets and read times with offsets', async () => {
       // 11:30+01:00 is 10:30Z: the 10:00 bucket is included, and `to` rounds up to 12:00.
-      const res = await app.get(`/v1/keys/${key.id}/usage`, { query: { from: '2026-01-10T11:30:00+01:00', to: '2026-01-10T11:15:00Z' } });
+      const res = await app.get(`/v1/keys/${key.id}/usage`, {
+        query: { from: '2026-01-10T11:30:00+01:00', to: '2026-01-10T11:15:00Z' },
+      });
       expect(res.body).toMatchObject({ from: at(T0), to: at(T0 + 2 * HOUR), totals: { total: 9 } });
     });
 
@@ -102,7 +106,9 @@ describe('usage reports', () => {
 
     it('should take 31 days of hours and 366 of days', async () => {
       const hours = await app.get(`/v1/keys/${key.id}/usage`, { query: { from: at(T0), to: at(T0 + 31 * DAY) } });
-      const days = await app.get(`/v1/keys/${key.id}/usage`, { query: { from: at(T0), to: at(T0 + 366 * DAY), granularity: 'day' } });
+      const days = await app.get(`/v1/keys/${key.id}/usage`, {
+        query: { from: at(T0), to: at(T0 + 366 * DAY), granularity: 'day' },
+      });
       expect([hours.status, days.status]).toEqual([200, 200]);
       expect(hours.body.totals.total).toBe(15);
     });
@@ -124,14 +130,27 @@ describe('usage reports', () => {
     });
 
     it.each([
-      ['hours', { from: '9998-12-31T22:00:00Z', to: '9998-12-31T23:30:00Z' }, '9998-12-31T22:00:00.000Z', '9999-01-01T00:00:00.000Z'],
-      ['days', { from: '9998-12-01T12:00:00Z', to: '9998-12-31T23:59:59.999Z', granularity: 'day' }, '9998-12-01T00:00:00.000Z', '9999-01-01T00:00:00.000Z'],
+      [
+        'hours',
+        { from: '9998-12-31T22:00:00Z', to: '9998-12-31T23:30:00Z' },
+        '9998-12-31T22:00:00.000Z',
+        '9999-01-01T00:00:00.000Z',
+      ],
+      [
+        'days',
+        { from: '9998-12-01T12:00:00Z', to: '9998-12-31T23:59:59.999Z', granularity: 'day' },
+        '9998-12-01T00:00:00.000Z',
+        '9999-01-01T00:00:00.000Z',
+      ],
       ['hours at the start', { to: '1970-01-01T00:30:00Z' }, '1969-12-31T00:00:00.000Z', '1970-01-01T01:00:00.000Z'],
-    ])('should answer a range of %s at the ends of the years it takes, rounded to whole buckets', async (_, query, from, to) => {
-      const res = await app.get(`/v1/keys/${key.id}/usage`, { query: query as Record<string, string> });
-      expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ from, to, buckets: [] });
-    });
+    ])(
+      'should answer a range of %s at the ends of the years it takes, rounded to whole buckets',
+      async (_, query, from, to) => {
+        const res = await app.get(`/v1/keys/${key.id}/usage`, { query: query as Record<string, string> });
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ from, to, buckets: [] });
+      },
+    );
 
     it.each([
       ['a date that is no date', { from: 'yesterday' }],
@@ -146,7 +165,10 @@ describe('usage reports', () => {
     it("should hide another client's key from a client's own admin key, and show its own", async () => {
       const admin = await makeKey(app, client.id, { scopes: ['admin:keys:read'] });
       expect((await app.get(`/v1/keys/${stranger.id}/usage`, { key: admin.key })).status).toBe(404);
-      const own = await app.get(`/v1/keys/${key.id}/usage`, { key: admin.key, query: { from: at(T0), to: at(T0 + DAY) } });
+      const own = await app.get(`/v1/keys/${key.id}/usage`, {
+        key: admin.key,
+        query: { from: at(T0), to: at(T0 + DAY) },
+      });
       expect(own.status).toBe(200);
       expect(own.body.totals.total).toBe(9);
     });
@@ -174,19 +196,36 @@ describe('usage reports', () => {
         ],
       });
       expect(res.body.keys).toEqual([
-        { key_id: key.id, name: key.name, hint: key.hint, last_used_at: at(T0 + 25 * HOUR + 60_000), totals: { total: 15, outcomes: { valid: 10, rate_limited: 1, insufficient_scope: 4 } } },
-        { key_id: second.id, name: second.name, hint: second.hint, last_used_at: null, totals: { total: 7, outcomes: { valid: 7 } } },
+        {
+          key_id: key.id,
+          name: key.name,
+          hint: key.hint,
+          last_used_at: at(T0 + 25 * HOUR + 60_000),
+          totals: { total: 15, outcomes: { valid: 10, rate_limited: 1, insufficient_scope: 4 } },
+        },
+        {
+          key_id: second.id,
+          name: second.name,
+          hint: second.hint,
+          last_used_at: null,
+          totals: { total: 7, outcomes: { valid: 7 } },
+        },
       ]);
     });
 
     it('should answer an empty report for a range without calls', async () => {
-      const res = await app.get(`/v1/clients/${client.id}/usage`, { query: { from: at(T0 - 2 * DAY), to: at(T0 - DAY) } });
+      const res = await app.get(`/v1/clients/${client.id}/usage`, {
+        query: { from: at(T0 - 2 * DAY), to: at(T0 - DAY) },
+      });
       expect(res.body).toMatchObject({ totals: { total: 0, outcomes: {} }, buckets: [], keys: [] });
     });
 
     it("should let a client's own admin key see its client and nobody else's", async () => {
       const admin = await makeKey(app, client.id, { scopes: ['admin:keys:read'] });
-      const own = await app.get(`/v1/clients/${client.id}/usage`, { key: admin.key, query: { from: at(T0), to: at(T0 + DAY) } });
+      const own = await app.get(`/v1/clients/${client.id}/usage`, {
+        key: admin.key,
+        query: { from: at(T0), to: at(T0 + DAY) },
+      });
       expect(own.status).toBe(200);
       expect(own.body.totals.total).toBe(16);
       expect((await app.get(`/v1/clients/${stranger.client_id}/usage`, { key: admin.key })).status).toBe(404);
@@ -220,7 +259,12 @@ describe('rotation visibility', () => {
     await use(db, old.id, hour - HOUR, 'valid', 100);
     const fresh = await view();
     expect(fresh).toMatchObject({ status: 'expiring', replaced_by: successor.id, grace_ends_at: expect.any(String) });
-    expect(fresh.used_since_rotation).toEqual({ rotated_at: successor.created_at, counted_from: at(hour), count: 0, last_used_at: null });
+    expect(fresh.used_since_rotation).toEqual({
+      rotated_at: successor.created_at,
+      counted_from: at(hour),
+      count: 0,
+      last_used_at: null,
+    });
 
     // Callers still on the old key.
     await use(db, old.id, hour, 'valid', 10);

@@ -58,7 +58,9 @@ export class AuditChainVerifier {
     if (!actor.isSystem) throw new Forbidden('Only root keys may verify the audit chain: it spans every client.');
     if ((query.anchor_id === undefined) !== (query.anchor_hash === undefined)) {
       const missing = query.anchor_id === undefined ? 'anchor_id' : 'anchor_hash';
-      throw new BadInput('An anchor needs both anchor_id and anchor_hash.', { errors: [{ pointer: `query/${missing}`, detail: `${missing} is required with the other` }] });
+      throw new BadInput('An anchor needs both anchor_id and anchor_hash.', {
+        errors: [{ pointer: `query/${missing}`, detail: `${missing} is required with the other` }],
+      });
     }
     const anchor = query.anchor_id && query.anchor_hash ? { id: query.anchor_id, hash: query.anchor_hash } : undefined;
     const verdict = await this.verify(anchor);
@@ -67,7 +69,11 @@ export class AuditChainVerifier {
       : { ok: false, checked: verdict.checked, broken_at: verdict.brokenAt, problem: verdict.problem };
   }
 
-  async verify(anchor?: Anchor, manager: EntityManager = this.dataSource.manager, batchSize = VERIFY_BATCH_SIZE): Promise<ChainVerdict> {
+  async verify(
+    anchor?: Anchor,
+    manager: EntityManager = this.dataSource.manager,
+    batchSize = VERIFY_BATCH_SIZE,
+  ): Promise<ChainVerdict> {
     let expectedPrev = GENESIS_HASH;
     let lastId: string | null = null;
     let checked = 0;

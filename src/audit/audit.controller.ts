@@ -22,7 +22,10 @@ export class AuditController {
 
   @Get()
   @RequireScopes('admin:audit:read')
-  @ApiOperation({ summary: 'List audit events', description: 'Every state change, newest first, keyset-paginated; filter by action, actor, target and time.' })
+  @ApiOperation({
+    summary: 'List audit events',
+    description: 'Every state change, newest first, keyset-paginated; filter by action, actor, target and time.',
+  })
   @ApiOkResponse({ type: AuditEventPage })
   @ApiBadRequest()
   list(@Query() query: ListAuditEventsQueryDto, @Ctx() ctx: RequestContext): Promise<AuditEventPage> {
@@ -43,8 +46,14 @@ export class AuditController {
     description: 'Always 200: `ok` says whether the chain is intact.',
     examples: {
       intact: { summary: 'Intact', value: { ok: true, checked: 1042, head: HEAD_EXAMPLE, head_id: '1042' } },
-      edited: { summary: 'Event 517 was edited', value: { ok: false, checked: 516, broken_at: '517', problem: 'hash_mismatch' } },
-      removed: { summary: 'An event before 517 was removed or moved', value: { ok: false, checked: 515, broken_at: '517', problem: 'prev_hash_mismatch' } },
+      edited: {
+        summary: 'Event 517 was edited',
+        value: { ok: false, checked: 516, broken_at: '517', problem: 'hash_mismatch' },
+      },
+      removed: {
+        summary: 'An event before 517 was removed or moved',
+        value: { ok: false, checked: 515, broken_at: '517', problem: 'prev_hash_mismatch' },
+      },
     },
   })
   @ApiBadRequest()

@@ -23,22 +23,36 @@ export class AuditService {
     if (query.action) qb.andWhere('e.action = :action', { action: query.action });
     if (query.actor) qb.andWhere('e.actor_key_id = :actor', { actor: query.actor });
     // A tenant finds events by actor only among its own keys: an operator's key id is no filter it can probe with.
-    if (query.actor && own) qb.andWhere('e.actor_key_id IN (SELECT k.id FROM api_keys k WHERE k.client_id = :own)', { own });
+    if (query.actor && own)
+      qb.andWhere('e.actor_key_id IN (SELECT k.id FROM api_keys k WHERE k.client_id = :own)', { own });
     if (query.target) qb.andWhere('e.target_id = :target', { target: query.target });
     if (query.from) qb.andWhere('e.occurred_at >= :from', { from: query.from });
     if (query.to) qb.andWhere('e.occurred_at < :to', { to: query.to });
     if (cursor) qb.andWhere('e.id < :id', { id: cursor.id });
-    const rows = await qb.orderBy('e.id', 'DESC').limit(query.limit + 1).getMany();
+    const rows = await qb
+      .orderBy('e.id', 'DESC')
+      .limit(query.limit + 1)
+      .getMany();
     const shown = own ? await this.ownKeysAmong(own, rows) : null;
     // The embedded driver reads bigint as a number, pg as a string; the cursor holds a string.
-    return toPage(rows, query.limit, (e) => map(e, shown), (e) => ({ at: e.occurredAt.toISOString(), id: String(e.id) }));
+    return toPage(
+      rows,
+      query.limit,
+      (e) => map(e, shown),
+      (e) => ({ at: e.occurredAt.toISOString(), id: String(e.id) }),
+    );
   }
 
   /** The actors of `rows` that are keys of `clientId`: the only ones a tenant's reader is shown. */
   private async ownKeysAmong(clientId: string, rows: AuditEventEntity[]): Promise<Set<string>> {
-    const actors = [...new Set(rows.flatMap((e) => [e.actorKeyId, ...keyIdsIn(e.changes)]).filter((id): id is string => id !== null))];
+    const actors = [
+      ...new Set(rows.flatMap((e) => [e.actorKeyId, ...keyIdsIn(e.changes)]).filter((id): id is string => id !== null)),
+    ];
     if (actors.length === 0) return new Set();
-    const keys = await this.dataSource.query<{ id: string }[]>('SELECT id FROM api_keys WHERE client_id = $1 AND id = ANY($2::uuid[])', [clientId, actors]);
+    const keys = await this.dataSource.query<{ id: string }[]>(
+      'SELECT id FROM api_keys WHERE client_id = $1 AND id = ANY($2::uuid[])',
+      [clientId, actors],
+    );
     return new Set(keys.map((k) => k.id));
   }
 }
@@ -48,12 +62,16 @@ const KEY_ID_CHANGES = ['reported_by'] as const;
 
 function keyIdsIn(changes: Record<string, unknown>): string[] {
   // Only UUIDs go to the query (it casts them); anything else in such a field is no key of the reader's.
-  return KEY_ID_CHANGES.map((field) => changes[field]).filter((id): id is string => typeof id === 'string' && isUUID(id));
+  return KEY_ID_CHANGES.map((field) => changes[field]).filter(
+    (id): id is string => typeof id === 'string' && isUUID(id),
+  );
 }
 
 /** `changes` with every key id of another client (an operator's) in `KEY_ID_CHANGES` read as null. */
 function ownKeyIdsOnly(changes: Record<string, unknown>, ownActors: Set<string>): Record<string, unknown> {
-  const foreign = KEY_ID_CHANGES.filter((field) => typeof changes[field] === 'string' && !ownActors.has(changes[field] as string));
+  const foreign = KEY_ID_CHANGES.filter(
+    (field) => typeof changes[field] === 'string' && !ownActors.has(changes[field] as string),
+  );
   return foreign.length === 0 ? changes : { ...changes, ...Object.fromEntries(foreign.map((field) => [field, null])) };
 }
 

@@ -23,7 +23,11 @@ function forbidden(keyId: string, n: number): FastifyRequest {
 
 /** A 404 of key `keyId` on the n-th key of another client. */
 function probing(keyId: string, n: number): FastifyRequest {
-  const request = forbidden(keyId, n) as unknown as { routeOptions: { url: string }; params: Record<string, string>; method: string };
+  const request = forbidden(keyId, n) as unknown as {
+    routeOptions: { url: string };
+    params: Record<string, string>;
+    method: string;
+  };
   request.method = 'GET';
   request.routeOptions.url = '/v1/keys/:id';
   request.params = { id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}` };
@@ -40,7 +44,9 @@ describe(DeniedAttempts.name, () => {
     written = [];
     gate = Promise.resolve();
     lookupGate = Promise.resolve();
-    const audit = { append: async (_: unknown, context: RequestContext, entry: AuditEntry) => void written.push({ context, entry }) } as unknown as AuditLog;
+    const audit = {
+      append: async (_: unknown, context: RequestContext, entry: AuditEntry) => void written.push({ context, entry }),
+    } as unknown as AuditLog;
     const dataSource = {
       transaction: async (work: (m: unknown) => Promise<void>) => gate.then(() => work({})),
       // Every key a 404 was about is another client's.
@@ -58,14 +64,21 @@ describe(DeniedAttempts.name, () => {
     await sut.settled();
     expect(written).toHaveLength(1);
     expect(written[0]!.context).toMatchObject({ actor: { keyId: 'a' }, requestId: 'req-a-0', sourceIp: '203.0.113.7' });
-    expect(written[0]!.entry).toMatchObject({ action: 'access.denied', changes: { count: 500, reason: 'missing_scope', path: '/v1/clients' } });
+    expect(written[0]!.entry).toMatchObject({
+      action: 'access.denied',
+      changes: { count: 500, reason: 'missing_scope', path: '/v1/clients' },
+    });
     const { first_at, last_at } = written[0]!.entry.changes as { first_at: string; last_at: string };
     expect(Date.parse(first_at)).toBeLessThanOrEqual(Date.parse(last_at));
   });
 
   it('should name up to 10 of the targets of one operation, and the first one as the event’s', async () => {
     for (let n = 0; n < 15; n++) {
-      const request = forbidden('a', n) as unknown as { routeOptions: { url: string }; params: Record<string, string>; method: string };
+      const request = forbidden('a', n) as unknown as {
+        routeOptions: { url: string };
+        params: Record<string, string>;
+        method: string;
+      };
       request.method = 'POST';
       request.routeOptions.url = '/v1/keys/:id/revoke';
       request.params = { id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}` };
@@ -74,7 +87,11 @@ describe(DeniedAttempts.name, () => {
     await sut.settled();
     expect(written).toHaveLength(1);
     const { entry } = written[0]!;
-    expect(entry).toMatchObject({ targetType: 'key', targetId: '00000000-0000-4000-8000-000000000000', changes: { count: 15 } });
+    expect(entry).toMatchObject({
+      targetType: 'key',
+      targetId: '00000000-0000-4000-8000-000000000000',
+      changes: { count: 15 },
+    });
     expect(entry.changes!.targets).toHaveLength(10);
   });
 
@@ -88,7 +105,8 @@ describe(DeniedAttempts.name, () => {
   it('should write a window when it ends', async () => {
     sut.limits.windowMs = 20;
     sut.observe(forbidden('a', 0), 403);
-    for (const until = Date.now() + 5000; written.length === 0 && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const until = Date.now() + 5000; written.length === 0 && Date.now() < until;)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(counts()).toEqual([1]);
   });
 
@@ -114,26 +132,29 @@ describe(DeniedAttempts.name, () => {
   it.each([
     ['many keys of one client, one operation each', (n: number) => forbidden(`a${n}`, n)],
     ['one key, many targets it may not see', (n: number) => probing('a0', n)],
-  ])('should keep %s from filling the cap, so another client’s denial is still written with its actor', async (_, denial) => {
-    sut.limits.maxGroups = 10;
-    sut.limits.maxGroupsPerClient = 3;
-    let open!: () => void;
-    gate = new Promise((resolve) => (open = resolve));
-    const flood = 40;
-    const status = denial(0).routeOptions.url === '/v1/keys/:id' ? 404 : 403;
-    for (let n = 0; n < flood; n++) sut.observe(denial(n), status);
-    await sut['lookups'];
-    sut.observe(forbidden('b', 0), 403);
-    open();
-    await sut.settled();
-    const ofA = written.filter((w) => w.context.actor!.clientId === 'client-a');
-    expect(written.filter((w) => w.context.actor === null)).toEqual([]);
-    expect(written.filter((w) => w.context.actor?.keyId === 'b').map((w) => w.entry.changes!.count)).toEqual([1]);
-    // Client a wrote its cap and one event for the rest, naming it: its flood is not hidden.
-    expect(ofA.length).toBeLessThanOrEqual(4);
-    expect(ofA.at(-1)!.entry).toMatchObject({ changes: { reason: 'client_overflow', count: flood - 3 } });
-    expect(ofA.map((w) => w.entry.changes!.count as number).reduce((x, y) => x + y)).toBe(flood);
-  });
+  ])(
+    'should keep %s from filling the cap, so another client’s denial is still written with its actor',
+    async (_, denial) => {
+      sut.limits.maxGroups = 10;
+      sut.limits.maxGroupsPerClient = 3;
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      const flood = 40;
+      const status = denial(0).routeOptions.url === '/v1/keys/:id' ? 404 : 403;
+      for (let n = 0; n < flood; n++) sut.observe(denial(n), status);
+      await sut['lookups'];
+      sut.observe(forbidden('b', 0), 403);
+      open();
+      await sut.settled();
+      const ofA = written.filter((w) => w.context.actor!.clientId === 'client-a');
+      expect(written.filter((w) => w.context.actor === null)).toEqual([]);
+      expect(written.filter((w) => w.context.actor?.keyId === 'b').map((w) => w.entry.changes!.count)).toEqual([1]);
+      // Client a wrote its cap and one event for the rest, naming it: its flood is not hidden.
+      expect(ofA.length).toBeLessThanOrEqual(4);
+      expect(ofA.at(-1)!.entry).toMatchObject({ changes: { reason: 'client_overflow', count: flood - 3 } });
+      expect(ofA.map((w) => w.entry.changes!.count as number).reduce((x, y) => x + y)).toBe(flood);
+    },
+  );
 
   it('should still write, with their actor, the 404s past the lookups it can wait for, so a flood of them hides no probe', async () => {
     sut.limits.maxLookups = 2;

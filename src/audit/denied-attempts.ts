@@ -226,7 +226,8 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
     this.tail = this.tail
       .then(async () => {
         for (const group of batch) await this.write(group.first.context, group.count, entryFor(group));
-        if (overflow) await this.write({ ...overflow.first.context, actor: null }, overflow.count, overflowEntry(overflow));
+        if (overflow)
+          await this.write({ ...overflow.first.context, actor: null }, overflow.count, overflowEntry(overflow));
       })
       .finally(() => this.batches--);
   }
@@ -243,7 +244,10 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
 
   private async belongsToAnotherClient(target: Target, ownClientId: string): Promise<boolean> {
     if (target.type === 'key') {
-      const rows = await this.dataSource.query<{ client_id: string }[]>('SELECT client_id FROM api_keys WHERE id = $1', [target.id]);
+      const rows = await this.dataSource.query<{ client_id: string }[]>(
+        'SELECT client_id FROM api_keys WHERE id = $1',
+        [target.id],
+      );
       return rows.length > 0 && rows[0]!.client_id !== ownClientId;
     }
     if (target.type === 'client') {

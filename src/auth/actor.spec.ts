@@ -7,7 +7,10 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
  * each of id and secret form-urlencoded (every character but letters and digits
  * percent-encoded, a space as +), then joined by a colon and Base64-encoded.
  */
-const formEncoded = (text: string) => encodeURIComponent(text).replace(/[-_.!~*'()]|%20/g, (c) => (c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+const formEncoded = (text: string) =>
+  encodeURIComponent(text).replace(/[-_.!~*'()]|%20/g, (c) =>
+    c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 const clientSecretBasic = (id: string, secret: string) => basic(formEncoded(id), formEncoded(secret));
 
 describe('presentedKey', () => {
@@ -18,7 +21,10 @@ describe('presentedKey', () => {
     ['a bearer token with odd case and spacing', { authorization: `bearer \t${key} ` }],
     ['Basic with the key as the password (RFC 7662 clients)', { authorization: basic('orders-api', key) }],
     ['Basic with the key as the user name and no password (curl -u key:)', { authorization: basic(key, '') }],
-    ['Basic, form-urlencoded before Base64 as RFC 6749 §2.3.1 says', { authorization: clientSecretBasic('orders api:v2', key) }],
+    [
+      'Basic, form-urlencoded before Base64 as RFC 6749 §2.3.1 says',
+      { authorization: clientSecretBasic('orders api:v2', key) },
+    ],
     ['Basic, the key form-urlencoded as the user name and no password', { authorization: clientSecretBasic(key, '') }],
     ['Basic, lower-case percent-encoding', { authorization: basic('orders-api', key.replaceAll('_', '%5f')) }],
     ['X-API-Key', { 'x-api-key': ` ${key} ` }],

@@ -1,11 +1,11 @@
-import { loadEnvironment } from '../config/config';
+import { loadConfig } from '../config/config';
 import { Metrics } from '../metrics/metrics';
 import { RateLimiter } from '../ratelimit/rate-limiter';
 import type { KeyVerifier } from '../credentials/key-verifier';
 import { AuthFailureThrottle } from './auth-failure-throttle';
 
 function throttle(vars: Record<string, string>): AuthFailureThrottle {
-  const env = loadEnvironment(vars);
+  const env = loadConfig(vars);
   const metrics = new Metrics();
   const verifier = { wouldQueryUnknownKey: () => true } as unknown as KeyVerifier;
   return new AuthFailureThrottle(env, new RateLimiter(env, metrics), metrics, verifier);
@@ -19,7 +19,10 @@ describe(AuthFailureThrottle.name, () => {
     expect(wait).toBeGreaterThanOrEqual(60);
     expect(wait).toBeLessThanOrEqual(63);
     expect(await sut.failed('introspect', '192.0.2.2')).toBeNull();
-    await expect(sut.refusal('admin', '192.0.2.1')).resolves.toMatchObject({ code: 'rate-limited', retryAfterSeconds: expect.any(Number) });
+    await expect(sut.refusal('admin', '192.0.2.1')).resolves.toMatchObject({
+      code: 'rate-limited',
+      retryAfterSeconds: expect.any(Number),
+    });
     await expect(sut.refusal('admin', '192.0.2.3')).resolves.toMatchObject({ code: 'unauthenticated' });
   });
 
@@ -42,9 +45,9 @@ describe(AuthFailureThrottle.name, () => {
   });
 
   it('should refuse a configuration that makes no sense, naming the variable', () => {
-    expect(() => loadEnvironment({ AUTH_FAILURE_LIMIT: '-1' })).toThrow(/AUTH_FAILURE_LIMIT/);
-    expect(() => loadEnvironment({ AUTH_FAILURE_LIMIT: 'many' })).toThrow(/AUTH_FAILURE_LIMIT/);
-    expect(() => loadEnvironment({ AUTH_FAILURE_WINDOW_SECONDS: '0' })).toThrow(/AUTH_FAILURE_WINDOW_SECONDS/);
-    expect(loadEnvironment({})).toMatchObject({ AUTH_FAILURE_LIMIT: 20, AUTH_FAILURE_WINDOW_SECONDS: 60 });
+    expect(() => loadConfig({ AUTH_FAILURE_LIMIT: '-1' })).toThrow(/AUTH_FAILURE_LIMIT/);
+    expect(() => loadConfig({ AUTH_FAILURE_LIMIT: 'many' })).toThrow(/AUTH_FAILURE_LIMIT/);
+    expect(() => loadConfig({ AUTH_FAILURE_WINDOW_SECONDS: '0' })).toThrow(/AUTH_FAILURE_WINDOW_SECONDS/);
+    expect(loadConfig({})).toMatchObject({ AUTH_FAILURE_LIMIT: 20, AUTH_FAILURE_WINDOW_SECONDS: 60 });
   });
 });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { TooManyFailedAttempts, Unauthenticated } from '../common/errors';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { KeyVerifier } from '../credentials/key-verifier';
 import { Metrics } from '../metrics/metrics';
 import { RateLimiter } from '../ratelimit/rate-limiter';
@@ -32,12 +32,15 @@ export class AuthFailureThrottle {
   private readonly blocked = new LRUCache<string, number>({ max: MAX_BLOCKED_ADDRESSES, ttlAutopurge: false });
 
   constructor(
-    env: Environment,
+    env: AppConfig,
     private readonly limiter: RateLimiter,
     private readonly metrics: Metrics,
     private readonly verifier: KeyVerifier,
   ) {
-    this.limit = env.AUTH_FAILURE_LIMIT > 0 ? { limit: env.AUTH_FAILURE_LIMIT, windowSeconds: env.AUTH_FAILURE_WINDOW_SECONDS } : null;
+    this.limit =
+      env.AUTH_FAILURE_LIMIT > 0
+        ? { limit: env.AUTH_FAILURE_LIMIT, windowSeconds: env.AUTH_FAILURE_WINDOW_SECONDS }
+        : null;
   }
 
   /**

@@ -18,7 +18,11 @@ export class ClientsController {
 
   @Post()
   @RequireScopes('admin:clients:write')
-  @ApiOperation({ summary: 'Create a client', description: 'A client holds keys: a service, partner or customer. Root keys only. `allowed_scopes` sets a ceiling on the scopes of every key of the client.' })
+  @ApiOperation({
+    summary: 'Create a client',
+    description:
+      'A client holds keys: a service, partner or customer. Root keys only. `allowed_scopes` sets a ceiling on the scopes of every key of the client.',
+  })
   @ApiCreatedResponse({ type: ClientResponse })
   @ApiBadRequest()
   create(@Body() dto: CreateClientDto, @Ctx() ctx: RequestContext): Promise<ClientResponse> {
@@ -27,7 +31,10 @@ export class ClientsController {
 
   @Get()
   @RequireScopes('admin:clients:read')
-  @ApiOperation({ summary: 'List clients', description: 'Newest first, keyset-paginated. A non-root key sees only its own client.' })
+  @ApiOperation({
+    summary: 'List clients',
+    description: 'Newest first, keyset-paginated. A non-root key sees only its own client.',
+  })
   @ApiOkResponse({ type: ClientPage })
   @ApiBadRequest()
   list(@Query() query: ListClientsQueryDto, @Ctx() ctx: RequestContext): Promise<ClientPage> {
@@ -57,7 +64,11 @@ export class ClientsController {
   @ApiConflict(
     'The system client holds the root keys and cannot be suspended nor take `allowed_scopes`; or the new `allowed_scopes` would not cover scopes that keys of the client hold (`conflicting_keys`).',
   )
-  update(@Param('id', IdPipe) id: string, @Body() dto: UpdateClientDto, @Ctx() ctx: RequestContext): Promise<ClientResponse> {
+  update(
+    @Param('id', IdPipe) id: string,
+    @Body() dto: UpdateClientDto,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ClientResponse> {
     return this.clients.update(id, dto, ctx);
   }
 }

@@ -36,14 +36,24 @@ export class ClientsService {
       const allowedScopes = await ceilingFrom(manager, dto.allowed_scopes ?? []);
       const fields = scrubbed(dto);
       const client = await manager.save(
-        manager.create(ClientEntity, { name: fields.name, description: fields.description ?? '', allowedScopes, metadata: fields.metadata ?? {} }),
+        manager.create(ClientEntity, {
+          name: fields.name,
+          description: fields.description ?? '',
+          allowedScopes,
+          metadata: fields.metadata ?? {},
+        }),
       );
       await this.audit.append(manager, ctx, {
         action: 'client.created',
         targetType: 'client',
         targetId: client.id,
         clientId: client.id,
-        changes: { name: client.name, description: client.description, allowed_scopes: client.allowedScopes, metadata: client.metadata },
+        changes: {
+          name: client.name,
+          description: client.description,
+          allowed_scopes: client.allowedScopes,
+          metadata: client.metadata,
+        },
       });
       return map(client);
     });
@@ -56,7 +66,11 @@ export class ClientsService {
     if (own) qb.andWhere('c.id = :own', { own });
     if (query.status) qb.andWhere('c.status = :status', { status: query.status });
     if (cursor) qb.andWhere('(c.created_at, c.id) < (:at, :id)', { at: cursor.at, id: cursor.id });
-    const rows = await qb.orderBy('c.created_at', 'DESC').addOrderBy('c.id', 'DESC').limit(query.limit + 1).getMany();
+    const rows = await qb
+      .orderBy('c.created_at', 'DESC')
+      .addOrderBy('c.id', 'DESC')
+      .limit(query.limit + 1)
+      .getMany();
     return toPage(rows, query.limit, map, (c) => ({ at: c.createdAt.toISOString(), id: c.id }));
   }
 
@@ -76,15 +90,29 @@ export class ClientsService {
         throw new Conflict('The system client holds the root keys and cannot be suspended.');
       }
       const { allowed_scopes: wanted, ...fields } = scrubbed(definedOnly(dto));
-      const before = { name: client.name, description: client.description, metadata: client.metadata, status: client.status, allowed_scopes: client.allowedScopes };
-      const after = { ...before, ...fields, ...(wanted !== undefined ? { allowed_scopes: await ceilingFrom(manager, wanted) } : {}) };
+      const before = {
+        name: client.name,
+        description: client.description,
+        metadata: client.metadata,
+        status: client.status,
+        allowed_scopes: client.allowedScopes,
+      };
+      const after = {
+        ...before,
+        ...fields,
+        ...(wanted !== undefined ? { allowed_scopes: await ceilingFrom(manager, wanted) } : {}),
+      };
       const changes = diff(before, after);
       if (Object.keys(changes).length === 0) return map(client);
       if (changes.allowed_scopes) await assertCeilingHolds(manager, client, after.allowed_scopes);
       const { allowed_scopes: allowedScopes, ...columns } = after;
       Object.assign(client, columns, { allowedScopes });
       const saved = await manager.save(client);
-      const action = changes.status ? (after.status === 'suspended' ? 'client.suspended' : 'client.reactivated') : 'client.updated';
+      const action = changes.status
+        ? after.status === 'suspended'
+          ? 'client.suspended'
+          : 'client.reactivated'
+        : 'client.updated';
       await this.audit.append(manager, ctx, { action, targetType: 'client', targetId: id, clientId: id, changes });
       statusChanged = Boolean(changes.status);
       return map(saved);
@@ -102,7 +130,8 @@ export class ClientsService {
   async visible(manager: EntityManager, id: string, actor: Actor, lock?: 'write' | 'share'): Promise<ClientEntity> {
     const own = ownClientOnly(actor);
     if (own && own !== id) throw new ClientNotFound();
-    const mode = lock === 'write' ? ('pessimistic_write' as const) : lock === 'share' ? ('pessimistic_read' as const) : undefined;
+    const mode =
+      lock === 'write' ? ('pessimistic_write' as const) : lock === 'share' ? ('pessimistic_read' as const) : undefined;
     const client = await manager.findOne(ClientEntity, { where: { id }, ...(mode ? { lock: { mode } } : {}) });
     if (!client) throw new ClientNotFound();
     return client;
@@ -145,12 +174,18 @@ const MAX_NAMED_KEYS = 20;
  */
 async function ceilingFrom(manager: EntityManager, scopes: string[]): Promise<string[]> {
   const exact = scopes.filter((s) => !s.endsWith(':*'));
-  const rows = exact.length === 0 ? [] : await manager.query<{ name: string }[]>('SELECT name FROM scopes WHERE name = ANY($1::text[])', [exact]);
+  const rows =
+    exact.length === 0
+      ? []
+      : await manager.query<{ name: string }[]>('SELECT name FROM scopes WHERE name = ANY($1::text[])', [exact]);
   const known = new Set(rows.map((r) => r.name));
   const unknown = scopes.flatMap((s, i) =>
-    s.endsWith(':*') || known.has(s) ? [] : [{ pointer: `#/allowed_scopes/${i}`, detail: `${s} is not in the scope catalog` }],
+    s.endsWith(':*') || known.has(s)
+      ? []
+      : [{ pointer: `#/allowed_scopes/${i}`, detail: `${s} is not in the scope catalog` }],
   );
-  if (unknown.length > 0) throw new BadInput('allowed_scopes may list only catalogued scopes and wildcards.', { errors: unknown });
+  if (unknown.length > 0)
+    throw new BadInput('allowed_scopes may list only catalogued scopes and wildcards.', { errors: unknown });
   return [...scopes].sort();
 }
 

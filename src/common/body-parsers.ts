@@ -31,8 +31,14 @@ export function useBodyParsers(app: NestFastifyApplication, bodyLimit: number): 
 export function useBodyParsersOn(fastify: FastifyInstance, bodyLimit: number): void {
   const { json, form } = routeBodyParsers(fastify);
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (request, body, done) => json(request, body as Buffer, done));
-  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit }, (request, body, done) => form(request, body as Buffer, done));
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (request, body, done) =>
+    json(request, body as Buffer, done),
+  );
+  fastify.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'buffer', bodyLimit },
+    (request, body, done) => form(request, body as Buffer, done),
+  );
 }
 
 function routeBodyParsers(fastify: FastifyInstance) {
@@ -40,7 +46,8 @@ function routeBodyParsers(fastify: FastifyInstance) {
   return {
     json: (_request: FastifyRequest, body: Buffer, done: Done) => json(body, done),
     form: (request: FastifyRequest, body: Buffer, done: Done) => {
-      if (!request.is404 && request.routeOptions.config?.formBody !== true) return done(new UnsupportedMediaType('Send the body as application/json: only introspection takes a form.'));
+      if (!request.is404 && request.routeOptions.config?.formBody !== true)
+        return done(new UnsupportedMediaType('Send the body as application/json: only introspection takes a form.'));
       form(body, done);
     },
   };
@@ -60,7 +67,8 @@ export function bodyParsers(fastify: FastifyInstance): Record<'json' | 'form', (
       // A field given twice would be read as its last value, where another reader of the same
       // body (a gateway, a logger, the caller's own code) may take the first: refused everywhere,
       // the hot path's direct answers included, so no path reads such a body its own way.
-      if (err === null && membersIn(body) > keysIn(value)) return done(new BadInput('The request body names a field twice.'));
+      if (err === null && membersIn(body) > keysIn(value))
+        return done(new BadInput('The request body names a field twice.'));
       done(err, value);
     });
   };
@@ -69,7 +77,8 @@ export function bodyParsers(fastify: FastifyInstance): Record<'json' | 'form', (
     const fields: Record<string, string | string[]> = Object.create(null);
     for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
       // As in a JSON body: a field named __proto__ could replace the prototype of an object it is copied onto.
-      if (name === '__proto__' || name === 'constructor') return done(new BadInput(`The request body has a field named ${name}.`));
+      if (name === '__proto__' || name === 'constructor')
+        return done(new BadInput(`The request body has a field named ${name}.`));
       const before = fields[name];
       fields[name] = before === undefined ? value : ([] as string[]).concat(before, value);
     }
@@ -85,7 +94,8 @@ export function nestedDeeperThan(json: Uint8Array, max: number): boolean {
   for (let i = 0; i < json.length; i++) {
     const byte = json[i]!;
     if (inString) {
-      if (byte === 0x5c) i++; // backslash: the next byte is escaped
+      if (byte === 0x5c)
+        i++; // backslash: the next byte is escaped
       else if (byte === 0x22) inString = false;
     } else if (byte === 0x22) inString = true;
     else if (byte === 0x7b || byte === 0x5b) {

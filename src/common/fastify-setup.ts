@@ -1,5 +1,11 @@
-import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify';
-import type { Environment } from '../config/config';
+import {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyReply,
+  type FastifyRequest,
+  type HookHandlerDoneFunction,
+} from 'fastify';
+import type { AppConfig } from '../config/config';
 import { isAddress } from '../credentials/ip-allowlist';
 import { BadInput } from './errors';
 import { requestId } from './request-id';
@@ -17,7 +23,10 @@ declare module 'fastify' {
  * and the hot path's own (see HotPathRoutes), so that both log, name requests, trust
  * proxies, limit bodies and validate alike.
  */
-export function fastifyOptions(env: Pick<Environment, 'TRUSTED_PROXIES' | 'BODY_LIMIT_BYTES'>, logger: FastifyBaseLogger) {
+export function fastifyOptions(
+  env: Pick<AppConfig, 'TRUSTED_PROXIES' | 'BODY_LIMIT_BYTES'>,
+  logger: FastifyBaseLogger,
+) {
   return {
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
@@ -34,7 +43,10 @@ export function fastifyOptions(env: Pick<Environment, 'TRUSTED_PROXIES' | 'BODY_
 
 /** TRUSTED_PROXIES as Fastify's trustProxy: a list of addresses and CIDRs, or false. */
 export function trustedProxies(value: string): string[] | false {
-  const list = value.split(',').map((p) => p.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   return list.length > 0 ? list : false;
 }
 
@@ -44,7 +56,12 @@ export function trustedProxies(value: string): string[] | false {
  * it, and a promise each shows on the hot path.
  */
 export function answerHeaders(securityHeaders: ReadonlyArray<readonly [string, string]>) {
-  return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload: unknown) => void): void => {
+  return (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    done: (err: Error | null, payload: unknown) => void,
+  ): void => {
     void reply.header('X-Request-Id', request.id);
     if (reply.routeOptions.config?.securityHeaders !== false) {
       // A header the route set itself stays, as it did when helmet set these first.
@@ -58,7 +75,15 @@ export function answerHeaders(securityHeaders: ReadonlyArray<readonly [string, s
 export function accessLog(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   // The hot routes log at warn: build no line for them.
   if (!(request.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('info')) return done();
-  request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  request.log.info(
+    {
+      method: request.method,
+      url: request.url.split('?')[0],
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    },
+    'request',
+  );
   done();
 }
 
@@ -68,8 +93,16 @@ export function accessLog(request: FastifyRequest, reply: FastifyReply, done: Ho
  * recorded as an event's source_ip. The hot path's routes take such an address as none:
  * it is in no allowlist.
  */
-export function refuseForwardedNonAddress(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+export function refuseForwardedNonAddress(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
   const ip = request.ip as string | undefined;
   if (ip === undefined || request.routeOptions.config?.hotPath || isAddress(ip)) return done();
-  sendProblem(new BadInput('X-Forwarded-For: the client address a trusted proxy forwarded is not an IPv4 or IPv6 address.'), request, reply);
+  sendProblem(
+    new BadInput('X-Forwarded-For: the client address a trusted proxy forwarded is not an IPv4 or IPv6 address.'),
+    request,
+    reply,
+  );
 }

@@ -25,7 +25,10 @@ export function frameworkErrorHandler(securityHeaders: ReadonlyArray<[string, st
 }
 
 const CLIENT_ERRORS: Record<string, { code: ProblemCode; detail: string }> = {
-  HPE_HEADER_OVERFLOW: { code: 'request-header-fields-too-large', detail: 'The request headers are larger than the service accepts.' },
+  HPE_HEADER_OVERFLOW: {
+    code: 'request-header-fields-too-large',
+    detail: 'The request headers are larger than the service accepts.',
+  },
   ERR_HTTP_REQUEST_TIMEOUT: { code: 'request-timeout', detail: 'The request did not arrive in time.' },
 };
 
@@ -40,14 +43,24 @@ export function clientErrorHandler(logger: Logger, securityHeaders: ReadonlyArra
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const { status, headers, body } = parserRefusal(err.code, logger, securityHeaders);
     if (!socket.writable) return void socket.destroy(err);
-    const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+    const lines = [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    ];
     socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
   };
 }
 
 /** The problem answered for a request refused before any route: a status, its headers (Connection: close among them) and the JSON body. */
-function parserRefusal(errorCode: string | undefined, logger: Logger, securityHeaders: ReadonlyArray<[string, string]>) {
-  const { code, detail } = CLIENT_ERRORS[errorCode ?? ''] ?? { code: 'validation-failed' as const, detail: 'The request could not be read.' };
+function parserRefusal(
+  errorCode: string | undefined,
+  logger: Logger,
+  securityHeaders: ReadonlyArray<[string, string]>,
+) {
+  const { code, detail } = CLIENT_ERRORS[errorCode ?? ''] ?? {
+    code: 'validation-failed' as const,
+    detail: 'The request could not be read.',
+  };
   const { status, title } = PROBLEM_TYPES[code];
   const requestId = randomUUID();
   logger.debug({ request_id: requestId, code: errorCode, status }, 'request refused by the HTTP parser');

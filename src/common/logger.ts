@@ -12,13 +12,27 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     level,
     base: { service: 'keyhouse' },
     redact: {
-      paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'token', 'key', '*.token', '*.key', 'BOOTSTRAP_ROOT_KEY', 'KEY_HASH_SECRET'],
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-api-key"]',
+        'token',
+        'key',
+        '*.token',
+        '*.key',
+        'BOOTSTRAP_ROOT_KEY',
+        'KEY_HASH_SECRET',
+      ],
       censor: '[redacted]',
     },
     // The last line of defence: whatever a line holds (an error's message echoing its input, say), no key-shaped text leaves.
     hooks: { streamWrite: redactKeys },
     serializers: {
-      req: (req: { id: string; method: string; url: string; ip?: string }) => ({ id: req.id, method: req.method, url: redactKeys(req.url.split('?')[0]!), ip: req.ip }),
+      req: (req: { id: string; method: string; url: string; ip?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactKeys(req.url.split('?')[0]!),
+        ip: req.ip,
+      }),
     },
   };
   return destination ? pino(options, destination) : pino(options);

@@ -8,10 +8,16 @@ const DECIMAL = /^(0|[1-9][0-9]{0,8})$/;
 export class PageQueryDto {
   /** Items per page, 1 to 200. */
   @ApiPropertyOptional({ type: 'integer', default: 50 })
-  @IsOptional() @Transform(({ value }) => (typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value)) @IsInt() @Min(1) @Max(200)
+  @IsOptional()
+  @Transform(({ value }) => (typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value))
+  @IsInt()
+  @Min(1)
+  @Max(200)
   limit: number = 50;
 
   /** The `next_cursor` of the previous page. */
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
   cursor?: string;
 }

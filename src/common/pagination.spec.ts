@@ -4,7 +4,9 @@ import { CREATED_AT_AND_ID, CursorPart, CursorShape, decodeCursor, encodeCursor,
 
 const ANY: CursorShape = { at: () => true, id: () => true };
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const instant = fc.date({ min: new Date(0), max: new Date('9998-12-31T23:59:59.999Z'), noInvalidDate: true }).map((d) => d.toISOString());
+const instant = fc
+  .date({ min: new Date(0), max: new Date('9998-12-31T23:59:59.999Z'), noInvalidDate: true })
+  .map((d) => d.toISOString());
 
 describe('pagination', () => {
   it('should read back every cursor it writes', () => {
@@ -33,7 +35,10 @@ describe('pagination', () => {
     ['two strings that are no time and no id', 'WyJhIiwiYiJd'],
     ['an impossible date', base64url(['2026-02-30T00:00:00.000Z', '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11'])],
     ['a five-digit year', base64url(['+010000-01-01T00:00:00.000Z', '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11'])],
-    ['the year 0000, which PostgreSQL has no date for', base64url(['0000-01-01T00:00:00.000Z', '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11'])],
+    [
+      'the year 0000, which PostgreSQL has no date for',
+      base64url(['0000-01-01T00:00:00.000Z', '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11']),
+    ],
     ['a time before 1970', base64url(['1969-12-31T23:59:59.999Z', '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11'])],
     ['the year 9999', base64url(['9999-01-01T00:00:00.000Z', '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11'])],
     ['an id that is no UUID', base64url(['2026-01-01T00:00:00.000Z', '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a1'])],
@@ -53,7 +58,9 @@ describe('pagination', () => {
 
   it('should take as an event id only a positive bigint', () => {
     expect(['1', '42', '9223372036854775807'].map(CursorPart.bigint)).toEqual([true, true, true]);
-    expect(['0', '-1', '01', '1e5', '9223372036854775808', '99999999999999999999', ''].map(CursorPart.bigint)).toEqual(Array(7).fill(false));
+    expect(['0', '-1', '01', '1e5', '9223372036854775808', '99999999999999999999', ''].map(CursorPart.bigint)).toEqual(
+      Array(7).fill(false),
+    );
   });
 
   it('should fetch one row more than the page to know whether another page follows', () => {

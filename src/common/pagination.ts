@@ -33,7 +33,8 @@ const BIGINT_MAX = 9_223_372_036_854_775_807n;
  * a positive bigint, nothing.
  */
 export const CursorPart = {
-  instant: (part: string) => ISO_INSTANT.test(part) && parseTimestamp(part) !== null && new Date(part).toISOString() === part,
+  instant: (part: string) =>
+    ISO_INSTANT.test(part) && parseTimestamp(part) !== null && new Date(part).toISOString() === part,
   uuid: (part: string) => UUID.test(part),
   bigint: (part: string) => /^[1-9][0-9]{0,18}$/.test(part) && BigInt(part) <= BIGINT_MAX,
   empty: (part: string) => part === '',
@@ -60,7 +61,9 @@ export function decodeCursor(raw: string | undefined, shape: CursorShape): Curso
   } catch {
     // fall through to the error below
   }
-  throw new BadInput('The cursor is not one this service issued for this list.', { errors: [{ pointer: 'query/cursor', detail: 'cursor must be the next_cursor of a page of this list' }] });
+  throw new BadInput('The cursor is not one this service issued for this list.', {
+    errors: [{ pointer: 'query/cursor', detail: 'cursor must be the next_cursor of a page of this list' }],
+  });
 }
 
 /** Builds a page from `limit + 1` rows: the extra row only says there is more. */

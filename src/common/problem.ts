@@ -29,14 +29,31 @@ const CODE_BY_STATUS = new Map<number, ProblemCode>(
 );
 
 /** Error codes of the `pg` driver that mean "the database is not answering", not "your data is wrong". */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '57014', '08000', '08001', '08003', '08006']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  '57P01',
+  '57P02',
+  '57P03',
+  '57014',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
 
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof DatabaseUnavailable) return true;
-  const driverError = err instanceof QueryFailedError ? (err.driverError as { code?: string }) : (err as { code?: string });
+  const driverError =
+    err instanceof QueryFailedError ? (err.driverError as { code?: string }) : (err as { code?: string });
   if (driverError?.code && UNAVAILABLE_CODES.has(driverError.code)) return true;
   const message = err instanceof Error ? err.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Driver not Connected/i.test(message);
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Driver not Connected/i.test(
+    message,
+  );
 }
 
 /** Turns anything thrown into a problem; `internal` is true for the ones to log with their stack. */
@@ -60,7 +77,12 @@ export function toProblem(err: unknown, instance: string, requestId: string): { 
     const status = err.getStatus();
     const code = CODE_BY_STATUS.get(status);
     const response = err.getResponse();
-    const { message, statusCode: _s, error: _e, ...extensions } = typeof response === 'string' ? { message: response } : (response as Record<string, unknown>);
+    const {
+      message,
+      statusCode: _s,
+      error: _e,
+      ...extensions
+    } = typeof response === 'string' ? { message: response } : (response as Record<string, unknown>);
     const detail = String(message ?? err.message);
     if (code) return { problem: { ...base(code, detail), ...extensions }, internal: status >= 500 };
     return { problem: { ...base('internal-error', detail), status, title: err.name }, internal: status >= 500 };
@@ -71,7 +93,10 @@ export function toProblem(err: unknown, instance: string, requestId: string): { 
     const problem = base(code, clientErrorDetail(fastifyError));
     return { problem: { ...problem, status: fastifyError.statusCode }, internal: false };
   }
-  return { problem: base('internal-error', 'An unexpected error occurred; quote the request id when reporting it.'), internal: true };
+  return {
+    problem: base('internal-error', 'An unexpected error occurred; quote the request id when reporting it.'),
+    internal: true,
+  };
 }
 
 /** Fastify's own messages for client errors, minus anything echoing the request. */

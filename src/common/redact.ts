@@ -28,4 +28,3 @@ function scrub(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [redactKeys(k), scrub(v)]));
 }
-

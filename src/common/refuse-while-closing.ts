@@ -29,7 +29,10 @@ export function refuseWhileClosing(fastify: FastifyInstance): void {
     const server = fastify.server;
     if (!server.listening) return done();
     const deadline = Date.now() + CLOSE_LINGER_MS;
-    const wait = () => server.getConnections((err, open) => (err || open === 0 || Date.now() >= deadline ? done() : void setTimeout(wait, 20)));
+    const wait = () =>
+      server.getConnections((err, open) =>
+        err || open === 0 || Date.now() >= deadline ? done() : void setTimeout(wait, 20),
+      );
     wait();
   });
   fastify.addHook('onRequest', (request, reply, done) => {

@@ -3,11 +3,37 @@ import fc from 'fast-check';
 import { requestId } from './request-id';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const withId = (value: string | string[] | undefined) => ({ headers: { 'x-request-id': value } }) as unknown as IncomingMessage;
+const withId = (value: string | string[] | undefined) =>
+  ({ headers: { 'x-request-id': value } }) as unknown as IncomingMessage;
 
 /** Ids no log line, audit event or header should carry as sent: control characters, line breaks, non-ASCII, spaces, quotes, too long. */
 const hostile = fc.oneof(
-  fc.tuple(fc.string({ maxLength: 20 }), fc.constantFrom('\n', '\r\n', '\u0000', '\u001b[31m', '\t', ' ', '"', "'", '<', '\\', '/', '%', '\u2028', '\u202e', 'é', '🔑', '\ud800', ','), fc.string({ maxLength: 20 })).map(([a, bad, b]) => a + bad + b),
+  fc
+    .tuple(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom(
+        '\n',
+        '\r\n',
+        '\u0000',
+        '\u001b[31m',
+        '\t',
+        ' ',
+        '"',
+        "'",
+        '<',
+        '\\',
+        '/',
+        '%',
+        '\u2028',
+        '\u202e',
+        'é',
+        '🔑',
+        '\ud800',
+        ',',
+      ),
+      fc.string({ maxLength: 20 }),
+    )
+    .map(([a, bad, b]) => a + bad + b),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 60 }).filter((s) => !/^[A-Za-z0-9._:-]+$/.test(s)),
   fc.integer({ min: 129, max: 20_000 }).map((n) => 'a'.repeat(n)),
   fc.constant(''),

@@ -23,5 +23,9 @@ export async function helmetHeaders(options: FastifyHelmetOptions): Promise<Reco
   probe.get('/', (_request, reply) => reply.code(204).send());
   const response = await probe.inject('/');
   await probe.close();
-  return Object.fromEntries(Object.entries(response.headers).filter(([name]) => !NOT_HELMETS.has(name)).map(([name, value]) => [name, String(value)]));
+  return Object.fromEntries(
+    Object.entries(response.headers)
+      .filter(([name]) => !NOT_HELMETS.has(name))
+      .map(([name, value]) => [name, String(value)]),
+  );
 }

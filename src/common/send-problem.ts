@@ -16,10 +16,16 @@ export function sendProblem(err: unknown, request: FastifyRequest, reply: Fastif
  * content type; logged as it deserves: an unexpected error with its stack, a failing
  * database as a warning, anything else not at all.
  */
-export function problemAnswer(err: unknown, url: string, requestId: string, log: FastifyBaseLogger): { problem: Problem; headers: Record<string, string> } {
+export function problemAnswer(
+  err: unknown,
+  url: string,
+  requestId: string,
+  log: FastifyBaseLogger,
+): { problem: Problem; headers: Record<string, string> } {
   const { problem, internal } = toProblem(err, redactKeys(url.split('?')[0] ?? '/'), requestId);
   // A field name is what the caller typed, and the validator's message repeats it: a key sent as one is not sent back.
-  for (const error of problem.errors ?? []) Object.assign(error, { pointer: redactKeys(error.pointer), detail: redactKeys(error.detail) });
+  for (const error of problem.errors ?? [])
+    Object.assign(error, { pointer: redactKeys(error.pointer), detail: redactKeys(error.detail) });
   if (internal) log.error({ err }, 'unhandled error');
   // A 503 is also how a stopping instance refuses calls: only a failing database is worth a warning.
   else if (isDatabaseUnavailable(err)) log.warn({ err: { message: (err as Error)?.message } }, 'database unavailable');

@@ -29,7 +29,10 @@ class AdminValidationPipe extends ValidationPipe {
       const dropped = droppedKeys(value);
       if (dropped.length > 0) {
         throw new BadInput(`The request has ${dropped.length} invalid field${dropped.length === 1 ? '' : 's'}.`, {
-          errors: dropped.map((pointer) => ({ pointer, detail: `${pointer.split('/').pop()} is not a field this API takes` })),
+          errors: dropped.map((pointer) => ({
+            pointer,
+            detail: `${pointer.split('/').pop()} is not a field this API takes`,
+          })),
         });
       }
     }
@@ -47,7 +50,9 @@ export function createValidationPipe(): ValidationPipe {
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => {
       const fields = flatten(errors, '');
-      return new BadInput(`The request has ${fields.length} invalid field${fields.length === 1 ? '' : 's'}.`, { errors: fields });
+      return new BadInput(`The request has ${fields.length} invalid field${fields.length === 1 ? '' : 's'}.`, {
+        errors: fields,
+      });
     },
   });
 }

@@ -31,7 +31,9 @@ function storable(value: unknown): boolean {
   if (typeof value === 'string') return isStorableText(value);
   if (typeof value === 'number') return Number.isFinite(value);
   if (value === null || typeof value !== 'object') return true;
-  return Object.entries(value as Record<string, unknown>).every(([key, child]) => isStorableText(key) && storable(child));
+  return Object.entries(value as Record<string, unknown>).every(
+    ([key, child]) => isStorableText(key) && storable(child),
+  );
 }
 
 /** In a `u` regex a surrogate pair is one code point: only a lone surrogate is `Cs`. */
@@ -55,7 +57,11 @@ export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
       validator: {
         validate(value: unknown): boolean {
           if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-          return Buffer.byteLength(JSON.stringify(value), 'utf8') <= METADATA_MAX_BYTES && depth(value) <= METADATA_MAX_DEPTH && storable(value);
+          return (
+            Buffer.byteLength(JSON.stringify(value), 'utf8') <= METADATA_MAX_BYTES &&
+            depth(value) <= METADATA_MAX_DEPTH &&
+            storable(value)
+          );
         },
       },
     });
@@ -76,7 +82,8 @@ export const PRINTABLE = /^[^\p{Cc}\p{Cs}]*$/u;
 export const IsOmittable = () => ValidateIf((_, value) => value !== undefined);
 
 /** RFC 3339 date-time with its offset: "2027-01-01T00:00:00Z", never a bare date or local time. */
-export const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+export const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
 /**
  * The instants the admin API takes, as milliseconds since the epoch: from
@@ -99,7 +106,18 @@ export function parseTimestamp(text: unknown): number | null {
   if (!m) return null;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const [oh, om] = [Number(m[9] ?? 0), Number(m[10] ?? 0)];
-  if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23 || mi > 59 || s > 59 || oh > 23 || om > 59) return null;
+  if (
+    mo < 1 ||
+    mo > 12 ||
+    d < 1 ||
+    d > new Date(Date.UTC(y, mo, 0)).getUTCDate() ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59 ||
+    oh > 23 ||
+    om > 59
+  )
+    return null;
   // Date.UTC reads years 0 to 99 as 1900 to 1999: the year is checked as written too.
   const local = Date.UTC(y, mo - 1, d, h, mi, s, Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3)));
   const at = local - (m[8] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
@@ -115,7 +133,9 @@ export const IsTimestamp = () =>
         name: 'isTimestamp',
         target: target.constructor,
         propertyName: propertyKey as string,
-        options: { message: `$property must be an RFC 3339 date-time with a time zone, such as 2027-01-01T00:00:00Z, from ${TIMESTAMP_RANGE}` },
+        options: {
+          message: `$property must be an RFC 3339 date-time with a time zone, such as 2027-01-01T00:00:00Z, from ${TIMESTAMP_RANGE}`,
+        },
         validator: { validate: (value: unknown) => parseTimestamp(value) !== null },
       }),
   );
@@ -131,7 +151,10 @@ export const IsScopeList = () =>
     ArrayUnique(),
     IsString({ each: true }),
     MaxLength(128, { each: true }),
-    Matches(SCOPE_NAME_PATTERN, { each: true, message: 'each value in $property must be a scope name such as orders:read' }),
+    Matches(SCOPE_NAME_PATTERN, {
+      each: true,
+      message: 'each value in $property must be a scope name such as orders:read',
+    }),
   );
 
 /**

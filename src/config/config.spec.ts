@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { generateKey } from '../credentials/key-format';
-import { InvalidConfiguration, loadEnvironment } from './config';
+import { InvalidConfiguration, loadConfig } from './config';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_!@#$%';
 const pick = () => ALPHABET[randomInt(ALPHABET.length)]!;
@@ -14,7 +14,9 @@ const lowEntropy: Record<string, () => string> = {
   'a run of consecutive characters': () => {
     const step = [1, -1, 2][randomInt(3)]!;
     const start = step > 0 ? 33 + randomInt(20) : 126 - randomInt(20);
-    return Array.from({ length: 32 + randomInt(10) }, (_, i) => String.fromCharCode(start + ((i * step) % 40))).join('');
+    return Array.from({ length: 32 + randomInt(10) }, (_, i) => String.fromCharCode(start + ((i * step) % 40))).join(
+      '',
+    );
   },
   'one character with a few others sprinkled in': () => {
     const chars = [...repeatTo(pick(), length())];
@@ -22,7 +24,8 @@ const lowEntropy: Record<string, () => string> = {
     return chars.join('');
   },
   // At most one bit a character: 64 characters of it are 64 bits, short of the rule.
-  'two characters at random, up to 64 of them': () => Array.from({ length: 32 + randomInt(33) }, () => 'ab'[randomInt(2)]).join(''),
+  'two characters at random, up to 64 of them': () =>
+    Array.from({ length: 32 + randomInt(33) }, () => 'ab'[randomInt(2)]).join(''),
 };
 
 /** What operators generate: each must pass every time. */
@@ -35,9 +38,9 @@ const random: Record<string, () => string> = {
   '32 random letters and digits': () => Array.from({ length: 32 }, () => ALPHABET[randomInt(62)]).join(''),
 };
 
-const load = (secret: string) => loadEnvironment({ KEY_HASH_SECRET: secret, DATA_DIR: 'memory://' });
+const load = (secret: string) => loadConfig({ KEY_HASH_SECRET: secret, DATA_DIR: 'memory://' });
 
-describe(loadEnvironment.name, () => {
+describe(loadConfig.name, () => {
   it.each(Object.entries(lowEntropy))('should refuse a KEY_HASH_SECRET of %s, naming the variable', (_, generate) => {
     for (let i = 0; i < 300; i++) {
       const secret = generate();
@@ -48,7 +51,10 @@ describe(loadEnvironment.name, () => {
       } catch (err) {
         error = err;
       }
-      expect({ secret, error: error instanceof InvalidConfiguration ? 'refused' : 'accepted' }).toEqual({ secret, error: 'refused' });
+      expect({ secret, error: error instanceof InvalidConfiguration ? 'refused' : 'accepted' }).toEqual({
+        secret,
+        error: 'refused',
+      });
       expect((error as Error).message).toContain('KEY_HASH_SECRET is not random enough');
       expect((error as Error).message).not.toContain(secret);
     }

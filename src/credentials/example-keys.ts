@@ -1,4 +1,4 @@
-import type { Environment } from './key-format';
+import type { KeyEnvironment } from './key-format';
 
 /**
  * The keys that documentation shows (OpenAPI examples, README): well formed, with a
@@ -6,7 +6,7 @@ import type { Environment } from './key-format';
  * in zeros, so nobody mistakes them for secrets. Because they are published, the
  * verifier refuses them and BOOTSTRAP_ROOT_KEY may not be one of them.
  */
-export const EXAMPLE_KEYS: Readonly<Record<Environment, string>> = {
+export const EXAMPLE_KEYS: Readonly<Record<KeyEnvironment, string>> = {
   live: 'sk_live_000000000000000000EXAMPLE0000000000000000004GGV2H',
   test: 'sk_test_000000000000000000EXAMPLE0000000000000000004QVt05',
 };

@@ -38,7 +38,9 @@ export function isAddress(text: string): boolean {
 /** The address as it is compared: an IPv4-mapped IPv6 address as its IPv4 address; null when not canonical. */
 export function comparableAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   const address = parseAddress(text);
-  return address !== null && address.kind() === 'ipv6' && isMapped(address as ipaddr.IPv6) ? (address as ipaddr.IPv6).toIPv4Address() : address;
+  return address !== null && address.kind() === 'ipv6' && isMapped(address as ipaddr.IPv6)
+    ? (address as ipaddr.IPv6).toIPv4Address()
+    : address;
 }
 
 function isMapped(address: ipaddr.IPv6): boolean {
@@ -64,7 +66,8 @@ export function parseRange(cidr: string): IpRange {
     if (!PREFIX_LENGTH.test(prefix) || Number(prefix) > max) throw new Error(`not a prefix length: ${prefix}`);
     bits = Number(prefix);
   }
-  if (address.kind() === 'ipv6' && isMapped(address as ipaddr.IPv6) && bits >= 96) return [(address as ipaddr.IPv6).toIPv4Address(), bits - 96];
+  if (address.kind() === 'ipv6' && isMapped(address as ipaddr.IPv6) && bits >= 96)
+    return [(address as ipaddr.IPv6).toIPv4Address(), bits - 96];
   return [address, bits];
 }
 
@@ -80,9 +83,10 @@ export function isValidRange(cidr: string): boolean {
 /** The canonical text of a range, as stored: network address and prefix length. */
 export function normalizeRange(cidr: string): string {
   const [address, bits] = parseRange(cidr);
-  const network = address.kind() === 'ipv4'
-    ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${bits}`)
-    : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${bits}`);
+  const network =
+    address.kind() === 'ipv4'
+      ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${bits}`)
+      : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${bits}`);
   return `${network.toString()}/${bits}`;
 }
 

@@ -1,4 +1,4 @@
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { KeyCache } from './key-cache';
 import type { KeyRecord } from './key-record';
 
@@ -7,7 +7,7 @@ const record = { keyId: 'k' } as KeyRecord;
 describe('KeyCache', () => {
   const caches: KeyCache[] = [];
   const make = () => {
-    const cache = new KeyCache(Object.assign(new Environment(), { CACHE_TTL_MS: 60_000 }));
+    const cache = new KeyCache(Object.assign(new AppConfig(), { CACHE_TTL_MS: 60_000 }));
     caches.push(cache);
     return cache;
   };
@@ -55,7 +55,7 @@ describe('KeyCache', () => {
   });
 
   it('should let go of expired entries without their keys being asked for again', async () => {
-    const cache = new KeyCache(Object.assign(new Environment(), { CACHE_TTL_MS: 50, CACHE_NEGATIVE_TTL_MS: 50 }));
+    const cache = new KeyCache(Object.assign(new AppConfig(), { CACHE_TTL_MS: 50, CACHE_NEGATIVE_TTL_MS: 50 }));
     try {
       for (let i = 0; i < 100; i++) cache.set(`digest-${i}`, i % 2 ? record : null, cache.begin());
       expect(cache.size).toBe(100);

@@ -1,6 +1,6 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import type { KeyRecord } from './key-record';
 
 /** Past this many keys changed since the last broad invalidation, a change to one counts as a change to all. */
@@ -41,7 +41,7 @@ export class KeyCache implements OnModuleDestroy {
   private readonly digestAt = new Map<string, number>();
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
 
-  constructor(env: Environment) {
+  constructor(env: AppConfig) {
     this.negativeTtl = env.CACHE_NEGATIVE_TTL_MS;
     this.entries =
       env.CACHE_TTL_MS > 0 && env.CACHE_MAX_ENTRIES > 0

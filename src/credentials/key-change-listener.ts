@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { SerializedPGlitePool } from '../database/pglite-pool';
 import { KeyCache } from './key-cache';
 
@@ -40,7 +40,7 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly cache: KeyCache,
-    private readonly env: Environment,
+    private readonly env: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -117,7 +117,8 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
 
   private onLost(client: Client, err?: Error): void {
     if (this.stopped || (this.client !== null && this.client !== client)) return;
-    if (this.connected) this.logger.warn(`change notifications lost (${err?.message ?? 'connection ended'}); reconnecting`);
+    if (this.connected)
+      this.logger.warn(`change notifications lost (${err?.message ?? 'connection ended'}); reconnecting`);
     this.client = null;
     this.connected = false;
     this.stopHeartbeat();

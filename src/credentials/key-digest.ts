@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 
 /**
  * Keys are stored as HMAC-SHA-256 under a server-side secret: one fast, indexable
@@ -14,7 +14,7 @@ import { Environment } from '../config/config';
 export class KeyDigest {
   private readonly secret: Buffer;
 
-  constructor(env: Environment) {
+  constructor(env: AppConfig) {
     this.secret = Buffer.from(env.KEY_HASH_SECRET ?? embeddedSecret(env.DATA_DIR), 'utf8');
   }
 

@@ -70,10 +70,13 @@ describe('key format', () => {
     );
   });
 
-  it.each(['sk_prod_', 'pk_live_', 'SK_LIVE_', 'sk-live_', 'sklive__', 'xx_test_'])('should reject the prefix %s', (prefix) => {
-    const key = generateKey('live');
-    expect(parseKey(prefix + key.slice(8))).toBeNull();
-  });
+  it.each(['sk_prod_', 'pk_live_', 'SK_LIVE_', 'sk-live_', 'sklive__', 'xx_test_'])(
+    'should reject the prefix %s',
+    (prefix) => {
+      const key = generateKey('live');
+      expect(parseKey(prefix + key.slice(8))).toBeNull();
+    },
+  );
 
   it('should reject a live body under the test prefix: the checksum covers the prefix', () => {
     const key = generateKey('live');

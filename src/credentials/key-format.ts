@@ -10,7 +10,7 @@ import baseX from 'base-x';
  * real key from a typo offline, and a malformed key never reaches the database.
  */
 export const ENVIRONMENTS = ['live', 'test'] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
+export type KeyEnvironment = (typeof ENVIRONMENTS)[number];
 
 const BASE62_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const base62 = baseX(BASE62_ALPHABET);
@@ -22,12 +22,12 @@ export const KEY_LENGTH = PREFIX_LENGTH + BODY_LENGTH + CHECKSUM_LENGTH;
 const KEY_PATTERN = /^sk_(live|test)_([0-9A-Za-z]{49})$/;
 
 export interface ParsedKey {
-  environment: Environment;
+  environment: KeyEnvironment;
   /** The whole key as given, known to be well formed. */
   key: string;
 }
 
-export function generateKey(environment: Environment): string {
+export function generateKey(environment: KeyEnvironment): string {
   const body = base62.encode(randomBytes(RANDOM_BYTES)).padStart(BODY_LENGTH, '0');
   const unsigned = `sk_${environment}_${body}`;
   return unsigned + checksum(unsigned);

@@ -1,5 +1,5 @@
 import { type IpRange, parseRange } from './ip-allowlist';
-import type { Environment } from './key-format';
+import type { KeyEnvironment } from './key-format';
 
 /** What the hot path knows about a key: one row of the verifier's query, never the secret. */
 export interface KeyRecord {
@@ -7,7 +7,7 @@ export interface KeyRecord {
   clientId: string;
   clientActive: boolean;
   isSystemClient: boolean;
-  environment: Environment;
+  environment: KeyEnvironment;
   name: string;
   scopes: string[];
   createdAt: number;
@@ -37,7 +37,7 @@ export interface KeyRow {
   client_id: string;
   client_status: string;
   is_system: boolean;
-  environment: Environment;
+  environment: KeyEnvironment;
   name: string;
   scopes: string[] | null;
   created_at: Date | string;
@@ -59,8 +59,10 @@ export const KEY_RECORD_SQL = `
     FROM api_keys k JOIN clients c ON c.id = k.client_id
    WHERE k.digest = $1`;
 
-const millis = (v: Date | string | null): number | null => (v === null ? null : v instanceof Date ? v.getTime() : new Date(v).getTime());
-const earliest = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
+const millis = (v: Date | string | null): number | null =>
+  v === null ? null : v instanceof Date ? v.getTime() : new Date(v).getTime();
+const earliest = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.min(a, b);
 
 /**
  * The record of one row, built as one object literal: every record has the same shape,

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { DataSource } from 'typeorm';
 import { DatabaseUnavailable } from '../common/errors';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { KeyCache } from './key-cache';
 import { KeyDigest } from './key-digest';
 import type { KeyRow } from './key-record';
@@ -32,8 +32,8 @@ function keyRow(): KeyRow {
 }
 
 /** A verifier over a fake pool whose queries wait until the test answers them. */
-function setUp(overrides: Partial<Environment> = {}) {
-  const env = Object.assign(new Environment(), { KEY_HASH_SECRET: 'x'.repeat(40), DATA_DIR: 'memory://' }, overrides);
+function setUp(overrides: Partial<AppConfig> = {}) {
+  const env = Object.assign(new AppConfig(), { KEY_HASH_SECRET: 'x'.repeat(40), DATA_DIR: 'memory://' }, overrides);
   const waiting: { resolve: (rows: KeyRow[]) => void; reject: (err: Error) => void }[] = [];
   const query = jest.fn(
     () =>

@@ -7,7 +7,7 @@ import { isExampleKey } from './example-keys';
 import { addressAllowed } from './ip-allowlist';
 import { KeyCache } from './key-cache';
 import { KeyDigest } from './key-digest';
-import { parseKey, type Environment } from './key-format';
+import { parseKey, type KeyEnvironment } from './key-format';
 import { KEY_RECORD_SQL, KeyRecord, keyRecordFromRow, type KeyRow } from './key-record';
 import { coversAll } from './scope-match';
 
@@ -26,13 +26,12 @@ export type InactiveReason =
 
 export interface Requirements {
   scopes?: readonly string[];
-  environment?: Environment;
+  environment?: KeyEnvironment;
   clientIp?: string;
 }
 
 export type Verdict =
-  | { active: true; record: KeyRecord }
-  | { active: false; reason: InactiveReason; record?: KeyRecord };
+  { active: true; record: KeyRecord } | { active: false; reason: InactiveReason; record?: KeyRecord };
 
 /**
  * The one verification path: format and checksum, digest, cached lookup, and the
@@ -136,7 +135,11 @@ export class KeyVerifier {
   private query(digest: string, startedAt: number): Promise<KeyRecord | null> {
     let rows: Promise<{ rows: KeyRow[] }>;
     try {
-      rows = rawPool(this.dataSource).query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] });
+      rows = rawPool(this.dataSource).query<KeyRow>({
+        name: 'keyhouse_verify',
+        text: KEY_RECORD_SQL,
+        values: [digest],
+      });
     } catch (err) {
       return Promise.reject(new DatabaseUnavailable(err));
     }
@@ -172,7 +175,9 @@ function check(key: KeyRecord, required: Requirements, now: number): InactiveRea
   if (key.goodUntil !== null && key.goodUntil <= now) return 'expired';
   if (!key.clientActive) return 'client_suspended';
   if (required.environment && required.environment !== key.environment) return 'environment_mismatch';
-  if (required.scopes && required.scopes.length > 0 && !coversAll(key.scopes, required.scopes)) return 'insufficient_scope';
-  if (key.ipRanges.length > 0 && !(required.clientIp && addressAllowed(required.clientIp, key.ipRanges))) return 'ip_not_allowed';
+  if (required.scopes && required.scopes.length > 0 && !coversAll(key.scopes, required.scopes))
+    return 'insufficient_scope';
+  if (key.ipRanges.length > 0 && !(required.clientIp && addressAllowed(required.clientIp, key.ipRanges)))
+    return 'ip_not_allowed';
   return null;
 }

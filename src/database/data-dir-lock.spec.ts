@@ -40,8 +40,14 @@ describe(lockDataDir.name, () => {
 
   it.each([
     ['a process that has exited', () => ({ pid: 2 ** 22 + 17, started: '1', host: hostname() })],
-    ['a live process started after the holder (a reused pid)', () => ({ pid: process.ppid, started: '1', host: hostname() })],
-    ['this process, which does not hold it (a database closed without releasing)', () => ({ pid: process.pid, started: '1', host: hostname() })],
+    [
+      'a live process started after the holder (a reused pid)',
+      () => ({ pid: process.ppid, started: '1', host: hostname() }),
+    ],
+    [
+      'this process, which does not hold it (a database closed without releasing)',
+      () => ({ pid: process.pid, started: '1', host: hostname() }),
+    ],
     ['nothing readable', () => 'half a lo'],
   ])('should take over a stale lock naming %s', (_, holder) => {
     const content = holder();

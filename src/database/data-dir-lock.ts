@@ -43,8 +43,13 @@ export interface DataDirLock {
 export function lockDataDir(folder: string): DataDirLock {
   const dir = resolve(folder);
   const file = join(dir, 'keyhouse.lock');
-  if (held.has(file)) throw new DataDirInUse(dir, { pid: process.pid, started: startTimeOf(process.pid), host: hostname() });
-  const mine = JSON.stringify({ pid: process.pid, started: startTimeOf(process.pid), host: hostname() } satisfies Holder);
+  if (held.has(file))
+    throw new DataDirInUse(dir, { pid: process.pid, started: startTimeOf(process.pid), host: hostname() });
+  const mine = JSON.stringify({
+    pid: process.pid,
+    started: startTimeOf(process.pid),
+    host: hostname(),
+  } satisfies Holder);
   const aside = `${file}.${process.pid}`;
   writeFileSync(aside, `${mine}\n`, { mode: 0o600 });
   try {
@@ -117,7 +122,11 @@ function readHolder(file: string): Holder | 'gone' {
   try {
     const parsed = JSON.parse(text) as Partial<Holder>;
     if (Number.isSafeInteger(parsed.pid) && parsed.pid! > 0 && typeof parsed.host === 'string') {
-      return { pid: parsed.pid!, started: typeof parsed.started === 'string' ? parsed.started : null, host: parsed.host };
+      return {
+        pid: parsed.pid!,
+        started: typeof parsed.started === 'string' ? parsed.started : null,
+        host: parsed.host,
+      };
     }
   } catch {
     // not a lock this code wrote

@@ -4,7 +4,7 @@ import { PGlite, types } from '@electric-sql/pglite';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import type { Logger as Pino } from 'pino';
 import { createLogger } from '../common/logger';
-import type { Environment } from '../config/config';
+import type { AppConfig } from '../config/config';
 import { DatabaseLogger } from './database-logger';
 import { guardedPg } from './guarded-pg-pool';
 import { lockDataDir } from './data-dir-lock';
@@ -15,7 +15,7 @@ import { PrivateNodeFS } from './private-node-fs';
 export const MIGRATIONS_GLOB = join(__dirname, '..', '..', 'migrations', '*.{js,ts}');
 
 /** Where the embedded database keeps its files inside DATA_DIR. */
-export function embeddedDatabaseDir(env: Pick<Environment, 'DATA_DIR'>): string {
+export function embeddedDatabaseDir(env: Pick<AppConfig, 'DATA_DIR'>): string {
   return resolve(env.DATA_DIR, 'pglite');
 }
 
@@ -25,7 +25,7 @@ export function embeddedDatabaseDir(env: Pick<Environment, 'DATA_DIR'>): string 
  * exits, and kept private to its user: the folder 0700 and every file 0600 (see
  * PrivateNodeFS), old installs' modes tightened on start.
  */
-export async function openEmbeddedDatabase(env: Pick<Environment, 'DATA_DIR'>): Promise<PGlite> {
+export async function openEmbeddedDatabase(env: Pick<AppConfig, 'DATA_DIR'>): Promise<PGlite> {
   const options = {
     // PGlite sends JS booleans as 't'/'f' text; PostgreSQL's parser wants the keywords.
     serializers: { [types.BOOL]: (v: unknown) => (v === true ? 'true' : v === false ? 'false' : String(v)) },
@@ -63,7 +63,7 @@ function makePrivate(path: string, deep: boolean): void {
 /** A statement slower than this is logged (without its parameters). */
 const SLOW_QUERY_MS = 1000;
 
-type Env = Pick<Environment, 'DATABASE_URL' | 'DB_POOL_SIZE' | 'DB_STATEMENT_TIMEOUT_MS'>;
+type Env = Pick<AppConfig, 'DATABASE_URL' | 'DB_POOL_SIZE' | 'DB_STATEMENT_TIMEOUT_MS'>;
 
 /** TypeORM options for PostgreSQL (DATABASE_URL) or for an open embedded database; TypeORM's messages go to `logger`. */
 export function dataSourceOptions(env: Env, pglite?: PGlite, logger: Pino = createLogger('warn')): DataSourceOptions {
@@ -106,7 +106,7 @@ export function dataSourceOptions(env: Env, pglite?: PGlite, logger: Pino = crea
 }
 
 /** A data source for the environment, opening the embedded database when DATABASE_URL is unset. */
-export async function createDataSource(env: Env & Pick<Environment, 'DATA_DIR'>): Promise<DataSource> {
+export async function createDataSource(env: Env & Pick<AppConfig, 'DATA_DIR'>): Promise<DataSource> {
   const pglite = env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env);
   return new DataSource(dataSourceOptions(env, pglite));
 }

@@ -16,7 +16,8 @@ export class DatabaseLogger implements Logger {
   }
 
   logQueryError(error: string | Error, query: string, parameters?: unknown[] | object): void {
-    const { message, code } = typeof error === 'string' ? { message: error, code: undefined } : (error as Error & { code?: string });
+    const { message, code } =
+      typeof error === 'string' ? { message: error, code: undefined } : (error as Error & { code?: string });
     this.logger.warn({ query, error: withoutParameters(message, parameters), code }, 'query failed');
   }
 
@@ -43,7 +44,12 @@ function withoutParameters(message: string, parameters?: unknown[] | object): st
   const values = Array.isArray(parameters) ? parameters : parameters ? Object.values(parameters) : [];
   let text = message;
   for (const value of values.flat()) {
-    const shown = value instanceof Date ? '' : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value ?? '');
+    const shown =
+      value instanceof Date
+        ? ''
+        : typeof value === 'object' && value !== null
+          ? JSON.stringify(value)
+          : String(value ?? '');
     if (shown.length >= 4) text = text.split(shown).join('[parameter]');
   }
   return text;

@@ -64,7 +64,11 @@ export class SerializedPGlitePool extends EventEmitter {
         release();
       }
     });
-    if (callback) closing.then(() => callback(null), (err: Error) => callback(err));
+    if (callback)
+      closing.then(
+        () => callback(null),
+        (err: Error) => callback(err),
+      );
     return closing;
   }
 
@@ -109,7 +113,10 @@ async function runQuery(
   const params = typeof config === 'string' ? (Array.isArray(values) ? values : undefined) : config.values;
   const done = typeof values === 'function' ? values : callback;
   try {
-    const result = params && params.length > 0 ? await pglite.query<Record<string, unknown>>(text, params) : lastOf(await pglite.exec(text));
+    const result =
+      params && params.length > 0
+        ? await pglite.query<Record<string, unknown>>(text, params)
+        : lastOf(await pglite.exec(text));
     const shaped = shape(text, result);
     done?.(null, shaped);
     return shaped;

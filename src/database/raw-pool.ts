@@ -2,7 +2,11 @@ import { DataSource } from 'typeorm';
 
 /** The minimal `pg.Pool` surface shared by `pg` and the embedded pool. */
 export interface RawPool {
-  query<R = Record<string, unknown>>(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: R[]; rowCount: number | null }>;
+  query<R = Record<string, unknown>>(config: {
+    text: string;
+    values?: unknown[];
+    name?: string;
+  }): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
 /**

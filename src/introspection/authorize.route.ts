@@ -24,13 +24,25 @@ const REALM = 'Bearer realm="keyhouse"';
  * through TRUSTED_PROXIES (Fastify's trustProxy sets request.ip). Answers never carry
  * a body: 204 (or 200) with the key's identity in headers, else 401, 403, 429 or 503.
  */
-export function authorizeRoutes(deps: { check: KeyCheck; gate: DrainGate; failures: AuthFailureThrottle; logLevel: LogLevel }): RouteOptions[] {
+export function authorizeRoutes(deps: {
+  check: KeyCheck;
+  gate: DrainGate;
+  failures: AuthFailureThrottle;
+  logLevel: LogLevel;
+}): RouteOptions[] {
   const { check, gate, failures } = deps;
   const closed = (_request: FastifyRequest, reply: FastifyReply) => send(reply, CLOSING);
   // Not async: a cached key is answered without a promise per step (see KeyCheck.checkNow).
-  const handler = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => gate.pass(closed, authorize, request, reply);
+  const handler = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> =>
+    gate.pass(closed, authorize, request, reply);
   const authorize = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => {
-    const answer = authorizeAnswer(check, failures, request.headers, request.ip, request.query as Record<string, unknown>);
+    const answer = authorizeAnswer(
+      check,
+      failures,
+      request.headers,
+      request.ip,
+      request.query as Record<string, unknown>,
+    );
     if (answer instanceof Promise) return answer.then((a) => send(reply, a));
     return send(reply, answer);
   };
@@ -84,20 +96,36 @@ export function authorizeAnswer(
 
 // Header objects are built as literals and filled in, not spread: a spread copy per call is
 // kept alive by V8 long enough to reach the old generation, which then grows between collections.
-function answerTo(failures: AuthFailureThrottle, headers: IncomingHttpHeaders, ip: string, token: string | null, decision: Decision): BodilessAnswer | Promise<BodilessAnswer> {
+function answerTo(
+  failures: AuthFailureThrottle,
+  headers: IncomingHttpHeaders,
+  ip: string,
+  token: string | null,
+  decision: Decision,
+): BodilessAnswer | Promise<BodilessAnswer> {
   if (decision.active) {
     const { key } = decision;
-    const identity: Record<string, string> = { 'x-client-id': key.clientId, 'x-key-id': key.keyId, 'x-scopes': key.scopes.join(' ') };
+    const identity: Record<string, string> = {
+      'x-client-id': key.clientId,
+      'x-key-id': key.keyId,
+      'x-scopes': key.scopes.join(' '),
+    };
     if (decision.rate) addRateLimit(identity, decision.rate);
     return { status: headers[SUCCESS_STATUS_HEADER] === '200' ? 200 : 204, headers: identity };
   }
   const status = REASONS[decision.reason].authorize;
   // A key that is not good counts against the address; too many, and it gets a 429 instead of a 401.
-  if (status === 401 && token) return failures.failed('authorize', ip).then((wait) => refusal(token, decision, status, wait));
+  if (status === 401 && token)
+    return failures.failed('authorize', ip).then((wait) => refusal(token, decision, status, wait));
   return refusal(token, decision, status, null);
 }
 
-function refusal(token: string | null, decision: Decision & { active: false }, status: 401 | 403 | 429, wait: number | null): BodilessAnswer {
+function refusal(
+  token: string | null,
+  decision: Decision & { active: false },
+  status: 401 | 403 | 429,
+  wait: number | null,
+): BodilessAnswer {
   const headers: Record<string, string> = {};
   if (decision.rate) addRateLimit(headers, decision.rate);
   if (wait !== null) {
@@ -140,7 +168,10 @@ export function bodilessError(err: unknown, log: FastifyBaseLogger): BodilessAns
 function requiredScopes(headers: IncomingHttpHeaders, query: Record<string, unknown>): string[] {
   const header = headers['x-required-scopes'];
   if (query.scope === undefined) return typeof header === 'string' ? scopeList(header) : [];
-  return [header, query.scope].flat().filter((v): v is string => typeof v === 'string').flatMap((v) => scopeList(v));
+  return [header, query.scope]
+    .flat()
+    .filter((v): v is string => typeof v === 'string')
+    .flatMap((v) => scopeList(v));
 }
 
 /** Named by no key: what two different environments asked for at once require. */
@@ -154,7 +185,8 @@ export const CONFLICTING_ENVIRONMENTS = 'conflicting';
  */
 export function requiredEnvironment(header: string | string[] | undefined, query: unknown): string | undefined {
   // The common call: one header, or none, and no query.
-  if (query === undefined && (header === undefined || (typeof header === 'string' && !header.includes(',')))) return header || undefined;
+  if (query === undefined && (header === undefined || (typeof header === 'string' && !header.includes(','))))
+    return header || undefined;
   // A repeated header arrives as "a, b"; a query value is what it says.
   const headerValues = [header ?? []].flat().flatMap((h) => h.split(',').map((v) => v.trim()));
   const queryValues = [query ?? []].flat().map(String);

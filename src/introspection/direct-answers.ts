@@ -13,7 +13,14 @@ import { coversAll } from '../credentials/scope-match';
 import { authorizeAnswer, bodilessError, type BodilessAnswer } from './authorize.route';
 import type { DrainGate } from './drain-gate';
 import { introspectionJson } from './introspection-body';
-import { ANSWER_HEADERS, INTROSPECT_BODY_SCHEMA, INTROSPECT_PATH, INTROSPECT_REQUIRED, needsOf, type IntrospectBody } from './introspect.route';
+import {
+  ANSWER_HEADERS,
+  INTROSPECT_BODY_SCHEMA,
+  INTROSPECT_PATH,
+  INTROSPECT_REQUIRED,
+  needsOf,
+  type IntrospectBody,
+} from './introspect.route';
 import type { Decision, KeyCheck } from './key-check';
 
 type Parse = (body: Buffer, done: (err: Error | null, value?: unknown) => void) => void;
@@ -78,7 +85,12 @@ export class DirectAnswers {
   private authorize(req: IncomingMessage, res: ServerResponse): boolean {
     const { headers } = req;
     // A body, even an empty one with a content type, is Fastify's to parse (and refuse).
-    if (headers['content-type'] !== undefined || headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0') return false;
+    if (
+      headers['content-type'] !== undefined ||
+      headers['transfer-encoding'] !== undefined ||
+      (headers['content-length'] ?? '0') !== '0'
+    )
+      return false;
     if (!this.deps.gate.enter()) return false;
     const call = new Call(req, res, this.calls);
     let answer: BodilessAnswer | Promise<BodilessAnswer>;
@@ -98,7 +110,14 @@ export class DirectAnswers {
     const type = headers['content-type'];
     const kind = type === undefined ? undefined : PLAIN_TYPES.get(type.toLowerCase());
     const length = headers['content-length'];
-    if (!kind || headers['transfer-encoding'] !== undefined || length === undefined || !CONTENT_LENGTH.test(length) || Number(length) > this.deps.bodyLimit) return false;
+    if (
+      !kind ||
+      headers['transfer-encoding'] !== undefined ||
+      length === undefined ||
+      !CONTENT_LENGTH.test(length) ||
+      Number(length) > this.deps.bodyLimit
+    )
+      return false;
     const token = presentedKey(headers);
     if (!token || !this.deps.gate.enter()) return false;
     const call = new Call(req, res, this.calls);
@@ -137,7 +156,11 @@ export class DirectAnswers {
     if (caller instanceof Promise) {
       // catch, not then's second argument: whatever goes wrong after the query is answered too (once: see Call).
       caller
-        .then((verdict) => (verdict.active && coversAll(verdict.record.scopes, INTROSPECT_REQUIRED) ? this.decide(call, kind, body) : call.replay(body)))
+        .then((verdict) =>
+          verdict.active && coversAll(verdict.record.scopes, INTROSPECT_REQUIRED)
+            ? this.decide(call, kind, body)
+            : call.replay(body),
+        )
         .catch((err: unknown) => call.problem(err));
       return;
     }
@@ -208,7 +231,12 @@ class Call {
   introspection(decision: Decision): void {
     const json = introspectionJson(decision);
     // A literal, not a spread of ANSWER_HEADERS (see answerTo in authorize.route.ts).
-    const headers = { 'cache-control': CACHE_CONTROL, 'content-type': CONTENT_TYPE, 'x-request-id': this.id, 'content-length': String(Buffer.byteLength(json)) };
+    const headers = {
+      'cache-control': CACHE_CONTROL,
+      'content-type': CONTENT_TYPE,
+      'x-request-id': this.id,
+      'content-length': String(Buffer.byteLength(json)),
+    };
     this.write(200, headers, json);
   }
 
@@ -216,7 +244,11 @@ class Call {
     const { problem, headers } = problemAnswer(err, this.req.url!, this.id, this.log());
     const json = JSON.stringify(problem);
     const type = `${PROBLEM_CONTENT_TYPE}; charset=utf-8`;
-    this.write(problem.status, { ...headers, 'content-type': type, 'x-request-id': this.id, 'content-length': String(Buffer.byteLength(json)) }, json);
+    this.write(
+      problem.status,
+      { ...headers, 'content-type': type, 'x-request-id': this.id, 'content-length': String(Buffer.byteLength(json)) },
+      json,
+    );
   }
 
   /** As Fastify answers an empty reply: a Content-Length of 0 but for 204, 304 and HEAD. */
@@ -243,7 +275,15 @@ class Call {
     this.res.writeHead(status, headers);
     this.res.end(body);
     if (this.context.accessLogged) {
-      this.log().info({ method: this.req.method, url: this.req.url!.split('?')[0], status, ms: Math.round(performance.now() - this.started) }, 'request');
+      this.log().info(
+        {
+          method: this.req.method,
+          url: this.req.url!.split('?')[0],
+          status,
+          ms: Math.round(performance.now() - this.started),
+        },
+        'request',
+      );
     }
   }
 

@@ -9,7 +9,10 @@ export class ShuttingDown extends DomainError {
 }
 
 /** How a stopping instance's refusals end: try again shortly, on a new connection (to another instance). */
-export const STOPPING_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'retry-after': '1', connection: 'close' });
+export const STOPPING_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'retry-after': '1',
+  connection: 'close',
+});
 
 /**
  * Counts hot-path calls in progress so that shutdown can stop taking new ones, wait

@@ -6,7 +6,7 @@ import { DeniedAttempts } from '../audit/denied-attempts';
 import { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { bodyParsers, useBodyParsersOn } from '../common/body-parsers';
 import { accessLog, answerHeaders, fastifyOptions, trustedProxies } from '../common/fastify-setup';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { KeyVerifier } from '../credentials/key-verifier';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { AUTHORIZE_METHODS, AUTHORIZE_PATH, authorizeRoutes } from './authorize.route';
@@ -45,7 +45,7 @@ export class HotPathRoutes implements OnModuleInit, BeforeApplicationShutdown {
     private readonly verifier: KeyVerifier,
     private readonly check: KeyCheck,
     private readonly usage: UsageRecorder,
-    private readonly env: Environment,
+    private readonly env: AppConfig,
     private readonly failures: AuthFailureThrottle,
     private readonly denied: DeniedAttempts,
   ) {}
@@ -57,9 +57,19 @@ export class HotPathRoutes implements OnModuleInit, BeforeApplicationShutdown {
     const level = this.env.LOG_LEVEL as LogLevel;
     const logLevel = ['debug', 'trace', 'silent'].includes(level) ? level : highest(level, 'warn');
     const { failures } = this;
-    const routes = [introspectRoute({ verifier: this.verifier, check: this.check, gate: this.gate, failures, logLevel }), ...authorizeRoutes({ check: this.check, gate: this.gate, failures, logLevel })];
+    const routes = [
+      introspectRoute({ verifier: this.verifier, check: this.check, gate: this.gate, failures, logLevel }),
+      ...authorizeRoutes({ check: this.check, gate: this.gate, failures, logLevel }),
+    ];
     // Helmet's headers protect browsers; these answers go to services and gateways, and the headers cost a tenth of the throughput.
-    const hot = routes.map((route) => ({ ...route, config: { ...route.config, securityHeaders: false, hotPath: true }, childLoggerFactory: lazyChildLogger }) as RouteOptions);
+    const hot = routes.map(
+      (route) =>
+        ({
+          ...route,
+          config: { ...route.config, securityHeaders: false, hotPath: true },
+          childLoggerFactory: lazyChildLogger,
+        }) as RouteOptions,
+    );
     for (const route of hot) main.route(route);
 
     let handle: RequestListener | null = null;
@@ -114,16 +124,24 @@ const HOP_BY_HOP = ['keep-alive', 'transfer-encoding', 'date'];
 
 /** Answers a call whose body has already been read: injected into `instance` with that body, its answer copied to `res`. */
 function replay(instance: FastifyInstance, req: IncomingMessage, body: Buffer, res: ServerResponse): void {
-  instance.inject({ method: req.method as HTTPMethods, url: req.url!, headers: req.headers, payload: body, remoteAddress: req.socket.remoteAddress }).then(
-    (answer) => {
-      const headers = { ...answer.headers };
-      for (const name of HOP_BY_HOP) delete headers[name];
-      if (headers.connection !== 'close') delete headers.connection;
-      res.writeHead(answer.statusCode, headers as OutgoingHttpHeaders);
-      res.end(answer.rawPayload);
-    },
-    (err: Error) => res.destroy(err),
-  );
+  instance
+    .inject({
+      method: req.method as HTTPMethods,
+      url: req.url!,
+      headers: req.headers,
+      payload: body,
+      remoteAddress: req.socket.remoteAddress,
+    })
+    .then(
+      (answer) => {
+        const headers = { ...answer.headers };
+        for (const name of HOP_BY_HOP) delete headers[name];
+        if (headers.connection !== 'close') delete headers.connection;
+        res.writeHead(answer.statusCode, headers as OutgoingHttpHeaders);
+        res.end(answer.rawPayload);
+      },
+      (err: Error) => res.destroy(err),
+    );
 }
 
 const AUTHORIZE_PREFIX = `${AUTHORIZE_PATH}/`;
@@ -134,7 +152,9 @@ function isHotCall(req: IncomingMessage): boolean {
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
   if (path === INTROSPECT_PATH) return req.method === 'POST';
-  const authorize = path === AUTHORIZE_PATH || (path.startsWith(AUTHORIZE_PREFIX) && path.length <= MAX_PLAIN_PATH && !path.includes('%'));
+  const authorize =
+    path === AUTHORIZE_PATH ||
+    (path.startsWith(AUTHORIZE_PREFIX) && path.length <= MAX_PLAIN_PATH && !path.includes('%'));
   return authorize && AUTHORIZE_METHODS.includes(req.method as (typeof AUTHORIZE_METHODS)[number]);
 }
 

@@ -46,7 +46,13 @@ export function scopeList(value: string | undefined): string[] {
   return value.split(/[\s,]+/).filter((s) => s.length > 0);
 }
 
-export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; gate: DrainGate; failures: AuthFailureThrottle; logLevel: LogLevel }): RouteOptions {
+export function introspectRoute(deps: {
+  verifier: KeyVerifier;
+  check: KeyCheck;
+  gate: DrainGate;
+  failures: AuthFailureThrottle;
+  logLevel: LogLevel;
+}): RouteOptions {
   const { verifier, check, gate, failures } = deps;
   return {
     method: 'POST',
@@ -71,7 +77,9 @@ export function introspectRoute(deps: { verifier: KeyVerifier; check: KeyCheck; 
     if (request.validationError) throw invalidBody(request.validationError.validation);
     const body = request.body as IntrospectBody;
     if (body.client_ip !== undefined && !isAddress(body.client_ip)) {
-      throw new BadInput('The request is not valid.', { errors: [{ pointer: '#/client_ip', detail: 'client_ip must be an IPv4 or IPv6 address' }] });
+      throw new BadInput('The request is not valid.', {
+        errors: [{ pointer: '#/client_ip', detail: 'client_ip must be an IPv4 or IPv6 address' }],
+      });
     }
     const decision = check.checkNow('introspect', body.token, needsOf(body));
     if (decision instanceof Promise) return decision.then((d) => answer(reply, d));
@@ -97,7 +105,11 @@ function answer(reply: FastifyReply, decision: Decision): string {
 export const ANSWER_HEADERS = { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
 
 /** The verdict on the caller's own key; a promise only when its key is not cached. */
-function callerVerdict(verifier: KeyVerifier, failures: AuthFailureThrottle, request: FastifyRequest): Verdict | Promise<Verdict> {
+function callerVerdict(
+  verifier: KeyVerifier,
+  failures: AuthFailureThrottle,
+  request: FastifyRequest,
+): Verdict | Promise<Verdict> {
   request.requiredScopes = INTROSPECT_REQUIRED;
   const token = presentedKey(request.headers);
   if (!token) throw new Unauthenticated();
@@ -119,7 +131,9 @@ function admit(failures: AuthFailureThrottle, request: FastifyRequest, verdict: 
   const key = verdict.record;
   request.actor = { keyId: key.keyId, clientId: key.clientId, isSystem: key.isSystemClient, scopes: key.scopes };
   if (!coversAll(key.scopes, INTROSPECT_REQUIRED)) {
-    throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, { required_scopes: INTROSPECT_REQUIRED });
+    throw new Forbidden(`This operation requires the scope ${INTROSPECT_SCOPE}.`, {
+      required_scopes: INTROSPECT_REQUIRED,
+    });
   }
   return undefined;
 }

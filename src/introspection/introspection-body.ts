@@ -33,7 +33,9 @@ export interface InactiveIntrospection {
 /** RFC 7662's answer, with Keyhouse's extensions; never the key itself. */
 export function introspectionBody(decision: Decision, now = Date.now()): ActiveIntrospection | InactiveIntrospection {
   if (!decision.active) {
-    return decision.rate ? { active: false, reason: decision.reason, rate_limit: rateLimitBody(decision.rate, now) } : { active: false, reason: decision.reason };
+    return decision.rate
+      ? { active: false, reason: decision.reason, rate_limit: rateLimitBody(decision.rate, now) }
+      : { active: false, reason: decision.reason };
   }
   const key: KeyRecord = decision.key;
   const body: ActiveIntrospection = {

@@ -15,17 +15,36 @@ const SCHEMAS: Record<string, SchemaObject> = {
   IntrospectionRequest: {
     type: 'object',
     required: ['token'],
-    description: 'Other fields, such as the `client_id` and `client_secret` that OAuth clients add (RFC 6749 §2.3), are accepted and ignored.',
+    description:
+      'Other fields, such as the `client_id` and `client_secret` that OAuth clients add (RFC 6749 §2.3), are accepted and ignored.',
     properties: {
-      token: { ...INTROSPECT_BODY_SCHEMA.properties.token, description: 'The key to check.', example: EXAMPLE_KEYS.live },
-      token_type_hint: { ...INTROSPECT_BODY_SCHEMA.properties.token_type_hint, description: 'Accepted and ignored (RFC 7662).', example: 'api_key' },
-      scope: { ...INTROSPECT_BODY_SCHEMA.properties.scope, description: 'Space-separated scopes the key must cover, e.g. `orders:read orders:write`.', example: 'orders:read' },
+      token: {
+        ...INTROSPECT_BODY_SCHEMA.properties.token,
+        description: 'The key to check.',
+        example: EXAMPLE_KEYS.live,
+      },
+      token_type_hint: {
+        ...INTROSPECT_BODY_SCHEMA.properties.token_type_hint,
+        description: 'Accepted and ignored (RFC 7662).',
+        example: 'api_key',
+      },
+      scope: {
+        ...INTROSPECT_BODY_SCHEMA.properties.scope,
+        description: 'Space-separated scopes the key must cover, e.g. `orders:read orders:write`.',
+        example: 'orders:read',
+      },
       client_ip: {
         ...INTROSPECT_BODY_SCHEMA.properties.client_ip,
-        description: "The caller's address, IPv4 or IPv6, checked against the key's allowlist. A key with an allowlist is `ip_not_allowed` without it.",
+        description:
+          "The caller's address, IPv4 or IPv6, checked against the key's allowlist. A key with an allowlist is `ip_not_allowed` without it.",
         example: '203.0.113.7',
       },
-      environment: { type: 'string', enum: ['live', 'test'], description: 'The environment the key must belong to.', example: 'live' },
+      environment: {
+        type: 'string',
+        enum: ['live', 'test'],
+        description: 'The environment the key must belong to.',
+        example: 'live',
+      },
     },
   },
   IntrospectionRateLimit: {
@@ -35,7 +54,12 @@ const SCHEMAS: Record<string, SchemaObject> = {
     properties: {
       limit: { type: 'integer', description: 'Calls admitted per window.', example: 100 },
       remaining: { type: 'integer', description: 'Calls still admitted now.', example: 99 },
-      reset: { type: 'integer', description: 'When `remaining` next grows (when refused: when a call is admitted again), in seconds since the epoch.', example: 1767225660 },
+      reset: {
+        type: 'integer',
+        description:
+          'When `remaining` next grows (when refused: when a call is admitted again), in seconds since the epoch.',
+        example: 1767225660,
+      },
     },
   },
   ActiveIntrospection: {
@@ -49,20 +73,30 @@ const SCHEMAS: Record<string, SchemaObject> = {
       token_type: { type: 'string', enum: ['api_key'] },
       exp: {
         type: 'integer',
-        description: 'When the key stops being good, in seconds since the epoch: its expiry, or while a rotated key is in grace, the end of its grace. Absent when it never expires.',
+        description:
+          'When the key stops being good, in seconds since the epoch: its expiry, or while a rotated key is in grace, the end of its grace. Absent when it never expires.',
         example: 1774994400,
       },
-      iat: { type: 'integer', description: 'When the key was issued, in seconds since the epoch.', example: 1767225600 },
+      iat: {
+        type: 'integer',
+        description: 'When the key was issued, in seconds since the epoch.',
+        example: 1767225600,
+      },
       environment: { type: 'string', enum: ['live', 'test'] },
       key_name: { type: 'string', example: 'checkout production' },
-      metadata: { type: 'object', additionalProperties: true, description: "The key's metadata.", example: { team: 'payments' } },
+      metadata: {
+        type: 'object',
+        additionalProperties: true,
+        description: "The key's metadata.",
+        example: { team: 'payments' },
+      },
       rate_limit: ref('IntrospectionRateLimit'),
     },
   },
   InactiveIntrospection: {
     type: 'object',
     required: ['active', 'reason'],
-    description: "RFC 7662's `{\"active\": false}` with the reason; clients that want the bare form ignore `reason`.",
+    description: 'RFC 7662\'s `{"active": false}` with the reason; clients that want the bare form ignore `reason`.',
     properties: {
       active: { type: 'boolean', enum: [false] },
       reason: {
@@ -111,11 +145,21 @@ ${reasonTable((c) => String(REASONS[c].authorize))}
 
 Any method is answered the same, and any path below \`${AUTHORIZE_PATH}/\`: Envoy sends the original method, and the original path after its \`path_prefix\`. Envoy lets a request through on 200 only: send \`X-Keyhouse-Success-Status: 200\` (its \`headers_to_add\`). Expose this endpoint to gateways only, not to the internet.`;
 
-const requiredHeader = (description: string, example: string) => ({ required: true, description, schema: { type: 'string', example } });
+const requiredHeader = (description: string, example: string) => ({
+  required: true,
+  description,
+  schema: { type: 'string', example },
+});
 const rateLimitHeaders = {
-  'X-RateLimit-Limit': { description: "The key's rate limit (calls per window); only for keys with one.", schema: { type: 'integer', example: 100 } },
+  'X-RateLimit-Limit': {
+    description: "The key's rate limit (calls per window); only for keys with one.",
+    schema: { type: 'integer', example: 100 },
+  },
   'X-RateLimit-Remaining': { description: 'Calls still admitted now.', schema: { type: 'integer', example: 99 } },
-  'X-RateLimit-Reset': { description: 'Seconds until `X-RateLimit-Remaining` next grows.', schema: { type: 'integer', example: 60 } },
+  'X-RateLimit-Reset': {
+    description: 'Seconds until `X-RateLimit-Remaining` next grows.',
+    schema: { type: 'integer', example: 60 },
+  },
 };
 const identityHeaders = {
   'X-Client-Id': requiredHeader('The client the key belongs to.', CLIENT_ID),
@@ -124,8 +168,16 @@ const identityHeaders = {
   ...rateLimitHeaders,
 };
 /** No body: gateways pass statuses on, and `content: {}` keeps the shared polish from adding a problem body. */
-const bare = (description: string, headers: ResponseObject['headers'] = {}): ResponseObject => ({ description, headers, content: {} });
-const reasonsFor = (status: number) => (Object.keys(REASONS) as InactiveReason[]).filter((c) => REASONS[c].authorize === status).map((c) => `\`${c}\``).join(', ');
+const bare = (description: string, headers: ResponseObject['headers'] = {}): ResponseObject => ({
+  description,
+  headers,
+  content: {},
+});
+const reasonsFor = (status: number) =>
+  (Object.keys(REASONS) as InactiveReason[])
+    .filter((c) => REASONS[c].authorize === status)
+    .map((c) => `\`${c}\``)
+    .join(', ');
 
 /** An operation with vendor extensions (`x-required-scopes`, `x-forward-auth`). */
 type Operation = OperationObject & { [extension: `x-${string}`]: unknown };
@@ -144,7 +196,15 @@ const INTROSPECT: Operation = {
         schema: ref('IntrospectionRequest'),
         examples: {
           token: { summary: 'Just the key', value: { token: EXAMPLE_KEYS.live } },
-          needs: { summary: 'With scopes, address and environment', value: { token: EXAMPLE_KEYS.live, scope: 'orders:read orders:write', client_ip: '2001:db8::7', environment: 'live' } },
+          needs: {
+            summary: 'With scopes, address and environment',
+            value: {
+              token: EXAMPLE_KEYS.live,
+              scope: 'orders:read orders:write',
+              client_ip: '2001:db8::7',
+              environment: 'live',
+            },
+          },
         },
       },
       'application/x-www-form-urlencoded': {
@@ -156,7 +216,12 @@ const INTROSPECT: Operation = {
   responses: {
     200: {
       description: 'The answer: `active` true with the key, or false with the reason.',
-      headers: { 'Cache-Control': { description: 'Answers are not to be cached by intermediaries.', schema: { type: 'string', example: 'no-store' } } },
+      headers: {
+        'Cache-Control': {
+          description: 'Answers are not to be cached by intermediaries.',
+          schema: { type: 'string', example: 'no-store' },
+        },
+      },
       content: {
         'application/json': {
           schema: { oneOf: [ref('ActiveIntrospection'), ref('InactiveIntrospection')] },
@@ -167,16 +232,32 @@ const INTROSPECT: Operation = {
               value: { ...ACTIVE_EXAMPLE, rate_limit: { limit: 100, remaining: 99, reset: 1767225660 } },
             },
             revoked: { summary: 'Revoked', value: { active: false, reason: 'revoked' } },
-            overLimit: { summary: 'Over its rate limit', value: { active: false, reason: 'rate_limited', rate_limit: { limit: 100, remaining: 0, reset: 1767225660 } } },
+            overLimit: {
+              summary: 'Over its rate limit',
+              value: {
+                active: false,
+                reason: 'rate_limited',
+                rate_limit: { limit: 100, remaining: 0, reset: 1767225660 },
+              },
+            },
           },
         },
       },
     },
-    400: { description: 'The body is not a valid introspection request (no `token`, a field of the wrong type, an unknown `environment`, a `client_ip` that is no address).' },
+    400: {
+      description:
+        'The body is not a valid introspection request (no `token`, a field of the wrong type, an unknown `environment`, a `client_ip` that is no address).',
+    },
     401: { description: "The caller's own key is missing or not good." },
     403: { description: `The caller's key lacks \`${INTROSPECT_SCOPE}\`.` },
-    429: { description: "Too many requests whose caller's own key was not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): they get this instead of a 401 until `Retry-After` seconds have passed. A good caller key still passes; tokens that are not good are ordinary answers (`active: false`) and never count." },
-    503: { description: 'The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down; retry after `Retry-After` seconds. Never `active: true` on a guess.' },
+    429: {
+      description:
+        "Too many requests whose caller's own key was not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): they get this instead of a 401 until `Retry-After` seconds have passed. A good caller key still passes; tokens that are not good are ordinary answers (`active: false`) and never count.",
+    },
+    503: {
+      description:
+        'The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down; retry after `Retry-After` seconds. Never `active: true` on a guess.',
+    },
   },
 };
 
@@ -188,28 +269,78 @@ const AUTHORIZE: Operation = {
   security: [{ bearer: [] }, { api_key: [] }, { basic: [] }],
   'x-forward-auth': true,
   parameters: [
-    { name: 'X-Required-Scopes', in: 'header', description: 'Scopes the key must cover, space- or comma-separated.', schema: { type: 'string', example: 'orders:read' } },
-    { name: 'scope', in: 'query', description: 'Scopes the key must cover, as `X-Required-Scopes` (both count).', schema: { type: 'string', example: 'orders:read' } },
-    { name: 'X-Required-Environment', in: 'header', description: 'The environment the key must belong to.', schema: { type: 'string', enum: ['live', 'test'] } },
-    { name: 'environment', in: 'query', description: 'As `X-Required-Environment`.', schema: { type: 'string', enum: ['live', 'test'] } },
-    { name: 'X-Forwarded-For', in: 'header', description: "The caller's address, believed only from a proxy in `TRUSTED_PROXIES`.", schema: { type: 'string', example: '203.0.113.7' } },
-    { name: 'X-Keyhouse-Success-Status', in: 'header', description: 'Answer a good key with 200 instead of 204 (Envoy allows only 200).', schema: { type: 'string', enum: ['200', '204'] } },
+    {
+      name: 'X-Required-Scopes',
+      in: 'header',
+      description: 'Scopes the key must cover, space- or comma-separated.',
+      schema: { type: 'string', example: 'orders:read' },
+    },
+    {
+      name: 'scope',
+      in: 'query',
+      description: 'Scopes the key must cover, as `X-Required-Scopes` (both count).',
+      schema: { type: 'string', example: 'orders:read' },
+    },
+    {
+      name: 'X-Required-Environment',
+      in: 'header',
+      description: 'The environment the key must belong to.',
+      schema: { type: 'string', enum: ['live', 'test'] },
+    },
+    {
+      name: 'environment',
+      in: 'query',
+      description: 'As `X-Required-Environment`.',
+      schema: { type: 'string', enum: ['live', 'test'] },
+    },
+    {
+      name: 'X-Forwarded-For',
+      in: 'header',
+      description: "The caller's address, believed only from a proxy in `TRUSTED_PROXIES`.",
+      schema: { type: 'string', example: '203.0.113.7' },
+    },
+    {
+      name: 'X-Keyhouse-Success-Status',
+      in: 'header',
+      description: 'Answer a good key with 200 instead of 204 (Envoy allows only 200).',
+      schema: { type: 'string', enum: ['200', '204'] },
+    },
   ],
   responses: {
-    200: { description: 'Good, when asked for with `X-Keyhouse-Success-Status: 200`; the same headers as 204.', headers: identityHeaders },
-    204: { description: 'Good: the gateway lets the request through and may pass these headers upstream.', headers: identityHeaders },
+    200: {
+      description: 'Good, when asked for with `X-Keyhouse-Success-Status: 200`; the same headers as 204.',
+      headers: identityHeaders,
+    },
+    204: {
+      description: 'Good: the gateway lets the request through and may pass these headers upstream.',
+      headers: identityHeaders,
+    },
     401: bare(`No key, or a key that is not good: ${reasonsFor(401)}.`, {
-      'WWW-Authenticate': { required: true, description: 'RFC 6750: `Bearer realm="keyhouse"`, with `error="invalid_token"` when a key was sent.', schema: { type: 'string' } },
+      'WWW-Authenticate': {
+        required: true,
+        description: 'RFC 6750: `Bearer realm="keyhouse"`, with `error="invalid_token"` when a key was sent.',
+        schema: { type: 'string' },
+      },
     }),
     403: bare(`A good key, not good for this request: ${reasonsFor(403)}.`),
     429: bare(
       `Over its rate limit: ${reasonsFor(429)}. Also, without the rate-limit headers, a key that is not good from an address that sent too many of them (\`AUTH_FAILURE_LIMIT\` per \`AUTH_FAILURE_WINDOW_SECONDS\`, counted by the client address): good keys from that address still pass.`,
-      { 'Retry-After': { required: true, description: 'Seconds until a call is admitted again.', schema: { type: 'integer', example: 12 } }, ...rateLimitHeaders },
+      {
+        'Retry-After': {
+          required: true,
+          description: 'Seconds until a call is admitted again.',
+          schema: { type: 'integer', example: 12 },
+        },
+        ...rateLimitHeaders,
+      },
     ),
     500: bare('An unexpected error; the log has it, under the `X-Request-Id`.'),
-    503: bare('The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down. The gateway should refuse the request.', {
-      'Retry-After': { $ref: '#/components/headers/Retry-After' },
-    }),
+    503: bare(
+      'The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down. The gateway should refuse the request.',
+      {
+        'Retry-After': { $ref: '#/components/headers/Retry-After' },
+      },
+    ),
   },
 };
 

@@ -68,9 +68,13 @@ export class KeyCheck {
 
   /** The usage and rate limits of a key the verifier found good. */
   private limits(verdict: Verdict): Decision | Promise<Decision> {
-    if (!verdict.active) return verdict.record ? { active: false, reason: verdict.reason, key: verdict.record } : { active: false, reason: verdict.reason };
+    if (!verdict.active)
+      return verdict.record
+        ? { active: false, reason: verdict.reason, key: verdict.record }
+        : { active: false, reason: verdict.reason };
     const key = verdict.record;
-    if (key.hasUsageLimit && this.usageLimit.knownExhausted(key)) return { active: false, reason: 'usage_exceeded', key };
+    if (key.hasUsageLimit && this.usageLimit.knownExhausted(key))
+      return { active: false, reason: 'usage_exceeded', key };
     if (!key.rateLimit && !key.hasUsageLimit) return { active: true, key, rate: null };
     return this.sharedLimits(key);
   }
@@ -81,7 +85,8 @@ export class KeyCheck {
       rate = await this.rateLimiter.consume(key.keyId, key.rateLimit);
       if (!rate.allowed) return { active: false, reason: 'rate_limited', key, rate };
     }
-    if (key.hasUsageLimit && !(await this.usageLimit.take(key))) return { active: false, reason: 'usage_exceeded', key };
+    if (key.hasUsageLimit && !(await this.usageLimit.take(key)))
+      return { active: false, reason: 'usage_exceeded', key };
     return { active: true, key, rate };
   }
 }

@@ -15,7 +15,12 @@ function capture() {
 }
 
 const make = (logger: FastifyBaseLogger, level?: string) =>
-  (lazyChildLogger as unknown as (l: FastifyBaseLogger, b: object, o: object) => FastifyBaseLogger).call(null, logger, { request_id: 'r-1' }, level ? { level } : {});
+  (lazyChildLogger as unknown as (l: FastifyBaseLogger, b: object, o: object) => FastifyBaseLogger).call(
+    null,
+    logger,
+    { request_id: 'r-1' },
+    level ? { level } : {},
+  );
 
 describe('lazy request logger', () => {
   it('should not make a child logger for a line below its level', () => {
@@ -33,7 +38,14 @@ describe('lazy request logger', () => {
     const { logger } = capture();
     const child = jest.spyOn(logger, 'child');
     const log = make(logger, 'warn') as unknown as { isLevelEnabled(level: string): boolean };
-    expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => log.isLevelEnabled(l))).toEqual([false, false, false, true, true, true]);
+    expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => log.isLevelEnabled(l))).toEqual([
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+    ]);
     expect(child).not.toHaveBeenCalled();
   });
 

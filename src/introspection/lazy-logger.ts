@@ -1,7 +1,15 @@
 import type { FastifyBaseLogger, LogLevel } from 'fastify';
 import type { FastifyChildLoggerFactory } from 'fastify/types/logger';
 
-const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const LEVELS: Record<string, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Infinity,
+};
 
 type Bindings = Parameters<FastifyBaseLogger['child']>[0];
 type Options = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>;

@@ -57,10 +57,18 @@ export class UsageLimit {
   async take(key: KeyRecord): Promise<boolean> {
     const pool = rawPool(this.dataSource);
     for (let attempt = 1; ; attempt++) {
-      const { rows } = await pool.query<{ remaining: number }>({ name: 'keyhouse_consume_use', text: CONSUME_USE, values: [key.keyId] });
+      const { rows } = await pool.query<{ remaining: number }>({
+        name: 'keyhouse_consume_use',
+        text: CONSUME_USE,
+        values: [key.keyId],
+      });
       if (rows.length > 0) return true;
       // Nothing taken: used up, or the head of the chain moved (a rotation committed meanwhile), or it has no limit.
-      const { rows: state } = await pool.query<{ remaining: number | null; rotated: boolean }>({ name: 'keyhouse_use_state', text: HEAD_STATE, values: [key.keyId] });
+      const { rows: state } = await pool.query<{ remaining: number | null; rotated: boolean }>({
+        name: 'keyhouse_use_state',
+        text: HEAD_STATE,
+        values: [key.keyId],
+      });
       const head = state[0];
       if (head && head.remaining === null) return true;
       if (!head || (head.remaining === 0 && !head.rotated) || attempt >= MAX_TRIES) break;

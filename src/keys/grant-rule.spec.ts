@@ -4,7 +4,11 @@ import { LEAK_REPORT_SCOPE, refusedGrants } from './grant-rule';
 
 describe(refusedGrants.name, () => {
   it('should refuse exactly the scopes a tenant key does not cover', () => {
-    const sut = refusedGrants(['orders:*', 'billing:refund', 'orders:read'], { isSystem: false, scopes: ['admin:keys:write', 'orders:read'] }, []);
+    const sut = refusedGrants(
+      ['orders:*', 'billing:refund', 'orders:read'],
+      { isSystem: false, scopes: ['admin:keys:write', 'orders:read'] },
+      [],
+    );
     expect(sut).toEqual([
       { scope: 'orders:*', reason: 'not_held' },
       { scope: 'billing:refund', reason: 'not_held' },
@@ -19,9 +23,9 @@ describe(refusedGrants.name, () => {
   });
 
   it('should hold root to a client ceiling too', () => {
-    expect(refusedGrants(['orders:read', 'billing:refund'], { isSystem: true, scopes: ['admin:*'] }, ['orders:*'])).toEqual([
-      { scope: 'billing:refund', reason: 'outside_ceiling' },
-    ]);
+    expect(
+      refusedGrants(['orders:read', 'billing:refund'], { isSystem: true, scopes: ['admin:*'] }, ['orders:*']),
+    ).toEqual([{ scope: 'billing:refund', reason: 'outside_ceiling' }]);
   });
 
   it('should grant a set iff the rules hold, for any granter, ceiling and request', () => {

@@ -21,7 +21,11 @@ export interface Refusal {
  * only root hands out. Whoever grants, a client's non-empty ceiling (`allowed_scopes`)
  * must cover every scope of its keys. `null` granter: an internal caller (bootstrap).
  */
-export function refusedGrants(scopes: readonly string[], granter: Granter | null, ceiling: readonly string[]): Refusal[] {
+export function refusedGrants(
+  scopes: readonly string[],
+  granter: Granter | null,
+  ceiling: readonly string[],
+): Refusal[] {
   const refused: Refusal[] = [];
   for (const scope of scopes) {
     const reason = refusal(scope, granter, ceiling);

@@ -4,7 +4,10 @@ import { KEY_STATUSES, keyStatus, statusCondition } from './key-status';
 
 const MINUTE = 60_000;
 /** A time well clear of now (so the test's clock and the database's agree on which side it is), or none. */
-const moment = fc.option(fc.integer({ min: -10_000, max: 10_000 }).filter((m) => Math.abs(m) >= 1), { nil: null });
+const moment = fc.option(
+  fc.integer({ min: -10_000, max: 10_000 }).filter((m) => Math.abs(m) >= 1),
+  { nil: null },
+);
 const keyState = fc.record({
   revoked: moment,
   expires: moment,
@@ -25,20 +28,23 @@ describe('key status', () => {
     ['revoked', { revokedAt: -1 }],
     ['revoked', { revokedAt: -1, expiresAt: -1 }],
     ['revoked', { revokedAt: -1, replacedBy: true, graceEndsAt: 1 }],
-  ])('should be %s for %j (minutes from now)', (status, state: { revokedAt?: number; expiresAt?: number; graceEndsAt?: number; replacedBy?: boolean }) => {
-    const now = Date.now();
-    expect(
-      keyStatus(
-        {
-          revokedAt: at(state.revokedAt ?? null, now),
-          expiresAt: at(state.expiresAt ?? null, now),
-          graceEndsAt: at(state.graceEndsAt ?? null, now),
-          replacedBy: state.replacedBy ? '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11' : null,
-        },
-        now,
-      ),
-    ).toBe(status);
-  });
+  ])(
+    'should be %s for %j (minutes from now)',
+    (status, state: { revokedAt?: number; expiresAt?: number; graceEndsAt?: number; replacedBy?: boolean }) => {
+      const now = Date.now();
+      expect(
+        keyStatus(
+          {
+            revokedAt: at(state.revokedAt ?? null, now),
+            expiresAt: at(state.expiresAt ?? null, now),
+            graceEndsAt: at(state.graceEndsAt ?? null, now),
+            replacedBy: state.replacedBy ? '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11' : null,
+          },
+          now,
+        ),
+      ).toBe(status);
+    },
+  );
 
   describe('the list filter', () => {
     let db: PGlite;

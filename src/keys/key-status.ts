@@ -4,7 +4,10 @@ export const KEY_STATUSES = ['active', 'expiring', 'expired', 'revoked'] as cons
 export type KeyStatus = (typeof KEY_STATUSES)[number];
 
 /** A key's status, derived from its timestamps; the same rules as {@link statusCondition}. */
-export function keyStatus(key: Pick<KeyEntity, 'revokedAt' | 'expiresAt' | 'graceEndsAt' | 'replacedBy'>, now = Date.now()): KeyStatus {
+export function keyStatus(
+  key: Pick<KeyEntity, 'revokedAt' | 'expiresAt' | 'graceEndsAt' | 'replacedBy'>,
+  now = Date.now(),
+): KeyStatus {
   if (key.revokedAt) return 'revoked';
   if (key.expiresAt && key.expiresAt.getTime() <= now) return 'expired';
   if (key.graceEndsAt && key.graceEndsAt.getTime() <= now) return 'expired';

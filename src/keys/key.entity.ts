@@ -11,7 +11,7 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import { ClientEntity } from '../clients/client.entity';
-import type { Environment as KeyEnvironment } from '../credentials/key-format';
+import type { KeyEnvironment } from '../credentials/key-format';
 import { KeyScopeEntity } from './key-scope.entity';
 
 @Entity('api_keys')

@@ -22,7 +22,12 @@ const IssuedKey = (description?: string) =>
     ApiCreatedResponse({
       type: IssuedKeyResponse,
       description,
-      headers: { 'Cache-Control': { description: 'Always `no-store`: the answer carries a secret.', schema: { type: 'string', example: 'no-store' } } },
+      headers: {
+        'Cache-Control': {
+          description: 'Always `no-store`: the answer carries a secret.',
+          schema: { type: 'string', example: 'no-store' },
+        },
+      },
     }),
   );
 
@@ -35,18 +40,26 @@ export class KeysController {
   @RequireScopes('admin:keys:write')
   @ApiOperation({
     summary: 'Issue a key',
-    description: 'Creates a key for the client. The response is the only time the full key (`key`) is ever sent: store it now.',
+    description:
+      'Creates a key for the client. The response is the only time the full key (`key`) is ever sent: store it now.',
   })
   @IssuedKey()
   @ApiBadRequest()
   @ApiNotFoundResponse({ type: ProblemResponse, description: 'No such client, or not yours.' })
-  issue(@Param('id', IdPipe) clientId: string, @Body() dto: IssueKeyDto, @Ctx() ctx: RequestContext): Promise<IssuedKeyResponse> {
+  issue(
+    @Param('id', IdPipe) clientId: string,
+    @Body() dto: IssueKeyDto,
+    @Ctx() ctx: RequestContext,
+  ): Promise<IssuedKeyResponse> {
     return this.keys.issue(clientId, dto, ctx);
   }
 
   @Get('keys')
   @RequireScopes('admin:keys:read')
-  @ApiOperation({ summary: 'List keys', description: 'Newest first, keyset-paginated; filter by client, environment and status.' })
+  @ApiOperation({
+    summary: 'List keys',
+    description: 'Newest first, keyset-paginated; filter by client, environment and status.',
+  })
   @ApiOkResponse({ type: KeyPage })
   @ApiBadRequest()
   list(@Query() query: ListKeysQueryDto, @Ctx() ctx: RequestContext): Promise<KeyPage> {
@@ -64,7 +77,10 @@ export class KeysController {
 
   @Patch('keys/:id')
   @RequireScopes('admin:keys:write')
-  @ApiOperation({ summary: 'Change a key', description: 'Name, scopes, expiry, limits, allowlist and metadata. Takes effect on every instance at once.' })
+  @ApiOperation({
+    summary: 'Change a key',
+    description: 'Name, scopes, expiry, limits, allowlist and metadata. Takes effect on every instance at once.',
+  })
   @ApiOkResponse({ type: KeyResponse })
   @ApiBadRequest()
   @ApiNotFoundResponse(NOT_FOUND)
@@ -84,14 +100,21 @@ export class KeysController {
   @ApiBadRequest()
   @ApiNotFoundResponse(NOT_FOUND)
   @ApiConflict('Already rotated, revoked or expired.')
-  rotate(@Param('id', IdPipe) id: string, @Body() dto: RotateKeyDto, @Ctx() ctx: RequestContext): Promise<IssuedKeyResponse> {
+  rotate(
+    @Param('id', IdPipe) id: string,
+    @Body() dto: RotateKeyDto,
+    @Ctx() ctx: RequestContext,
+  ): Promise<IssuedKeyResponse> {
     return this.keys.rotate(id, dto, ctx);
   }
 
   @Post('keys/:id/revoke')
   @HttpCode(200)
   @RequireScopes('admin:keys:write')
-  @ApiOperation({ summary: 'Revoke a key', description: 'Immediate on every instance. Revoking a revoked key changes nothing and answers the same.' })
+  @ApiOperation({
+    summary: 'Revoke a key',
+    description: 'Immediate on every instance. Revoking a revoked key changes nothing and answers the same.',
+  })
   @ApiOkResponse({ type: KeyResponse })
   @ApiBadRequest()
   @ApiNotFoundResponse(NOT_FOUND)

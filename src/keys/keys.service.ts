@@ -4,7 +4,7 @@ import { DataSource, EntityManager, In } from 'typeorm';
 import { Actor, ownClientOnly, RequestContext } from '../auth/actor';
 import { AuditLog } from '../audit/audit-log';
 import { ClientsService } from '../clients/clients.service';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { diff } from '../common/diff';
 import { redactKeys, redactKeysIn } from '../common/redact';
 import { BadInput, Conflict, Forbidden, NotFound } from '../common/errors';
@@ -62,7 +62,7 @@ export class KeysService {
     private readonly audit: AuditLog,
     private readonly digest: KeyDigest,
     private readonly cache: KeyCache,
-    private readonly env: Environment,
+    private readonly env: AppConfig,
   ) {}
 
   async issue(clientId: string, dto: IssueKeyDto, ctx: RequestContext): Promise<IssuedKeyResponse> {
@@ -108,10 +108,22 @@ export class KeysService {
     if (query.environment) qb.andWhere('k.environment = :environment', { environment: query.environment });
     if (query.status) qb.andWhere(statusCondition(query.status));
     if (cursor) qb.andWhere('(k.created_at, k.id) < (:at, :id)', { at: cursor.at, id: cursor.id });
-    const rows = await qb.orderBy('k.created_at', 'DESC').addOrderBy('k.id', 'DESC').limit(query.limit + 1).getMany();
-    const scopes = await this.scopesOf(this.dataSource.manager, rows.map((k) => k.id));
+    const rows = await qb
+      .orderBy('k.created_at', 'DESC')
+      .addOrderBy('k.id', 'DESC')
+      .limit(query.limit + 1)
+      .getMany();
+    const scopes = await this.scopesOf(
+      this.dataSource.manager,
+      rows.map((k) => k.id),
+    );
     const rotations = await usedSinceRotation(this.dataSource.manager, rows);
-    return toPage(rows, query.limit, (k) => map(k, scopes.get(k.id) ?? [], rotations.get(k.id)), (k) => ({ at: k.createdAt.toISOString(), id: k.id }));
+    return toPage(
+      rows,
+      query.limit,
+      (k) => map(k, scopes.get(k.id) ?? [], rotations.get(k.id)),
+      (k) => ({ at: k.createdAt.toISOString(), id: k.id }),
+    );
   }
 
   async get(id: string, actor: Actor): Promise<KeyResponse> {
@@ -146,16 +158,26 @@ export class KeysService {
       if (dto.metadata !== undefined) key.metadata = redactKeysIn(dto.metadata);
       const scopes = dto.scopes ? sorted(dto.scopes) : scopesBefore;
       const changes = diff(before, AUDITED(key, scopes));
-      if (Object.keys(changes).length === 0) return map(key, scopesBefore, (await usedSinceRotation(manager, [key])).get(id));
+      if (Object.keys(changes).length === 0)
+        return map(key, scopesBefore, (await usedSinceRotation(manager, [key])).get(id));
       if (changes.scopes) {
         const client = await this.clients.visible(manager, key.clientId, ctx.actor!, 'share');
         await this.assertCatalogued(manager, dto.scopes!);
         assertGrantable(refusedGrants(scopes, ctx.actor, client.allowedScopes), 'grant');
         await manager.delete(KeyScopeEntity, { keyId: id });
-        await manager.insert(KeyScopeEntity, scopes.map((scopeName) => ({ keyId: id, scopeName })));
+        await manager.insert(
+          KeyScopeEntity,
+          scopes.map((scopeName) => ({ keyId: id, scopeName })),
+        );
       }
       const saved = await manager.save(key);
-      await this.audit.append(manager, ctx, { action: 'key.updated', targetType: 'key', targetId: id, clientId: key.clientId, changes });
+      await this.audit.append(manager, ctx, {
+        action: 'key.updated',
+        targetType: 'key',
+        targetId: id,
+        clientId: key.clientId,
+        changes,
+      });
       return map(saved, scopes, (await usedSinceRotation(manager, [saved])).get(id));
     });
   }
@@ -173,7 +195,9 @@ export class KeysService {
       const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : null;
       const defaultExpiry = lifetime === null ? null : new Date(Math.min(now + lifetime, LATEST_INSTANT - 1));
       const expiresAt =
-        dto.expires_at !== undefined || dto.ttl_seconds !== undefined ? expiryFrom(dto.expires_at, dto.ttl_seconds, now) : defaultExpiry;
+        dto.expires_at !== undefined || dto.ttl_seconds !== undefined
+          ? expiryFrom(dto.expires_at, dto.ttl_seconds, now)
+          : defaultExpiry;
       // The successor's lifetime is the old one's, from now; only root may give it a longer one.
       assertExpiryNotLater(defaultExpiry, expiresAt, ctx.actor);
       const key = generateKey(old.environment);
@@ -268,7 +292,11 @@ export class KeysService {
 
   private async insert(manager: EntityManager, entity: KeyEntity, scopes: string[]): Promise<KeyEntity> {
     const saved = await manager.save(entity);
-    if (scopes.length > 0) await manager.insert(KeyScopeEntity, scopes.map((scopeName) => ({ keyId: saved.id, scopeName })));
+    if (scopes.length > 0)
+      await manager.insert(
+        KeyScopeEntity,
+        scopes.map((scopeName) => ({ keyId: saved.id, scopeName })),
+      );
     return manager.findOneByOrFail(KeyEntity, { id: saved.id });
   }
 
@@ -280,9 +308,14 @@ export class KeysService {
    */
   private async assertCatalogued(manager: EntityManager, scopes: string[]): Promise<void> {
     if (scopes.length === 0) return;
-    const rows = await manager.query<{ name: string }[]>('SELECT name FROM scopes WHERE name = ANY($1::text[]) ORDER BY name FOR KEY SHARE', [scopes]);
+    const rows = await manager.query<{ name: string }[]>(
+      'SELECT name FROM scopes WHERE name = ANY($1::text[]) ORDER BY name FOR KEY SHARE',
+      [scopes],
+    );
     const known = new Set(rows.map((s) => s.name));
-    const unknown = scopes.flatMap((s, i) => (known.has(s) ? [] : [{ pointer: `#/scopes/${i}`, detail: `${s} is not in the scope catalog` }]));
+    const unknown = scopes.flatMap((s, i) =>
+      known.has(s) ? [] : [{ pointer: `#/scopes/${i}`, detail: `${s} is not in the scope catalog` }],
+    );
     if (unknown.length > 0) throw new BadInput('Keys may carry only catalogued scopes.', { errors: unknown });
   }
 
@@ -301,7 +334,11 @@ export class KeysService {
 }
 
 /** An expiry from `expires_at` or `ttl_seconds` (not both); it must lie in the future. `null` means never. */
-function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | undefined, now = Date.now()): Date | null {
+function expiryFrom(
+  expiresAt: string | null | undefined,
+  ttlSeconds: number | undefined,
+  now = Date.now(),
+): Date | null {
   if (expiresAt !== undefined && ttlSeconds !== undefined) {
     throw new BadInput('Give expires_at or ttl_seconds, not both.', {
       errors: [{ pointer: '#/ttl_seconds', detail: 'ttl_seconds cannot be combined with expires_at' }],
@@ -309,13 +346,18 @@ function expiryFrom(expiresAt: string | null | undefined, ttlSeconds: number | u
   }
   if (ttlSeconds !== undefined) {
     const at = now + ttlSeconds * 1000;
-    if (at >= LATEST_INSTANT) throw new BadInput(`ttl_seconds must end within ${TIMESTAMP_RANGE}.`, { errors: [{ pointer: '#/ttl_seconds', detail: 'ttl_seconds reaches past 9998-12-31T23:59:59Z' }] });
+    if (at >= LATEST_INSTANT)
+      throw new BadInput(`ttl_seconds must end within ${TIMESTAMP_RANGE}.`, {
+        errors: [{ pointer: '#/ttl_seconds', detail: 'ttl_seconds reaches past 9998-12-31T23:59:59Z' }],
+      });
     return new Date(at);
   }
   if (expiresAt === undefined || expiresAt === null) return null;
   const at = new Date(expiresAt);
   if (at.getTime() <= Date.now()) {
-    throw new BadInput('expires_at must lie in the future.', { errors: [{ pointer: '#/expires_at', detail: 'expires_at must be in the future' }] });
+    throw new BadInput('expires_at must lie in the future.', {
+      errors: [{ pointer: '#/expires_at', detail: 'expires_at must be in the future' }],
+    });
   }
   return at;
 }
@@ -328,7 +370,9 @@ function assertExpiryNotLater(limit: Date | null, wanted: Date | null, actor: Ac
   if (!actor || actor.isSystem || limit === null) return;
   if (wanted !== null && wanted.getTime() <= limit.getTime()) return;
   throw new Forbidden(
-    wanted === null ? 'Only root keys may remove an expiry.' : `Only root keys may set an expiry later than ${limit.toISOString()}.`,
+    wanted === null
+      ? 'Only root keys may remove an expiry.'
+      : `Only root keys may set an expiry later than ${limit.toISOString()}.`,
     { expires_at_limit: limit.toISOString() },
   );
 }

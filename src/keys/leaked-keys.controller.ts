@@ -28,10 +28,33 @@ export class LeakedKeysController {
   @ApiOkResponse({
     type: LeakedKeyResponse,
     examples: {
-      revoked: { summary: 'One of your keys: revoked now', value: { matched: true, revoked: true, key_id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11', hint: 'sk_live_7Gq2...x9Qa' } },
-      foreign: { summary: "Another client's key, reported with admin:leaks:report: revoked, not named", value: { matched: true, revoked: true } },
-      already: { summary: 'Already revoked or expired', value: { matched: true, revoked: false, key_id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11', hint: 'sk_live_7Gq2...x9Qa' } },
-      unknown: { summary: "Not a key Keyhouse issued (or not a key at all), or another client's key reported without admin:leaks:report", value: { matched: false, revoked: false } },
+      revoked: {
+        summary: 'One of your keys: revoked now',
+        value: {
+          matched: true,
+          revoked: true,
+          key_id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11',
+          hint: 'sk_live_7Gq2...x9Qa',
+        },
+      },
+      foreign: {
+        summary: "Another client's key, reported with admin:leaks:report: revoked, not named",
+        value: { matched: true, revoked: true },
+      },
+      already: {
+        summary: 'Already revoked or expired',
+        value: {
+          matched: true,
+          revoked: false,
+          key_id: '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11',
+          hint: 'sk_live_7Gq2...x9Qa',
+        },
+      },
+      unknown: {
+        summary:
+          "Not a key Keyhouse issued (or not a key at all), or another client's key reported without admin:leaks:report",
+        value: { matched: false, revoked: false },
+      },
     },
   })
   @ApiBadRequest()

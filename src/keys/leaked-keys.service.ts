@@ -49,7 +49,11 @@ export class LeakedKeysService {
       const own = ownClientOnly(actor);
       const sees = own === null || own === key.clientId;
       const status = keyStatus(key);
-      const report = { reported_by: actor.keyId, source: redactKeys(dto.source), ...(dto.url ? { url: redactKeys(dto.url) } : {}) };
+      const report = {
+        reported_by: actor.keyId,
+        source: redactKeys(dto.source),
+        ...(dto.url ? { url: redactKeys(dto.url) } : {}),
+      };
       if (!sees && !actor.scopes.includes(LEAK_REPORT_SCOPE)) {
         // No client id: the reporter's client must not find it in its trail, the key's client must not learn the reporter.
         await this.audit.append(manager, ctx, {

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { isExampleKey } from '../credentials/example-keys';
 import { KeyDigest } from '../credentials/key-digest';
 import { generateKey, keyHint, parseKey } from '../credentials/key-format';
@@ -26,7 +26,7 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly digest: KeyDigest,
     private readonly audit: AuditLog,
-    private readonly env: Environment,
+    private readonly env: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -35,7 +35,9 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
       throw new Error('BOOTSTRAP_ROOT_KEY is not a well-formed Keyhouse key (make one with `npm run keygen`)');
     }
     if (given && isExampleKey(given)) {
-      throw new Error('BOOTSTRAP_ROOT_KEY is the documented example key, which Keyhouse never accepts (make a real one with `npm run keygen`)');
+      throw new Error(
+        'BOOTSTRAP_ROOT_KEY is the documented example key, which Keyhouse never accepts (make a real one with `npm run keygen`)',
+      );
     }
     const generated = await this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
@@ -54,13 +56,22 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
         }),
       );
       await manager.insert(KeyScopeEntity, { keyId: root.id, scopeName: 'admin:*' });
-      await this.audit.append(manager, { actor: null, requestId: 'bootstrap', sourceIp: 'local' }, {
-        action: 'key.issued',
-        targetType: 'key',
-        targetId: root.id,
-        clientId: SYSTEM_CLIENT_ID,
-        changes: { name: 'root', scopes: ['admin:*'], hint: root.hint, source: given ? 'BOOTSTRAP_ROOT_KEY' : 'generated' },
-      });
+      await this.audit.append(
+        manager,
+        { actor: null, requestId: 'bootstrap', sourceIp: 'local' },
+        {
+          action: 'key.issued',
+          targetType: 'key',
+          targetId: root.id,
+          clientId: SYSTEM_CLIENT_ID,
+          changes: {
+            name: 'root',
+            scopes: ['admin:*'],
+            hint: root.hint,
+            source: given ? 'BOOTSTRAP_ROOT_KEY' : 'generated',
+          },
+        },
+      );
       this.logger.log(`root key ${root.hint} registered (${given ? 'from BOOTSTRAP_ROOT_KEY' : 'generated'})`);
       return given ? null : key;
     });

@@ -11,7 +11,13 @@ describe('TallyHistogram', () => {
     const ours = new Registry();
     ours.registerMetric(new TallyHistogram(NAME, HELP, tallies) as unknown as Metric);
     const theirs = new Registry();
-    const reference = new Histogram({ name: NAME, help: HELP, labelNames: ['endpoint'], buckets: [...DECISION_BOUNDS], registers: [theirs] });
+    const reference = new Histogram({
+      name: NAME,
+      help: HELP,
+      labelNames: ['endpoint'],
+      buckets: [...DECISION_BOUNDS],
+      registers: [theirs],
+    });
     for (const [endpoint, seconds] of observations) {
       tallies[endpoint].record('valid', seconds);
       reference.observe({ endpoint }, seconds);
@@ -21,12 +27,15 @@ describe('TallyHistogram', () => {
 
   it('prints what prom-client prints for the same observations, bounds themselves included', async () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const observations: Array<[(typeof HOT_ENDPOINTS)[number], number]> = [
       ...DECISION_BOUNDS.map((bound): ['introspect', number] => ['introspect', bound]),
       ['authorize', 0],
       ['authorize', 2.5],
-      ...Array.from({ length: 500 }, (): [(typeof HOT_ENDPOINTS)[number], number] => [random() < 0.5 ? 'introspect' : 'authorize', random() ** 4 * 1.5]),
+      ...Array.from({ length: 500 }, (): [(typeof HOT_ENDPOINTS)[number], number] => [
+        random() < 0.5 ? 'introspect' : 'authorize',
+        random() ** 4 * 1.5,
+      ]),
     ];
     const [ours, theirs] = await bothTexts(observations);
     expect(ours).toContain(`${NAME}_bucket{le="0.001",endpoint="introspect"}`);

@@ -3,7 +3,9 @@ export const HOT_ENDPOINTS = ['introspect', 'authorize'] as const;
 export type HotEndpoint = (typeof HOT_ENDPOINTS)[number];
 
 /** Upper bounds of the decision-time histogram's buckets, in seconds. */
-export const DECISION_BOUNDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] as const;
+export const DECISION_BOUNDS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+] as const;
 
 /**
  * One hot endpoint's decisions, counted as plain numbers: by outcome, and by time taken

@@ -23,7 +23,10 @@ export class Metrics {
   readonly registry = new Registry();
 
   /** Each hot endpoint's decisions, counted on every call as plain numbers and read into the two metrics below at each scrape. */
-  readonly hotPath: Readonly<Record<HotEndpoint, HotPathTally>> = { introspect: new HotPathTally(), authorize: new HotPathTally() };
+  readonly hotPath: Readonly<Record<HotEndpoint, HotPathTally>> = {
+    introspect: new HotPathTally(),
+    authorize: new HotPathTally(),
+  };
 
   readonly introspections = new Counter({
     name: 'keyhouse_introspections_total',
@@ -135,14 +138,19 @@ export class Metrics {
   private collectOutcomes(): void {
     this.introspections.reset();
     for (const endpoint of HOT_ENDPOINTS) {
-      for (const [outcome, count] of this.hotPath[endpoint].outcomes) this.introspections.inc({ endpoint, outcome }, count);
+      for (const [outcome, count] of this.hotPath[endpoint].outcomes)
+        this.introspections.inc({ endpoint, outcome }, count);
     }
   }
 
   private collectCacheEvents(): void {
     const stats = this.cacheStats();
     if (!stats) return;
-    for (const [field, event] of [['hits', 'hit'], ['misses', 'miss'], ['invalidations', 'invalidation']] as const) {
+    for (const [field, event] of [
+      ['hits', 'hit'],
+      ['misses', 'miss'],
+      ['invalidations', 'invalidation'],
+    ] as const) {
       const delta = stats[field] - this.cacheStatsSeen[field];
       if (delta > 0) this.cacheEvents.inc({ event }, delta);
       this.cacheStatsSeen[field] = stats[field];

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { Metrics } from '../metrics/metrics';
 import { RedisWindows } from './redis-windows';
 import { MemoryWindows, type RateDecision, type RateLimit } from './sliding-window';
@@ -25,7 +25,7 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
   private fallingBack = false;
 
   constructor(
-    env: Environment,
+    env: AppConfig,
     private readonly metrics: Metrics,
   ) {
     this.redis = env.REDIS_URL

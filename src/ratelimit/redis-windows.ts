@@ -48,7 +48,14 @@ end
 return {0, 0, window}
 `;
 
-type WindowRedis = Redis & { keyhouseSlidingWindow(key: string, limit: number, windowMs: number, buckets: number): Promise<[number, number, number]> };
+type WindowRedis = Redis & {
+  keyhouseSlidingWindow(
+    key: string,
+    limit: number,
+    windowMs: number,
+    buckets: number,
+  ): Promise<[number, number, number]>;
+};
 
 /** The shared limiter: one script call per decision. */
 export class RedisWindows {
@@ -60,7 +67,12 @@ export class RedisWindows {
   }
 
   async consume(id: string, { limit, windowSeconds }: RateLimit): Promise<RateDecision> {
-    const [allowed, remaining, resetMs] = await this.redis.keyhouseSlidingWindow(`keyhouse:rl:${id}:${windowSeconds}`, limit, windowSeconds * 1000, BUCKETS);
+    const [allowed, remaining, resetMs] = await this.redis.keyhouseSlidingWindow(
+      `keyhouse:rl:${id}:${windowSeconds}`,
+      limit,
+      windowSeconds * 1000,
+      BUCKETS,
+    );
     return { allowed: allowed === 1, limit, remaining, resetMs };
   }
 }

@@ -16,7 +16,7 @@ const scenario = fc
     gaps: fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 300 }),
   })
   .map(({ limit, windowSeconds, gaps }) => {
-    let t = T0 + (gaps[0]! * 7919) % 1000;
+    let t = T0 + ((gaps[0]! * 7919) % 1000);
     const times = gaps.map((g) => (t += g * windowSeconds));
     return { limit, windowSeconds, times };
   });
@@ -25,10 +25,13 @@ describe('sliding-window rate limit', () => {
   it('should never admit more than the limit in any window of the configured length', () => {
     fc.assert(
       fc.property(scenario, ({ limit, windowSeconds, times }) => {
-        const admitted = run(times, limit, windowSeconds).filter((c) => c.decision.allowed).map((c) => c.t);
+        const admitted = run(times, limit, windowSeconds)
+          .filter((c) => c.decision.allowed)
+          .map((c) => c.t);
         const window = windowSeconds * 1000;
         // The fullest window ends at an admitted call; windows are closed at both ends here.
-        for (const end of admitted) expect(admitted.filter((t) => t >= end - window && t <= end).length).toBeLessThanOrEqual(limit);
+        for (const end of admitted)
+          expect(admitted.filter((t) => t >= end - window && t <= end).length).toBeLessThanOrEqual(limit);
       }),
       { numRuns: 500 },
     );
@@ -57,7 +60,9 @@ describe('sliding-window rate limit', () => {
           const decision = decide(counts, { limit, windowSeconds }, t);
           if (decision.allowed) continue;
           expect(decision.resetMs).toBeGreaterThan(0);
-          expect(decide(structuredClone(counts), { limit, windowSeconds }, t + decision.resetMs - 1).allowed).toBe(false);
+          expect(decide(structuredClone(counts), { limit, windowSeconds }, t + decision.resetMs - 1).allowed).toBe(
+            false,
+          );
           expect(decide(structuredClone(counts), { limit, windowSeconds }, t + decision.resetMs).allowed).toBe(true);
         }
       }),

@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { RequestContext } from '../auth/actor';
 import { Ctx, RequireScopes } from '../auth/require-scopes.decorator';
 import { ApiBadRequest, ApiConflict } from '../common/api-responses';
@@ -16,7 +23,10 @@ export class ScopesController {
 
   @Post()
   @RequireScopes('admin:scopes:write')
-  @ApiOperation({ summary: 'Add a scope to the catalog', description: 'Keys may carry only catalogued scopes. Root keys only.' })
+  @ApiOperation({
+    summary: 'Add a scope to the catalog',
+    description: 'Keys may carry only catalogued scopes. Root keys only.',
+  })
   @ApiCreatedResponse({ type: ScopeResponse })
   @ApiBadRequest()
   @ApiConflict('The scope is already in the catalog.')
@@ -26,7 +36,10 @@ export class ScopesController {
 
   @Get()
   @RequireScopes('admin:scopes:read')
-  @ApiOperation({ summary: 'List the scope catalog', description: 'In name order, keyset-paginated; includes the built-in admin: scopes.' })
+  @ApiOperation({
+    summary: 'List the scope catalog',
+    description: 'In name order, keyset-paginated; includes the built-in admin: scopes.',
+  })
   @ApiOkResponse({ type: ScopePage })
   @ApiBadRequest()
   list(@Query() query: PageQueryDto): Promise<ScopePage> {
@@ -36,7 +49,10 @@ export class ScopesController {
   @Delete(':name')
   @HttpCode(204)
   @RequireScopes('admin:scopes:write')
-  @ApiOperation({ summary: 'Remove a scope from the catalog', description: 'Refused (409) while any key holds it, and for built-in admin: scopes.' })
+  @ApiOperation({
+    summary: 'Remove a scope from the catalog',
+    description: 'Refused (409) while any key holds it, and for built-in admin: scopes.',
+  })
   @ApiNoContentResponse({ description: 'Removed.' })
   @ApiNotFoundResponse({ type: ProblemResponse, description: 'No such scope.' })
   @ApiConflict('Keys still hold the scope, or it is built in.')

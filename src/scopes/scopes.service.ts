@@ -38,7 +38,8 @@ export class ScopesService {
         .orIgnore()
         .returning('*')
         .execute();
-      if (inserted.identifiers.length === 0 || !inserted.raw[0]) throw new Conflict(`The scope ${dto.name} is already in the catalog.`);
+      if (inserted.identifiers.length === 0 || !inserted.raw[0])
+        throw new Conflict(`The scope ${dto.name} is already in the catalog.`);
       const scope = await manager.findOneByOrFail(ScopeEntity, { name: dto.name });
       await this.audit.append(manager, ctx, {
         action: 'scope.created',
@@ -54,7 +55,10 @@ export class ScopesService {
     const cursor = decodeCursor(query.cursor, SCOPE_CURSOR);
     const qb = this.dataSource.getRepository(ScopeEntity).createQueryBuilder('s');
     if (cursor) qb.andWhere('s.name > :name', { name: cursor.id });
-    const rows = await qb.orderBy('s.name', 'ASC').limit(query.limit + 1).getMany();
+    const rows = await qb
+      .orderBy('s.name', 'ASC')
+      .limit(query.limit + 1)
+      .getMany();
     return toPage(rows, query.limit, map, (s) => ({ at: '', id: s.name }));
   }
 
@@ -62,7 +66,8 @@ export class ScopesService {
     assertRoot(ctx);
     // A name no scope can have names nothing (and a NUL in it would be refused by the database).
     if (!isScopeName(name)) throw new ScopeNotFound();
-    if (name.startsWith(RESERVED_NAMESPACE)) throw new Conflict('Scopes in the admin: namespace are built in and cannot be deleted.');
+    if (name.startsWith(RESERVED_NAMESPACE))
+      throw new Conflict('Scopes in the admin: namespace are built in and cannot be deleted.');
     await this.dataSource.transaction(async (manager) => {
       const scope = await manager.findOne(ScopeEntity, { where: { name }, lock: { mode: 'pessimistic_write' } });
       if (!scope) throw new ScopeNotFound();
@@ -71,9 +76,12 @@ export class ScopesService {
         [name],
       );
       if (holders > 0) {
-        throw new Conflict(`${holders} key${holders === 1 ? '' : 's'} still hold${holders === 1 ? 's' : ''} ${name}; remove it from them first.`, {
-          holders,
-        });
+        throw new Conflict(
+          `${holders} key${holders === 1 ? '' : 's'} still hold${holders === 1 ? 's' : ''} ${name}; remove it from them first.`,
+          {
+            holders,
+          },
+        );
       }
       await manager.delete(ScopeEntity, { name });
       await this.audit.append(manager, ctx, { action: 'scope.deleted', targetType: 'scope', targetId: name });

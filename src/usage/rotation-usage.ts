@@ -20,7 +20,10 @@ interface Row {
  * buckets are hourly (so calls up to an hour before the rotation may be included).
  * Keys never rotated cost no query.
  */
-export async function usedSinceRotation(manager: EntityManager, keys: readonly RotatedKey[]): Promise<Map<string, UsedSinceRotationResponse>> {
+export async function usedSinceRotation(
+  manager: EntityManager,
+  keys: readonly RotatedKey[],
+): Promise<Map<string, UsedSinceRotationResponse>> {
   const rotated = keys.filter((k) => k.replacedBy !== null).map((k) => k.id);
   const result = new Map<string, UsedSinceRotationResponse>();
   if (rotated.length === 0) return result;

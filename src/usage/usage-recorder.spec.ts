@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { Environment } from '../config/config';
+import type { AppConfig } from '../config/config';
 import type { Metrics } from '../metrics/metrics';
 import { UsageRecorder } from './usage-recorder';
 
@@ -16,7 +16,9 @@ interface Written {
 function fakeDatabase(during: () => void, fail: () => boolean) {
   const written: Written[] = [];
   const dataSource = {
-    transaction: async (work: (manager: { query(sql: string, params: unknown[][]): Promise<void> }) => Promise<void>) => {
+    transaction: async (
+      work: (manager: { query(sql: string, params: unknown[][]): Promise<void> }) => Promise<void>,
+    ) => {
       during();
       if (fail()) throw new Error('connection terminated');
       const flush: Written = { rows: [], touched: [] };
@@ -37,12 +39,18 @@ function fakeDatabase(during: () => void, fail: () => boolean) {
   return { dataSource: dataSource as unknown as DataSource, written };
 }
 
-const metrics = { usageFlushRows: { observe: () => undefined }, observeUsageLag: () => undefined } as unknown as Metrics;
+const metrics = {
+  usageFlushRows: { observe: () => undefined },
+  observeUsageLag: () => undefined,
+} as unknown as Metrics;
 
 describe('UsageRecorder', () => {
-  it('counts per key, hour and outcome, and keeps each key\'s latest use', async () => {
-    const { dataSource, written } = fakeDatabase(() => undefined, () => false);
-    const recorder = new UsageRecorder(dataSource, {} as Environment, metrics);
+  it("counts per key, hour and outcome, and keeps each key's latest use", async () => {
+    const { dataSource, written } = fakeDatabase(
+      () => undefined,
+      () => false,
+    );
+    const recorder = new UsageRecorder(dataSource, {} as AppConfig, metrics);
     recorder.record('a', 'valid', T);
     recorder.record('a', 'valid', T - 5);
     recorder.record('a', 'valid', T + 1000); // 11:00:00, the next hour
@@ -58,7 +66,10 @@ describe('UsageRecorder', () => {
           ['a', bucket + HOUR, 'valid', 1],
           ['b', bucket, 'valid', 1],
         ],
-        touched: [['a', T + 1000], ['b', T]],
+        touched: [
+          ['a', T + 1000],
+          ['b', T],
+        ],
       },
     ]);
     expect(await recorder.flush()).toBe(0);
@@ -66,7 +77,10 @@ describe('UsageRecorder', () => {
 
   it('puts back the counts of a failed flush, merged with those that arrived during it', async () => {
     let failures = 1;
-    let arrivals: Array<[string, string, number]> = [['a', 'valid', T + 10], ['c', 'expired', T + 20]];
+    let arrivals: Array<[string, string, number]> = [
+      ['a', 'valid', T + 10],
+      ['c', 'expired', T + 20],
+    ];
     const { dataSource, written } = fakeDatabase(
       () => {
         for (const [key, outcome, at] of arrivals) recorder.record(key, outcome, at);
@@ -74,7 +88,7 @@ describe('UsageRecorder', () => {
       },
       () => failures-- > 0,
     );
-    const recorder = new UsageRecorder(dataSource, {} as Environment, metrics);
+    const recorder = new UsageRecorder(dataSource, {} as AppConfig, metrics);
     recorder.record('a', 'valid', T);
     recorder.record('a', 'valid', T + 30);
     recorder.record('b', 'valid', T);
@@ -88,7 +102,11 @@ describe('UsageRecorder', () => {
           ['b', bucket, 'valid', 1],
           ['c', bucket, 'expired', 1],
         ],
-        touched: [['a', T + 30], ['b', T], ['c', T + 20]],
+        touched: [
+          ['a', T + 30],
+          ['b', T],
+          ['c', T + 20],
+        ],
       },
     ]);
   });
@@ -97,7 +115,7 @@ describe('UsageRecorder', () => {
     let finish!: () => void;
     const stuck = new Promise<void>((resolve) => (finish = resolve));
     const dataSource = { transaction: () => stuck } as unknown as DataSource;
-    const env = { USAGE_FLUSH_INTERVAL_MS: 1000, DB_STATEMENT_TIMEOUT_MS: 1000 } as Environment;
+    const env = { USAGE_FLUSH_INTERVAL_MS: 1000, DB_STATEMENT_TIMEOUT_MS: 1000 } as AppConfig;
     const recorder = new UsageRecorder(dataSource, env, metrics);
     const at = Date.now();
     recorder.record('a', 'valid', at - 2000);
@@ -114,8 +132,15 @@ describe('UsageRecorder', () => {
 
   it('should keep counts through failed writes, say since when they fail, and write every count once the database answers', async () => {
     let failing = true;
-    const { dataSource, written } = fakeDatabase(() => undefined, () => failing);
-    const recorder = new UsageRecorder(dataSource, { USAGE_FLUSH_INTERVAL_MS: 1000, DB_STATEMENT_TIMEOUT_MS: 1000 } as Environment, metrics);
+    const { dataSource, written } = fakeDatabase(
+      () => undefined,
+      () => failing,
+    );
+    const recorder = new UsageRecorder(
+      dataSource,
+      { USAGE_FLUSH_INTERVAL_MS: 1000, DB_STATEMENT_TIMEOUT_MS: 1000 } as AppConfig,
+      metrics,
+    );
     recorder.record('a', 'valid', T);
     for (let i = 0; i < 3; i++) expect(await recorder.flush()).toBe(0);
     expect(recorder.failingFrom).not.toBeNull();

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Environment } from '../config/config';
+import { AppConfig } from '../config/config';
 import { Metrics } from '../metrics/metrics';
 
 const HOUR = 3_600_000;
@@ -65,7 +65,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly env: Environment,
+    private readonly env: AppConfig,
     private readonly metrics: Metrics,
   ) {}
 
@@ -100,7 +100,8 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
       await new Promise((resolve) => setTimeout(resolve, EXIT_FLUSH_RETRY_MS));
       await flushBy();
     }
-    if (this.writingSince !== null) this.logger.error('usage counts may be lost at shutdown: their write had not finished');
+    if (this.writingSince !== null)
+      this.logger.error('usage counts may be lost at shutdown: their write had not finished');
     if (this.hasPending()) {
       const rows = [...this.pending.values()].reduce((n, usage) => n + usage.rows.length, 0);
       this.logger.error(`usage counts lost at shutdown: ${rows} rows could not be written`);
@@ -170,7 +171,9 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     this.pendingSince = null;
     // Taken, not written: until the transaction commits these counts are still owed, and the lag says so.
     this.writingSince = since;
-    rows.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : a.bucket - b.bucket || (a.outcome < b.outcome ? -1 : 1)));
+    rows.sort((a, b) =>
+      a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : a.bucket - b.bucket || (a.outcome < b.outcome ? -1 : 1),
+    );
     touched.sort(([a], [b]) => (a < b ? -1 : 1));
     try {
       await this.dataSource.transaction(async (manager) => {
@@ -195,7 +198,9 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
       // The first failure, then one line a minute while it lasts: silence would read as recovered.
       if (this.failingSince === null || failingFor >= (this.lastWarnedAt ?? 0) + 60_000) {
         this.lastWarnedAt = failingFor;
-        this.logger.warn(`usage counts not written, kept for the next flush (failing for ${Math.round(failingFor / 1000)} s, oldest count ${Math.round(this.lagSeconds())} s old): ${(err as Error).message}`);
+        this.logger.warn(
+          `usage counts not written, kept for the next flush (failing for ${Math.round(failingFor / 1000)} s, oldest count ${Math.round(this.lagSeconds())} s old): ${(err as Error).message}`,
+        );
       }
       this.failingSince ??= Date.now();
       return 0;

@@ -25,17 +25,28 @@ export class UsageController {
   @ApiOkResponse({ type: KeyUsageResponse })
   @ApiBadRequest()
   @ApiNotFoundResponse({ type: ProblemResponse, description: 'No such key, or not yours.' })
-  ofKey(@Param('id', IdPipe) id: string, @Query() query: UsageQueryDto, @Ctx() ctx: RequestContext): Promise<KeyUsageResponse> {
+  ofKey(
+    @Param('id', IdPipe) id: string,
+    @Query() query: UsageQueryDto,
+    @Ctx() ctx: RequestContext,
+  ): Promise<KeyUsageResponse> {
     return this.usage.ofKey(id, query, ctx.actor!);
   }
 
   @Get('clients/:id/usage')
   @RequireScopes('admin:keys:read')
-  @ApiOperation({ summary: "A client's usage", description: `Summed over the client's keys, with each key's totals. ${RANGE}` })
+  @ApiOperation({
+    summary: "A client's usage",
+    description: `Summed over the client's keys, with each key's totals. ${RANGE}`,
+  })
   @ApiOkResponse({ type: ClientUsageResponse })
   @ApiBadRequest()
   @ApiNotFoundResponse({ type: ProblemResponse, description: 'No such client, or not yours.' })
-  ofClient(@Param('id', IdPipe) id: string, @Query() query: UsageQueryDto, @Ctx() ctx: RequestContext): Promise<ClientUsageResponse> {
+  ofClient(
+    @Param('id', IdPipe) id: string,
+    @Query() query: UsageQueryDto,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ClientUsageResponse> {
     return this.usage.ofClient(id, query, ctx.actor!);
   }
 }

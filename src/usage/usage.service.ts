@@ -62,9 +62,18 @@ export class UsageService {
     const inRange = `FROM usage_buckets u JOIN api_keys k ON k.id = u.key_id
        WHERE k.client_id = $1 AND u.bucket_start >= $2 AND u.bucket_start < $3`;
     const [buckets, perKey, [last]] = await Promise.all([
-      this.dataSource.query<CountRow[]>(`SELECT ${BUCKET_SQL} AS start, u.outcome, sum(u.count)::text AS count ${inRange} GROUP BY 1, 2 ORDER BY 1, 2`, [...params, range.granularity]),
-      this.dataSource.query<CountRow[]>(`SELECT u.key_id, u.outcome, sum(u.count)::text AS count ${inRange} GROUP BY 1, 2`, params),
-      this.dataSource.query<{ last_used_at: Date | null }[]>('SELECT max(last_used_at) AS last_used_at FROM api_keys WHERE client_id = $1', [id]),
+      this.dataSource.query<CountRow[]>(
+        `SELECT ${BUCKET_SQL} AS start, u.outcome, sum(u.count)::text AS count ${inRange} GROUP BY 1, 2 ORDER BY 1, 2`,
+        [...params, range.granularity],
+      ),
+      this.dataSource.query<CountRow[]>(
+        `SELECT u.key_id, u.outcome, sum(u.count)::text AS count ${inRange} GROUP BY 1, 2`,
+        params,
+      ),
+      this.dataSource.query<{ last_used_at: Date | null }[]>(
+        'SELECT max(last_used_at) AS last_used_at FROM api_keys WHERE client_id = $1',
+        [id],
+      ),
     ]);
     return {
       client_id: id,
@@ -81,7 +90,13 @@ export class UsageService {
     if (totals.size === 0) return [];
     const keys = await this.dataSource.manager.find(KeyEntity, { where: { id: In([...totals.keys()]) } });
     return keys
-      .map((k) => ({ key_id: k.id, name: k.name, hint: k.hint, last_used_at: iso(k.lastUsedAt), totals: totals.get(k.id)! }))
+      .map((k) => ({
+        key_id: k.id,
+        name: k.name,
+        hint: k.hint,
+        last_used_at: iso(k.lastUsedAt),
+        totals: totals.get(k.id)!,
+      }))
       .sort((a, b) => b.totals.total - a.totals.total || (a.key_id < b.key_id ? -1 : 1));
   }
 }

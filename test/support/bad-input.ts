@@ -36,7 +36,9 @@ function resolve(schema: any): any {
     // The outer schema keeps what it adds to the parts, such as `nullable`.
     const { allOf, ...outer } = schema;
     const parts = allOf.map(resolve);
-    return Object.assign({}, ...parts, outer, { properties: Object.assign({}, ...parts.map((s: any) => s.properties)) });
+    return Object.assign({}, ...parts, outer, {
+      properties: Object.assign({}, ...parts.map((s: any) => s.properties)),
+    });
   }
   return schema;
 }
@@ -48,7 +50,9 @@ export function operations(): Operation[] {
       const parameters = (op.parameters ?? []) as { in: string; name: string; schema?: any }[];
       const content = op.requestBody?.content ?? null;
       const schema = content ? resolve(content['application/json']?.schema) : null;
-      const bodyProperties = schema ? Object.fromEntries(Object.entries<any>(schema.properties ?? {}).map(([name, s]) => [name, resolve(s)])) : null;
+      const bodyProperties = schema
+        ? Object.fromEntries(Object.entries<any>(schema.properties ?? {}).map(([name, s]) => [name, resolve(s)]))
+        : null;
       const queryParams = parameters.filter((p) => p.in === 'query');
       list.push({
         method: method.toUpperCase(),
@@ -59,7 +63,9 @@ export function operations(): Operation[] {
         bodyProperties,
         formBody: Boolean(content?.['application/x-www-form-urlencoded']),
         dateQueryParams: queryParams.filter((p) => resolve(p.schema)?.format === 'date-time').map((p) => p.name),
-        dateBodyProperties: Object.entries<any>(bodyProperties ?? {}).filter(([, s]) => s?.format === 'date-time').map(([name]) => name),
+        dateBodyProperties: Object.entries<any>(bodyProperties ?? {})
+          .filter(([, s]) => s?.format === 'date-time')
+          .map(([name]) => name),
         integerQueryParams: queryParams.filter((p) => resolve(p.schema)?.type === 'integer').map((p) => p.name),
         paginated: queryParams.some((p) => p.name === 'cursor'),
       });
@@ -73,9 +79,39 @@ export const SECRET_PLACEHOLDERS = ['@ROOT_KEY@', '@ISSUED_KEY@', '@ROOT_KEY_BOD
 
 /** Fields the admin API never takes from a caller, and look-alikes of the ones it does take. */
 export const FOREIGN_FIELDS = [
-  'digest', 'key_digest', 'client_id', 'revoked_at', 'revoked_reason', 'id', 'created_at', 'updated_at', 'replaced_by', 'replaces',
-  'grace_ends_at', 'hint', 'key', 'hash', 'prev_hash', 'is_system', 'last_used_at', 'remaining', 'status', 'token', '__proto__',
-  'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'nаme' /* Cyrillic а */, 'ｎａｍｅ' /* full width */, 'name\u200b', 'NAME', 'scopes ', 'métadata',
+  'digest',
+  'key_digest',
+  'client_id',
+  'revoked_at',
+  'revoked_reason',
+  'id',
+  'created_at',
+  'updated_at',
+  'replaced_by',
+  'replaces',
+  'grace_ends_at',
+  'hint',
+  'key',
+  'hash',
+  'prev_hash',
+  'is_system',
+  'last_used_at',
+  'remaining',
+  'status',
+  'token',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '__defineGetter__',
+  'nаme' /* Cyrillic а */,
+  'ｎａｍｅ' /* full width */,
+  'name\u200b',
+  'NAME',
+  'scopes ',
+  'métadata',
 ];
 
 const deep = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
@@ -134,42 +170,80 @@ export type Mutation = { kind: string; body: unknown; raw?: string };
  */
 export function badBody(valid: Record<string, unknown>, properties: Record<string, any>): fc.Arbitrary<Mutation> {
   const names = Object.keys(properties);
-  const stringNames = names.filter((n) => properties[n]?.type === 'string' && !properties[n]?.enum && !properties[n]?.format);
+  const stringNames = names.filter(
+    (n) => properties[n]?.type === 'string' && !properties[n]?.enum && !properties[n]?.format,
+  );
   const foreign = FOREIGN_FIELDS.filter((f) => !names.includes(f));
   const arbitraries: fc.Arbitrary<Mutation>[] = [
-    fc.tuple(fc.constantFrom(...foreign), fc.jsonValue({ maxDepth: 2 })).map(([field, value]) => ({ kind: `foreign field ${field}`, body: { ...valid, [field]: value } })),
+    fc
+      .tuple(fc.constantFrom(...foreign), fc.jsonValue({ maxDepth: 2 }))
+      .map(([field, value]) => ({ kind: `foreign field ${field}`, body: { ...valid, [field]: value } })),
     fc.constantFrom(null, [], [valid], 'text', 42, true).map((body) => ({ kind: 'not an object', body })),
-    fc.constantFrom(10, 40, 1000, 9000).map((levels) => ({ kind: `nested ${levels} deep`, body: null, raw: `{"metadata":${deep(levels)},"x":${deep(levels)}}` })),
+    fc
+      .constantFrom(10, 40, 1000, 9000)
+      .map((levels) => ({
+        kind: `nested ${levels} deep`,
+        body: null,
+        raw: `{"metadata":${deep(levels)},"x":${deep(levels)}}`,
+      })),
   ];
   if (names.length > 0) {
     // A field given twice, each value valid alone (the first is the valid body's, or one the field takes): which one counts is the reader's guess.
-    const again = (name: string) => fc.constantFrom(JSON.stringify(valid[name] ?? null), '"x"', '1', '{}', '[]').map((value) => ({ name, value }));
+    const again = (name: string) =>
+      fc.constantFrom(JSON.stringify(valid[name] ?? null), '"x"', '1', '{}', '[]').map((value) => ({ name, value }));
     arbitraries.push(
-      fc.constantFrom(...names).chain(again).map(({ name, value }) => ({
-        kind: `${name} twice`,
-        body: null,
-        raw: `{${JSON.stringify(name)}:${value},${JSON.stringify(name)} : ${JSON.stringify(valid[name] ?? null)}${Object.keys(valid).filter((n) => n !== name).map((n) => `,${JSON.stringify(n)}:${JSON.stringify(valid[n])}`).join('')}}`,
-      })),
+      fc
+        .constantFrom(...names)
+        .chain(again)
+        .map(({ name, value }) => ({
+          kind: `${name} twice`,
+          body: null,
+          raw: `{${JSON.stringify(name)}:${value},${JSON.stringify(name)} : ${JSON.stringify(valid[name] ?? null)}${Object.keys(
+            valid,
+          )
+            .filter((n) => n !== name)
+            .map((n) => `,${JSON.stringify(n)}:${JSON.stringify(valid[n])}`)
+            .join('')}}`,
+        })),
     );
   }
   if (names.includes('metadata')) {
     // Keys JavaScript objects inherit (which a transformer may drop without a word) and numbers JSON cannot write back.
     const rest = JSON.stringify(valid).slice(1);
     const inside = fc.oneof(
-      fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype), 'prototype').map((key) => `${JSON.stringify(key)}:1`),
+      fc
+        .constantFrom(...Object.getOwnPropertyNames(Object.prototype), 'prototype')
+        .map((key) => `${JSON.stringify(key)}:1`),
       fc.constantFrom('"n":1e999', '"n":-1e999', '"a":{"b":1e400}'),
     );
-    arbitraries.push(inside.map((member) => ({ kind: `metadata {${member}}`, body: null, raw: `{"metadata":{${member}}${rest === '}' ? '}' : `,${rest}`}` })));
+    arbitraries.push(
+      inside.map((member) => ({
+        kind: `metadata {${member}}`,
+        body: null,
+        raw: `{"metadata":{${member}}${rest === '}' ? '}' : `,${rest}`}`,
+      })),
+    );
   }
   if (names.length > 0) {
     arbitraries.push(
-      fc.constantFrom(...names).chain((name) => wrongType(properties[name]).map((value) => ({ kind: `wrong type for ${name}`, body: { ...valid, [name]: value } }))),
+      fc
+        .constantFrom(...names)
+        .chain((name) =>
+          wrongType(properties[name]).map((value) => ({
+            kind: `wrong type for ${name}`,
+            body: { ...valid, [name]: value },
+          })),
+        ),
     );
   }
   if (stringNames.length > 0) {
     // Strings that no field takes: each of these alone makes the body invalid.
     const invalidString = fc.constantFrom('x'.repeat(5000), 'x'.repeat(70_000), 'a\u0000b', '\ud800', 'line\nbreak');
-    arbitraries.push(fc.tuple(fc.constantFrom(...stringNames), invalidString).map(([name, value]) => ({ kind: `bad string for ${name}`, body: { ...valid, [name]: value } })));
+    arbitraries.push(
+      fc
+        .tuple(fc.constantFrom(...stringNames), invalidString)
+        .map(([name, value]) => ({ kind: `bad string for ${name}`, body: { ...valid, [name]: value } })),
+    );
   }
   return fc.oneof(...arbitraries);
 }
@@ -180,7 +254,23 @@ const pad = (n: number, width: number) => String(n).padStart(width, '0');
 /** JSON values a cursor part may be replaced by: every type, and strings no column takes. */
 const cursorPart: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
-  fc.constantFrom('', '\u0000', 'a', 'b', '-1', '0', '1e5', '99999999999999999999', '9223372036854775808', 'not-a-uuid', '2026-02-30T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '+010000-01-01T00:00:00.000Z', 'orders:read', ' '),
+  fc.constantFrom(
+    '',
+    '\u0000',
+    'a',
+    'b',
+    '-1',
+    '0',
+    '1e5',
+    '99999999999999999999',
+    '9223372036854775808',
+    'not-a-uuid',
+    '2026-02-30T00:00:00.000Z',
+    '0000-01-01T00:00:00.000Z',
+    '+010000-01-01T00:00:00.000Z',
+    'orders:read',
+    ' ',
+  ),
   badString,
 );
 
@@ -199,7 +289,9 @@ export function badCursor(issued: string): fc.Arbitrary<BadCursor> {
   const parts = JSON.parse(Buffer.from(issued, 'base64url').toString('utf8')) as unknown[];
   const at = fc.nat({ max: Math.max(parts.length - 1, 0) });
   return fc.oneof(
-    fc.jsonValue({ maxDepth: 3 }).map((v) => ({ kind: `JSON ${JSON.stringify(v).slice(0, 40)}`, cursor: base64url(JSON.stringify(v)) })),
+    fc
+      .jsonValue({ maxDepth: 3 })
+      .map((v) => ({ kind: `JSON ${JSON.stringify(v).slice(0, 40)}`, cursor: base64url(JSON.stringify(v)) })),
     {
       weight: 4,
       arbitrary: fc.tuple(at, cursorPart).map(([i, v]) => {
@@ -210,9 +302,25 @@ export function badCursor(issued: string): fc.Arbitrary<BadCursor> {
     },
     at.map((i) => ({ kind: `part ${i} dropped`, cursor: base64url(JSON.stringify(parts.filter((_, j) => j !== i))) })),
     cursorPart.map((v) => ({ kind: 'a part added', cursor: base64url(JSON.stringify([...parts, v])) })),
-    fc.constant({ kind: 'parts in an object', cursor: base64url(JSON.stringify(Object.fromEntries(parts.map((p, i) => [String(i), p])))) }),
-    fc.uint8Array({ maxLength: 40 }).map((bytes) => ({ kind: 'random bytes', cursor: Buffer.from(bytes).toString('base64url') })),
-    fc.constantFrom('AA', 'AAAA', base64url('\u0000'), base64url('null'), base64url('[]'), `${issued}=`, issued.slice(0, -2), `${issued}AA`).map((cursor) => ({ kind: 'cut or padded', cursor })),
+    fc.constant({
+      kind: 'parts in an object',
+      cursor: base64url(JSON.stringify(Object.fromEntries(parts.map((p, i) => [String(i), p])))),
+    }),
+    fc
+      .uint8Array({ maxLength: 40 })
+      .map((bytes) => ({ kind: 'random bytes', cursor: Buffer.from(bytes).toString('base64url') })),
+    fc
+      .constantFrom(
+        'AA',
+        'AAAA',
+        base64url('\u0000'),
+        base64url('null'),
+        base64url('[]'),
+        `${issued}=`,
+        issued.slice(0, -2),
+        `${issued}AA`,
+      )
+      .map((cursor) => ({ kind: 'cut or padded', cursor })),
   );
 }
 
@@ -228,25 +336,97 @@ const year = fc.integer({ min: 1970, max: 9998 });
  * ±23:59, and years 0000 to 1969 and 9999 on, six-digit extended years too.
  */
 export const badDate: fc.Arbitrary<string> = fc.oneof(
-  fc.tuple(year, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 9 }), time).map(([y, m, over, t]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(DAYS_IN_MONTH(y, m) + over, 2)}${t}`),
+  fc
+    .tuple(year, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 9 }), time)
+    .map(([y, m, over, t]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(DAYS_IN_MONTH(y, m) + over, 2)}${t}`),
   year.filter((y) => !isLeap(y)).chain((y) => time.map((t) => `${pad(y, 4)}-02-29${t}`)),
   fc.tuple(year, fc.constantFrom(0, 13, 99), time).map(([y, m, t]) => `${pad(y, 4)}-${pad(m, 2)}-01${t}`),
-  fc.tuple(year, fc.integer({ min: 1, max: 53 }), fc.option(fc.integer({ min: 1, max: 7 }))).map(([y, w, d]) => `${pad(y, 4)}-W${pad(w, 2)}${d === null ? '' : `-${d}`}`),
+  fc
+    .tuple(year, fc.integer({ min: 1, max: 53 }), fc.option(fc.integer({ min: 1, max: 7 })))
+    .map(([y, w, d]) => `${pad(y, 4)}-W${pad(w, 2)}${d === null ? '' : `-${d}`}`),
   fc.tuple(year, fc.integer({ min: 1, max: 366 }), time).map(([y, d, t]) => `${pad(y, 4)}-${pad(d, 3)}${t}`),
-  fc.tuple(year, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 })).map(([y, m, d]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`),
-  fc.tuple(year, fc.constantFrom('T24:00:00Z', 'T23:60:00Z', 'T23:59:60Z', 'T23:59:61Z', 'T12:00:00', 'T12:00Z', 'T12:00:00+24:00', 'T12:00:00-25:00', 'T12:00:00+23:60', 'T12:00:00+0100', 'T12:00:00.Z', ' 12:00:00Z')).map(([y, t]) => `${pad(y, 4)}-06-15${t}`),
-  fc.tuple(fc.integer({ min: 0, max: 1969 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 }), time).map(([y, m, d, t]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}${t || 'T00:00:00Z'}`),
-  fc.tuple(fc.integer({ min: 9999, max: 275_000 }), fc.constantFrom('+', '-', '')).map(([y, sign]) => `${sign}${pad(y, sign ? 6 : 4)}-01-01T00:00:00Z`),
-  fc.constantFrom('0000-01-01', '0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '9999-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '+002026-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '2026', '2026-01', '20260101T000000Z', 'now', ''),
+  fc
+    .tuple(year, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 }))
+    .map(([y, m, d]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`),
+  fc
+    .tuple(
+      year,
+      fc.constantFrom(
+        'T24:00:00Z',
+        'T23:60:00Z',
+        'T23:59:60Z',
+        'T23:59:61Z',
+        'T12:00:00',
+        'T12:00Z',
+        'T12:00:00+24:00',
+        'T12:00:00-25:00',
+        'T12:00:00+23:60',
+        'T12:00:00+0100',
+        'T12:00:00.Z',
+        ' 12:00:00Z',
+      ),
+    )
+    .map(([y, t]) => `${pad(y, 4)}-06-15${t}`),
+  fc
+    .tuple(fc.integer({ min: 0, max: 1969 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 }), time)
+    .map(([y, m, d, t]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}${t || 'T00:00:00Z'}`),
+  fc
+    .tuple(fc.integer({ min: 9999, max: 275_000 }), fc.constantFrom('+', '-', ''))
+    .map(([y, sign]) => `${sign}${pad(y, sign ? 6 : 4)}-01-01T00:00:00Z`),
+  fc.constantFrom(
+    '0000-01-01',
+    '0000-01-01T00:00:00Z',
+    '0001-01-01T00:00:00Z',
+    '1969-12-31T23:59:59Z',
+    '9999-01-01T00:00:00Z',
+    '9999-12-31T23:59:59Z',
+    '+002026-01-01T00:00:00Z',
+    '-000001-01-01T00:00:00Z',
+    '2026',
+    '2026-01',
+    '20260101T000000Z',
+    'now',
+    '',
+  ),
 );
 
 /** Instants at the edges of the range the API takes: they must be answered, never with a 500. */
 /** Integers as no client writes them in a query: signs, spaces, exponents, other bases, leading zeros, fractions, other digits. */
-export const badIntegerText = fc.constantFrom(' 5', '5 ', '+5', '-0', '1e1', '0x10', '0b11', '0o7', '010', '5.0', '5.', '.5e1', '5_0', '٥', '５', 'Infinity', '1e9', '-1', '0');
+export const badIntegerText = fc.constantFrom(
+  ' 5',
+  '5 ',
+  '+5',
+  '-0',
+  '1e1',
+  '0x10',
+  '0b11',
+  '0o7',
+  '010',
+  '5.0',
+  '5.',
+  '.5e1',
+  '5_0',
+  '٥',
+  '５',
+  'Infinity',
+  '1e9',
+  '-1',
+  '0',
+);
 
 export const edgeDate: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('1970-01-01T00:00:00Z', '1970-01-01T00:59:59.999Z', '1970-01-01T01:00:00+01:00', '9998-12-31T23:59:59.999Z', '9998-12-31T23:30:00Z', '9998-12-31T23:00:00-00:59', '9998-12-01T00:00:00Z'),
-  fc.tuple(fc.constantFrom(1970, 1971, 9997, 9998), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 23 })).map(([y, m, h]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(DAYS_IN_MONTH(y, m), 2)}T${pad(h, 2)}:30:00Z`),
+  fc.constantFrom(
+    '1970-01-01T00:00:00Z',
+    '1970-01-01T00:59:59.999Z',
+    '1970-01-01T01:00:00+01:00',
+    '9998-12-31T23:59:59.999Z',
+    '9998-12-31T23:30:00Z',
+    '9998-12-31T23:00:00-00:59',
+    '9998-12-01T00:00:00Z',
+  ),
+  fc
+    .tuple(fc.constantFrom(1970, 1971, 9997, 9998), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 23 }))
+    .map(([y, m, h]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(DAYS_IN_MONTH(y, m), 2)}T${pad(h, 2)}:30:00Z`),
 );
 
 /** Whether a 400 problem names `field` in its per-field errors (`#/field` or `query/field`). */
@@ -287,23 +467,43 @@ const STACK_TRACE = /\bat [\w.<>]+ \(|\.ts:\d+|node_modules|\bstack\b|Error: /;
  * The checks every answer to a bad request must pass; returns what is wrong (empty
  * when nothing), never the secret itself.
  */
-export function problemsWith(answer: Answer, request: { method: string; url: string; headers: Record<string, string> }, secrets: string[], bodiless = false): string[] {
+export function problemsWith(
+  answer: Answer,
+  request: { method: string; url: string; headers: Record<string, string> },
+  secrets: string[],
+  bodiless = false,
+): string[] {
   const wrong: string[] = [];
   if (answer.status >= 500) wrong.push(`answered ${answer.status}`);
   if (STACK_TRACE.test(answer.raw)) wrong.push('the body looks like a stack trace');
   const everything = `${answer.raw}\n${JSON.stringify(answer.headers)}`;
   secrets.forEach((secret, i) => {
-    if (everything.includes(secret) || everything.includes(secret.slice(8))) wrong.push(`secret #${i} is in the answer`);
+    if (everything.includes(secret) || everything.includes(secret.slice(8)))
+      wrong.push(`secret #${i} is in the answer`);
   });
   if (answer.status >= 400 && answer.status < 500 && !bodiless) {
-    if (!String(answer.headers['content-type']).startsWith('application/problem+json')) wrong.push(`a ${answer.status} that is not problem+json`);
+    if (!String(answer.headers['content-type']).startsWith('application/problem+json'))
+      wrong.push(`a ${answer.status} that is not problem+json`);
     else {
       const body = JSON.parse(answer.raw);
-      if (body.status !== answer.status || typeof body.type !== 'string' || body.request_id !== answer.headers['x-request-id']) wrong.push('an incomplete problem');
+      if (
+        body.status !== answer.status ||
+        typeof body.type !== 'string' ||
+        body.request_id !== answer.headers['x-request-id']
+      )
+        wrong.push('an incomplete problem');
     }
   }
   try {
-    checkResponse({ method: request.method, url: request.url, requestHeaders: request.headers, status: answer.status, headers: answer.headers, raw: answer.raw, body: parse(answer.raw) } as never);
+    checkResponse({
+      method: request.method,
+      url: request.url,
+      requestHeaders: request.headers,
+      status: answer.status,
+      headers: answer.headers,
+      raw: answer.raw,
+      body: parse(answer.raw),
+    } as never);
   } catch (err) {
     wrong.push((err as Error).message.split('\n')[0]!);
   }
@@ -341,7 +541,9 @@ export async function snapshot(app: TestApp, owned?: Owned): Promise<Map<string,
     ['audit_events', 'id::text', 'false'],
   ];
   for (const [table, key, mine] of tables) {
-    const result: Record<string, unknown>[] = await dataSource.query(`SELECT ${key} AS pk, * FROM ${table}${owned ? ` WHERE ${mine}` : ''}`);
+    const result: Record<string, unknown>[] = await dataSource.query(
+      `SELECT ${key} AS pk, * FROM ${table}${owned ? ` WHERE ${mine}` : ''}`,
+    );
     for (const row of result) {
       const { pk, last_used_at: _, ...rest } = row;
       rows.set(`${table}:${String(pk)}`, JSON.stringify(rest));
@@ -366,6 +568,8 @@ export function changes(before: Map<string, string>, after: Map<string, string>,
 }
 
 export async function auditEventsOfRequests(app: TestApp, prefix: string): Promise<number> {
-  const [row] = await app.app.get(DataSource).query(`SELECT count(*)::int AS n FROM audit_events WHERE request_id LIKE $1`, [`${prefix}%`]);
+  const [row] = await app.app
+    .get(DataSource)
+    .query(`SELECT count(*)::int AS n FROM audit_events WHERE request_id LIKE $1`, [`${prefix}%`]);
   return row.n;
 }

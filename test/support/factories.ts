@@ -19,7 +19,10 @@ export async function makeScope(app: TestApp, name = `${unique('svc')}:read`) {
 export async function makeKey(app: TestApp, clientId: string, fields: Record<string, unknown> = {}) {
   const res = await app.post(`/v1/clients/${clientId}/keys`, { environment: 'live', name: unique('key'), ...fields });
   if (res.status !== 201) throw new Error(`key not issued: ${res.status} ${res.raw}`);
-  return res.body as { id: string; key: string; client_id: string; status: string; scopes: string[] } & Record<string, any>;
+  return res.body as { id: string; key: string; client_id: string; status: string; scopes: string[] } & Record<
+    string,
+    any
+  >;
 }
 
 /** A client of its own and one key under it holding `scopes`: a caller that is not a root key. */
@@ -33,7 +36,11 @@ export async function makeClientWithKey(app: TestApp, scopes: string[], keyField
  * Every item of a list, following `next_cursor` page by page; `pages` counts the
  * requests. Fails on a page that is not 200 or a cursor that repeats.
  */
-export async function allPages<T = any>(app: TestApp, url: string, call: Call = {}): Promise<{ items: T[]; pages: number }> {
+export async function allPages<T = any>(
+  app: TestApp,
+  url: string,
+  call: Call = {},
+): Promise<{ items: T[]; pages: number }> {
   const items: T[] = [];
   const seen = new Set<string>();
   let cursor: string | null = null;

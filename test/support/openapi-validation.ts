@@ -68,14 +68,22 @@ export function checkResponse(exchange: Exchange): void {
   // A path or method the API does not have may only be the unknown-route problem.
   const operation: Json = route
     ? route.item[method === 'head' ? 'get' : method]
-    : { responses: { 404: { description: 'unknown route', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemResponse' } } } } } };
+    : {
+        responses: {
+          404: {
+            description: 'unknown route',
+            content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemResponse' } } },
+          },
+        },
+      };
   const responses: Json = operation.responses;
   const key = [String(exchange.status), `${String(exchange.status)[0]}XX`, 'default'].find((k) => responses[k]);
   if (!key) fail(`documented statuses are ${Object.keys(responses).join(', ')}`);
   const response = deref(responses[key!], components);
 
   for (const [name, header] of Object.entries<Json>(response.headers ?? {})) {
-    if (deref(header, components).required && exchange.headers[name.toLowerCase()] === undefined) fail(`the required header ${name} is missing`);
+    if (deref(header, components).required && exchange.headers[name.toLowerCase()] === undefined)
+      fail(`the required header ${name} is missing`);
   }
 
   const content: Json | undefined = response.content;
@@ -85,11 +93,17 @@ export function checkResponse(exchange: Exchange): void {
     return void tally.validated++;
   }
   if (!hasBody) {
-    if (method !== 'head') fail(`the document describes a body (${Object.keys(content).join(', ')}), but there is none`);
+    if (method !== 'head')
+      fail(`the document describes a body (${Object.keys(content).join(', ')}), but there is none`);
     return void tally.validated++;
   }
-  const contentType = String(exchange.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const mediaType = Object.keys(content).find((m) => m.toLowerCase() === contentType || (m.endsWith('/*') && contentType.startsWith(m.slice(0, -1))));
+  const contentType = String(exchange.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  const mediaType = Object.keys(content).find(
+    (m) => m.toLowerCase() === contentType || (m.endsWith('/*') && contentType.startsWith(m.slice(0, -1))),
+  );
   if (!mediaType) fail(`content type ${contentType || '(none)'} is not one of ${Object.keys(content).join(', ')}`);
   if (!/[/+]json$/.test(contentType)) return void tally.validated++;
 
@@ -168,7 +182,8 @@ function strict(schema: Json): Json {
 
 const FORMATS = {
   // RFC 3339, as the API promises for every time.
-  'date-time': (value: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value)),
+  'date-time': (value: string) =>
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value)),
   uuid: (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value),
 };
 
@@ -181,7 +196,12 @@ export function schemaErrors(schema: Json, value: unknown): string[] {
   const cacheKey = JSON.stringify(schema);
   let validator = validators.get(cacheKey);
   if (!validator) {
-    validator = new OpenAPIResponseValidator({ responses: { 200: { schema: strict(structuredClone(schema)) } }, components: components as never, customFormats: FORMATS, errorTransformer: describeError });
+    validator = new OpenAPIResponseValidator({
+      responses: { 200: { schema: strict(structuredClone(schema)) } },
+      components: components as never,
+      customFormats: FORMATS,
+      errorTransformer: describeError,
+    });
     validators.set(cacheKey, validator);
   }
   const error = validator.validateResponse('200', value);
@@ -190,6 +210,9 @@ export function schemaErrors(schema: Json, value: unknown): string[] {
 
 /** Names the field an undocumented-property error is about; the validator's own message does not. */
 function describeError(error: { path?: string; message: string }, ajvError: { keyword: string; params: Json }): Json {
-  const message = ajvError.keyword === 'additionalProperties' ? `has ${ajvError.params.additionalProperty}, which the document does not list` : error.message;
+  const message =
+    ajvError.keyword === 'additionalProperties'
+      ? `has ${ajvError.params.additionalProperty}, which the document does not list`
+      : error.message;
   return { ...error, message };
 }

@@ -27,8 +27,14 @@ export async function buildService(name: string): Promise<{ folder: string; main
   const folder = join(ROOT, 'test-artifacts', `${name}-build-${randomUUID().slice(0, 8)}`);
   mkdirSync(folder, { recursive: true });
   const tsconfig = join(folder, 'tsconfig.json');
-  writeFileSync(tsconfig, JSON.stringify({ extends: '../../tsconfig.build.json', compilerOptions: { outDir: './build' } }));
-  await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'nest'), ['build', '--path', relative(ROOT, tsconfig)], { cwd: ROOT, timeout: 120_000 });
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({ extends: '../../tsconfig.build.json', compilerOptions: { outDir: './build' } }),
+  );
+  await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'nest'), ['build', '--path', relative(ROOT, tsconfig)], {
+    cwd: ROOT,
+    timeout: 120_000,
+  });
   return { folder, main: join(folder, 'build', 'src', 'main.js') };
 }
 
@@ -51,9 +57,13 @@ export class Service {
     const service = await Service.spawn(main, cwd, env);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (service.child.exitCode !== null) throw new Error(`the service exited with ${service.child.exitCode}:\n${service.output}`);
+      if (service.child.exitCode !== null)
+        throw new Error(`the service exited with ${service.child.exitCode}:\n${service.output}`);
       if (Date.now() > deadline) throw new Error(`the service did not start:\n${service.output}`);
-      const up = await fetch(`${service.url}/health`).then((r) => r.ok, () => false);
+      const up = await fetch(`${service.url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (up) return service;
       await sleep(100);
     }

@@ -2,7 +2,7 @@ import type { RequestListener } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import inject from 'light-my-request';
 import { AppOptions, createApp } from '../../src/app';
-import { Environment, loadEnvironment } from '../../src/config/config';
+import { AppConfig, loadConfig } from '../../src/config/config';
 import { checkResponse, exempt, recordTally } from './openapi-validation';
 
 export interface Call {
@@ -38,14 +38,14 @@ export const usingRedis = Boolean(process.env.REDIS_URL);
 export class TestApp {
   private constructor(
     readonly app: NestFastifyApplication,
-    readonly env: Environment,
+    readonly env: AppConfig,
     readonly rootKey: string,
   ) {}
 
-  static async start(overrides: Partial<Environment> = {}, options: AppOptions = {}): Promise<TestApp> {
+  static async start(overrides: Partial<AppConfig> = {}, options: AppOptions = {}): Promise<TestApp> {
     const rootKey = process.env.KEYHOUSE_TEST_ROOT_KEY!;
     const env = Object.assign(
-      loadEnvironment({
+      loadConfig({
         NODE_ENV: 'test',
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
         DATA_DIR: 'memory://',

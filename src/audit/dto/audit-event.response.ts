@@ -26,16 +26,28 @@ export class AuditEventResponse {
   /** What changed; never a secret. To a non-root reader, a key id of another client in it (`reported_by`) is null. @example {"reason": "compromised"} */
   changes!: Record<string, unknown>;
   /** SHA-256 of the previous event's hash and this event's content; null to non-root readers (it covers the fields they do not see). */
-  @ApiProperty({ type: String, nullable: true, example: '9c1185a5c5e9fc54612808977ee8f548b2258d31a7f1b5a1c0c7e1f4d7a0b6e3' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '9c1185a5c5e9fc54612808977ee8f548b2258d31a7f1b5a1c0c7e1f4d7a0b6e3',
+  })
   hash!: string | null;
   /** The hash of the event before this one in the chain; null to non-root readers. */
-  @ApiProperty({ type: String, nullable: true, example: '2f0d8c4b6a1e9d3c7b5a4f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '2f0d8c4b6a1e9d3c7b5a4f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c',
+  })
   prev_hash!: string | null;
 }
 
 export class AuditEventPage {
   data!: AuditEventResponse[];
   /** Pass as `cursor` for the next page; null on the last page. */
-  @ApiProperty({ type: String, nullable: true, example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ',
+  })
   next_cursor!: string | null;
 }

@@ -25,6 +25,10 @@ export class ClientResponse {
 export class ClientPage {
   data!: ClientResponse[];
   /** Pass as `cursor` for the next page; null on the last page. */
-  @ApiProperty({ type: String, nullable: true, example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ',
+  })
   next_cursor!: string | null;
 }

@@ -3,11 +3,17 @@ import { IsMetadata, IsNameText, IsOmittable, IsScopeList, PRINTABLE } from '../
 
 export class CreateClientDto {
   /** A name people recognise: the service, partner or customer holding the keys. */
-  @IsString() @MinLength(1) @MaxLength(200) @IsNameText()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @IsNameText()
   name!: string;
 
   /** @example "Checkout service, team Payments" */
-  @IsOmittable() @IsString() @MaxLength(2000) @Matches(PRINTABLE, { message: 'description must not contain control characters' })
+  @IsOmittable()
+  @IsString()
+  @MaxLength(2000)
+  @Matches(PRINTABLE, { message: 'description must not contain control characters' })
   description?: string;
 
   /**
@@ -15,10 +21,13 @@ export class CreateClientDto {
    * Every key of the client, whoever issues it, must hold only scopes these cover. Empty
    * (the default) sets no ceiling of the client's own. @example ["orders:*", "admin:keys:write"]
    */
-  @IsOmittable() @IsScopeList()
+  @IsOmittable()
+  @IsScopeList()
   allowed_scopes?: string[];
 
   /** Free-form labels. @example {"team": "payments"} */
-  @IsOmittable() @IsObject() @IsMetadata()
+  @IsOmittable()
+  @IsObject()
+  @IsMetadata()
   metadata?: Record<string, unknown>;
 }

@@ -3,6 +3,7 @@ import { PageQueryDto } from '../../common/pagination.dto';
 import { CLIENT_STATUSES, type ClientStatus } from '../client.entity';
 
 export class ListClientsQueryDto extends PageQueryDto {
-  @IsOptional() @IsIn(CLIENT_STATUSES)
+  @IsOptional()
+  @IsIn(CLIENT_STATUSES)
   status?: ClientStatus;
 }

@@ -6,6 +6,7 @@ import { CreateClientDto } from './create-client.dto';
 
 export class UpdateClientDto extends PartialType(CreateClientDto, { skipNullProperties: false }) {
   /** `suspended` makes every key of the client inactive at once; `active` restores them. */
-  @IsOmittable() @IsIn(CLIENT_STATUSES)
+  @IsOmittable()
+  @IsIn(CLIENT_STATUSES)
   status?: ClientStatus;
 }

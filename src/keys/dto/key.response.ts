@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { EXAMPLE_KEYS } from '../../credentials/example-keys';
-import { ENVIRONMENTS, keyHint, type Environment } from '../../credentials/key-format';
+import { ENVIRONMENTS, keyHint, type KeyEnvironment } from '../../credentials/key-format';
 import { UsedSinceRotationResponse } from '../../usage/dto/used-since-rotation.response';
 import { KEY_STATUSES, type KeyStatus } from '../key-status';
 import { RateLimitDto } from './key-fields.dto';
@@ -14,8 +14,12 @@ export class KeyResponse {
   /** @example "checkout production" */
   name!: string;
   @ApiProperty({ enum: ENVIRONMENTS, example: 'live' })
-  environment!: Environment;
-  @ApiProperty({ enum: KEY_STATUSES, example: 'active', description: '`expiring` while a rotated key is in its grace period.' })
+  environment!: KeyEnvironment;
+  @ApiProperty({
+    enum: KEY_STATUSES,
+    example: 'active',
+    description: '`expiring` while a rotated key is in its grace period.',
+  })
   status!: KeyStatus;
   /** Prefix plus the first and last four characters, to recognise a key. */
   @ApiProperty({ example: keyHint(EXAMPLE_KEYS.live) })
@@ -68,6 +72,10 @@ export class IssuedKeyResponse extends KeyResponse {
 export class KeyPage {
   data!: KeyResponse[];
   /** Pass as `cursor` for the next page; null on the last page. */
-  @ApiProperty({ type: String, nullable: true, example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ',
+  })
   next_cursor!: string | null;
 }

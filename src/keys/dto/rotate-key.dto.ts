@@ -9,14 +9,19 @@ export class RotateKeyDto {
    * (2592000). It never outlives its own expiry. Default: DEFAULT_GRACE_PERIOD_SECONDS (one day).
    * @example 3600
    */
-  @IsOmittable() @IsInt() @Min(0) @Max(MAX_GRACE_PERIOD_SECONDS)
+  @IsOmittable()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_GRACE_PERIOD_SECONDS)
   grace_period_seconds?: number;
 
   /** Expiry of the new key; null for never. By default it gets the old key's lifetime, counted from now. */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   expires_at?: string | null;
 
   /** Lifetime of the new key in seconds, instead of `expires_at`. */
-  @IsOmittable() @KeyField.ttlSeconds()
+  @IsOmittable()
+  @KeyField.ttlSeconds()
   ttl_seconds?: number;
 }

@@ -10,14 +10,17 @@ export type Granularity = (typeof GRANULARITIES)[number];
  */
 export class UsageQueryDto {
   /** RFC 3339; default `to` minus 24 hours (hour) or 30 days (day). @example "2026-01-01T00:00:00Z" */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   from?: string;
 
   /** RFC 3339, exclusive; default now. @example "2026-01-02T00:00:00Z" */
-  @IsOptional() @IsTimestamp()
+  @IsOptional()
+  @IsTimestamp()
   to?: string;
 
   /** Bucket size; default `hour`. */
-  @IsOptional() @IsIn(GRANULARITIES)
+  @IsOptional()
+  @IsIn(GRANULARITIES)
   granularity?: Granularity;
 }

@@ -4,7 +4,8 @@ import { GRANULARITIES, type Granularity } from './usage-query.dto';
 const OUTCOMES_SCHEMA = {
   type: 'object',
   additionalProperties: { type: 'integer' },
-  description: 'Calls by outcome: `valid`, or the introspection reason code (`revoked`, `expired`, `rate_limited`, ...). Outcomes with no calls are left out.',
+  description:
+    'Calls by outcome: `valid`, or the introspection reason code (`revoked`, `expired`, `rate_limited`, ...). Outcomes with no calls are left out.',
   example: { valid: 1200, rate_limited: 3 },
 } as const;
 
