@@ -179,13 +179,11 @@ export function badBody(valid: Record<string, unknown>, properties: Record<strin
       .tuple(fc.constantFrom(...foreign), fc.jsonValue({ maxDepth: 2 }))
       .map(([field, value]) => ({ kind: `foreign field ${field}`, body: { ...valid, [field]: value } })),
     fc.constantFrom(null, [], [valid], 'text', 42, true).map((body) => ({ kind: 'not an object', body })),
-    fc
-      .constantFrom(10, 40, 1000, 9000)
-      .map((levels) => ({
-        kind: `nested ${levels} deep`,
-        body: null,
-        raw: `{"metadata":${deep(levels)},"x":${deep(levels)}}`,
-      })),
+    fc.constantFrom(10, 40, 1000, 9000).map((levels) => ({
+      kind: `nested ${levels} deep`,
+      body: null,
+      raw: `{"metadata":${deep(levels)},"x":${deep(levels)}}`,
+    })),
   ];
   if (names.length > 0) {
     // A field given twice, each value valid alone (the first is the valid body's, or one the field takes): which one counts is the reader's guess.
@@ -226,14 +224,12 @@ export function badBody(valid: Record<string, unknown>, properties: Record<strin
   }
   if (names.length > 0) {
     arbitraries.push(
-      fc
-        .constantFrom(...names)
-        .chain((name) =>
-          wrongType(properties[name]).map((value) => ({
-            kind: `wrong type for ${name}`,
-            body: { ...valid, [name]: value },
-          })),
-        ),
+      fc.constantFrom(...names).chain((name) =>
+        wrongType(properties[name]).map((value) => ({
+          kind: `wrong type for ${name}`,
+          body: { ...valid, [name]: value },
+        })),
+      ),
     );
   }
   if (stringNames.length > 0) {
