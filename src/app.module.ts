@@ -11,7 +11,7 @@ import { AppConfig } from './config/config';
 import { DataDirInUse } from './database/data-dir-lock';
 import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from './database/data-source';
 import { HealthModule } from './health/health.module';
-import { IntrospectionModule } from './introspection/introspection.module';
+import { HotPathModule } from './hot-path/hot-path.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ScopesModule } from './scopes/scopes.module';
@@ -61,7 +61,7 @@ export class AppModule {
         ScopesModule,
         KeysModule,
         UsageModule,
-        IntrospectionModule,
+        HotPathModule,
         HealthModule,
       ],
       providers: [

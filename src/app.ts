@@ -11,7 +11,7 @@ import { createLogger, NestPinoLogger } from './common/logger';
 import { refuseWhileClosing } from './common/refuse-while-closing';
 import { helmetHeaders } from './common/security-headers';
 import { AppConfig } from './config/config';
-import { HotPathRoutes } from './introspection/hot-path.routes';
+import { HotPathServer } from './hot-path/hot-path.server';
 import { setUpOpenApi } from './openapi';
 
 export interface AppOptions {
@@ -23,13 +23,13 @@ export interface AppOptions {
 export async function createApp(env: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const logger = createLogger(env.LOG_LEVEL, options.logDestination);
   const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
-  let hotPath: HotPathRoutes | undefined;
+  let hotPath: HotPathServer | undefined;
   const refuseHeaderFlood = tooManyHeaders(logger, securityHeaders);
   const adapter = new FastifyAdapter({
     ...fastifyOptions(env, logger),
     frameworkErrors: frameworkErrorHandler(securityHeaders),
     clientErrorHandler: clientErrorHandler(logger, securityHeaders),
-    // The hot path's calls go to its own Fastify instance first (see HotPathRoutes.serve), every other request to Nest's.
+    // The hot path's calls are answered by HotPathServer.serve on node:http, every other request by Nest's instance.
     serverFactory: (handler: RequestListener) =>
       httpServer((req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res), env),
   });
@@ -39,7 +39,7 @@ export async function createApp(env: AppConfig, options: AppOptions = {}): Promi
     // A failed start is thrown to the caller (main.ts says why and exits; a test sees the error), not a bare exit(1).
     abortOnError: false,
   });
-  hotPath = app.get(HotPathRoutes, { strict: false });
+  hotPath = app.get(HotPathServer, { strict: false });
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   if (env.CORS_ORIGINS) {
     app.enableCors({

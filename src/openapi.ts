@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { API_KEY_SCHEME, BASIC_SCHEME, BEARER_SCHEME } from './auth/require-scopes.decorator';
 import { EXAMPLE_KEYS } from './credentials/example-keys';
-import { introspectionOpenApi } from './introspection/introspection.openapi';
+import { introspectionOpenApi } from './hot-path/hot-path.openapi';
 import { polishOpenApiDocument } from './openapi-polish';
 
 /** Swagger UI shows the groups in this order. */

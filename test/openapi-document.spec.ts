@@ -185,7 +185,7 @@ describe('the documented example keys', () => {
         text: 'UPDATE api_keys SET digest = $1 WHERE id = $2',
         values: [digest, issued.id],
       });
-      expect(await app.app.get(KeyVerifier).lookup(digest)).toMatchObject({ keyId: issued.id });
+      expect(await app.app.get(KeyVerifier).find(digest)).toMatchObject({ keyId: issued.id });
 
       const res = await app.get(`/v1/keys/${issued.id}`, { key: example });
       expect(res.status).toBe(401);

@@ -38,6 +38,16 @@ interface Attempt {
   at: number;
 }
 
+/** A denied request as observed: who, what and why. */
+export interface Denial {
+  context: RequestContext;
+  status: number;
+  method: string;
+  route: string;
+  params: Record<string, string>;
+  requiredScopes: string[];
+}
+
 /** Denials of one actor and operation within a window: one event, with their count. */
 interface Group {
   first: Attempt;
@@ -100,7 +110,7 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
     fastify?.addHook('onResponse', this.onResponse);
   }
 
-  /** The onResponse hook that observes each answer; the hot path's own Fastify instance adds it too. */
+  /** The onResponse hook that observes each answer of Nest's instance. */
   readonly onResponse = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     this.observe(request, reply.statusCode);
     done();
@@ -123,21 +133,24 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   observe(request: FastifyRequest, status: number): void {
-    const actor = request.actor;
-    if (!actor || (status !== 403 && status !== 404)) return;
-    if (status === 404 && actor.isSystem) return;
-    const route = request.routeOptions.url ?? '';
-    const params = { ...(request.params as Record<string, string>) };
-    const attempt: Attempt = {
+    if (!request.actor || (status !== 403 && status !== 404)) return;
+    this.observeDenial({
       context: requestContext(request),
       status,
       method: request.method,
-      route,
-      params,
+      route: request.routeOptions.url ?? '',
+      params: { ...(request.params as Record<string, string>) },
       requiredScopes: requiredScopesOf(request),
-      target: targetOf(route, params),
-      at: Date.now(),
-    };
+    });
+  }
+
+  /** A denial answered outside Nest's instance (the hot path's): the same record as observe makes. */
+  observeDenial(denial: Denial): void {
+    const { context, status, route, params } = denial;
+    const actor = context.actor;
+    if (!actor || (status !== 403 && status !== 404)) return;
+    if (status === 404 && actor.isSystem) return;
+    const attempt: Attempt = { ...denial, status, target: targetOf(route, params), at: Date.now() };
     if (status === 403) {
       this.count(attempt, coversAll(actor.scopes, attempt.requiredScopes) ? 'not_permitted' : 'missing_scope');
       return;

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
 import { BadInput, UnsupportedMediaType } from './errors';
 
 declare module 'fastify' {
@@ -19,72 +20,70 @@ type Done = (err: Error | null, body?: unknown) => void;
  * The body parsers, in place of the framework's: JSON everywhere, forms only where a
  * route documents one. Both refuse bytes that are not UTF-8 (the framework would turn
  * them into U+FFFD and store that), and JSON nested deeper than MAX_BODY_DEPTH (which
- * would exhaust the stack of the transformer behind the validation pipe).
+ * would exhaust the stack of the transformer behind the validation pipe). The hot path
+ * reads its bodies with the same two functions.
  */
 export function useBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
-  const { json, form } = routeBodyParsers(app.getHttpAdapter().getInstance() as unknown as FastifyInstance);
-  app.useBodyParser('application/json', { bodyLimit }, json);
-  app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, form);
-}
-
-/** The same parsers on a Fastify instance without Nest (the hot path's), and no others. */
-export function useBodyParsersOn(fastify: FastifyInstance, bodyLimit: number): void {
-  const { json, form } = routeBodyParsers(fastify);
-  fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (request, body, done) =>
-    json(request, body as Buffer, done),
+  app.useBodyParser('application/json', { bodyLimit }, (_request: FastifyRequest, body: Buffer, done: Done) =>
+    parsed(parseJsonBody, body, done),
   );
-  fastify.addContentTypeParser(
+  app.useBodyParser(
     'application/x-www-form-urlencoded',
-    { parseAs: 'buffer', bodyLimit },
-    (request, body, done) => form(request, body as Buffer, done),
+    { bodyLimit },
+    (request: FastifyRequest, body: Buffer, done: Done) => {
+      if (!request.is404 && request.routeOptions.config?.formBody !== true) {
+        return done(new UnsupportedMediaType('Send the body as application/json: only introspection takes a form.'));
+      }
+      parsed(parseFormBody, body, done);
+    },
   );
 }
 
-function routeBodyParsers(fastify: FastifyInstance) {
-  const { json, form } = bodyParsers(fastify);
-  return {
-    json: (_request: FastifyRequest, body: Buffer, done: Done) => json(body, done),
-    form: (request: FastifyRequest, body: Buffer, done: Done) => {
-      if (!request.is404 && request.routeOptions.config?.formBody !== true)
-        return done(new UnsupportedMediaType('Send the body as application/json: only introspection takes a form.'));
-      form(body, done);
-    },
-  };
+function parsed(parse: (body: Buffer) => unknown, body: Buffer, done: Done): void {
+  let value: unknown;
+  try {
+    value = parse(body);
+  } catch (err) {
+    return done(err as Error);
+  }
+  done(null, value);
 }
 
-/** A body's bytes to its value, or to the error its sender is answered; the JSON parser is the instance's own. */
-export function bodyParsers(fastify: FastifyInstance): Record<'json' | 'form', (body: Buffer, done: Done) => void> {
-  const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  const json = (body: Buffer, done: Done) => {
-    if (!isUtf8(body)) return done(new BadInput('The request body is not valid UTF-8.'));
-    // A body this short cannot be nested that deep: the hot path's bodies skip the scan.
-    if (body.length > 2 * MAX_BODY_DEPTH && nestedDeeperThan(body, MAX_BODY_DEPTH)) {
-      return done(new BadInput(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`));
-    }
-    // Fastify's parser does not read the request it is passed.
-    parseJson(undefined as never, body.toString('utf8'), (err: Error | null, value?: unknown) => {
-      // A field given twice would be read as its last value, where another reader of the same
-      // body (a gateway, a logger, the caller's own code) may take the first: refused everywhere,
-      // the hot path's direct answers included, so no path reads such a body its own way.
-      if (err === null && membersIn(body) > keysIn(value))
-        return done(new BadInput('The request body names a field twice.'));
-      done(err, value);
-    });
-  };
-  const form = (body: Buffer, done: Done) => {
-    if (!isUtf8(body)) return done(new BadInput('The request body is not valid UTF-8.'));
-    const fields: Record<string, string | string[]> = Object.create(null);
-    for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
-      // As in a JSON body: a field named __proto__ could replace the prototype of an object it is copied onto.
-      if (name === '__proto__' || name === 'constructor')
-        return done(new BadInput(`The request body has a field named ${name}.`));
-      const before = fields[name];
-      fields[name] = before === undefined ? value : ([] as string[]).concat(before, value);
-    }
-    done(null, fields);
-  };
-  return { json, form };
+const JSON_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
+
+/** A JSON body's value; throws the error its sender is answered (as Fastify's own parser, with these checks added). */
+export function parseJsonBody(body: Buffer): unknown {
+  if (body.length === 0) throw new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY();
+  if (!isUtf8(body)) throw new BadInput('The request body is not valid UTF-8.');
+  // A body this short cannot be nested that deep: the hot path's bodies skip the scan.
+  if (body.length > 2 * MAX_BODY_DEPTH && nestedDeeperThan(body, MAX_BODY_DEPTH)) {
+    throw new BadInput(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`);
+  }
+  let value: unknown;
+  try {
+    value = secureJson.parse(body.toString('utf8'), JSON_OPTIONS);
+  } catch {
+    throw new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY();
+  }
+  // A field given twice would be read as its last value, where another reader of the same
+  // body (a gateway, a logger, the caller's own code) may take the first: refused everywhere,
+  // the hot path included, so no path reads such a body its own way.
+  if (membersIn(body) > keysIn(value)) throw new BadInput('The request body names a field twice.');
+  return value;
+}
+
+/** A form body's fields, a repeated field as an array of its values. */
+export function parseFormBody(body: Buffer): Record<string, string | string[]> {
+  if (!isUtf8(body)) throw new BadInput('The request body is not valid UTF-8.');
+  const fields: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
+    // As in a JSON body: a field named __proto__ could replace the prototype of an object it is copied onto.
+    if (name === '__proto__' || name === 'constructor')
+      throw new BadInput(`The request body has a field named ${name}.`);
+    const before = fields[name];
+    fields[name] = before === undefined ? value : ([] as string[]).concat(before, value);
+  }
+  return fields;
 }
 
 /** Whether JSON text nests objects and arrays deeper than `max`, brackets inside strings aside. */

@@ -13,16 +13,12 @@ import { sendProblem } from './send-problem';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** `true` for the hot path's routes (introspection, forward auth), which take a client address as they find it. */
+    /** `true` for the routes that hand calls to the hot path, which takes a client address as it finds it. */
     hotPath?: boolean;
   }
 }
 
-/**
- * What every Fastify instance of the service is made with: the admin API's (Nest's)
- * and the hot path's own (see HotPathRoutes), so that both log, name requests, trust
- * proxies, limit bodies and validate alike.
- */
+/** What Nest's Fastify instance is made with: its logger, request ids, trusted proxies and limits. */
 export function fastifyOptions(
   env: Pick<AppConfig, 'TRUSTED_PROXIES' | 'BODY_LIMIT_BYTES'>,
   logger: FastifyBaseLogger,
@@ -36,8 +32,6 @@ export function fastifyOptions(
     routerOptions: { maxParamLength: 200 },
     // Fastify's own answer while closing is a 503 with a JSON body of its own; refuseWhileClosing answers a problem.
     return503OnClosing: false,
-    // Route schemas (the hot path's) take JSON as sent: a number is not a string.
-    ajv: { customOptions: { coerceTypes: false } },
   };
 }
 

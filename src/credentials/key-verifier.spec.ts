@@ -53,7 +53,7 @@ describe(KeyVerifier.name, () => {
   describe('lookup', () => {
     it('should send one query for concurrent misses of one key', async () => {
       const { sut, query, answer } = setUp();
-      const lookups = Array.from({ length: 20 }, () => sut.lookup(DIGEST));
+      const lookups = Array.from({ length: 20 }, () => sut.find(DIGEST));
       answer([keyRow()]);
       const records = await Promise.all(lookups);
       expect(query).toHaveBeenCalledTimes(1);
@@ -62,9 +62,9 @@ describe(KeyVerifier.name, () => {
 
     it('should not join a query begun before a change was announced', async () => {
       const { sut, cache, query, answer } = setUp();
-      const before = sut.lookup(DIGEST);
+      const before = sut.find(DIGEST);
       cache.invalidateDigest(DIGEST);
-      const after = sut.lookup(DIGEST);
+      const after = sut.find(DIGEST);
       answer([keyRow()]);
       await Promise.all([before, after]);
       expect(query).toHaveBeenCalledTimes(2);
@@ -72,7 +72,7 @@ describe(KeyVerifier.name, () => {
 
     it('should query for every lookup when the cache is off', async () => {
       const { sut, query, answer } = setUp({ CACHE_TTL_MS: 0 });
-      const lookups = [sut.lookup(DIGEST), sut.lookup(DIGEST), sut.lookup(DIGEST)];
+      const lookups = [sut.find(DIGEST), sut.find(DIGEST), sut.find(DIGEST)];
       answer([keyRow()]);
       await Promise.all(lookups);
       expect(query).toHaveBeenCalledTimes(3);
@@ -80,10 +80,10 @@ describe(KeyVerifier.name, () => {
 
     it('should give every waiter the database error, then query again', async () => {
       const { sut, query, answer, fail } = setUp();
-      const lookups = [sut.lookup(DIGEST), sut.lookup(DIGEST)];
+      const lookups = [sut.find(DIGEST), sut.find(DIGEST)];
       fail();
       for (const lookup of lookups) await expect(lookup).rejects.toBeInstanceOf(DatabaseUnavailable);
-      const retry = sut.lookup(DIGEST);
+      const retry = sut.find(DIGEST);
       answer([]);
       await expect(retry).resolves.toBeNull();
       expect(query).toHaveBeenCalledTimes(2);

@@ -4,31 +4,13 @@ import { DataSource } from 'typeorm';
 import { DatabaseUnavailable } from '../common/errors';
 import { rawPool } from '../database/raw-pool';
 import { isExampleKey } from './example-keys';
-import { addressAllowed } from './ip-allowlist';
 import { KeyCache } from './key-cache';
+import { failedCheck, type InactiveReason, type Requirements } from './key-checks';
 import { KeyDigest } from './key-digest';
-import { parseKey, type KeyEnvironment } from './key-format';
+import { parseKey } from './key-format';
 import { KEY_RECORD_SQL, KeyRecord, keyRecordFromRow, type KeyRow } from './key-record';
-import { coversAll } from './scope-match';
 
-/** Why a key is not good, in the order the checks run. */
-export type InactiveReason =
-  | 'malformed'
-  | 'not_found'
-  | 'revoked'
-  | 'expired'
-  | 'client_suspended'
-  | 'environment_mismatch'
-  | 'insufficient_scope'
-  | 'ip_not_allowed'
-  | 'usage_exceeded'
-  | 'rate_limited';
-
-export interface Requirements {
-  scopes?: readonly string[];
-  environment?: KeyEnvironment;
-  clientIp?: string;
-}
+export type { InactiveReason, Requirements } from './key-checks';
 
 export type Verdict =
   { active: true; record: KeyRecord } | { active: false; reason: InactiveReason; record?: KeyRecord };
@@ -68,10 +50,9 @@ export class KeyVerifier {
   verifyNow(token: string, required: Requirements = {}, now = Date.now()): Verdict | Promise<Verdict> {
     // The documented example keys are well formed but published: never good.
     if (!parseKey(token) || isExampleKey(token)) return MALFORMED;
-    const digest = this.digest.of(token);
-    const cached = this.cache.get(digest);
-    if (cached !== undefined) return judge(cached, required, now);
-    return this.fetch(digest).then((record) => judge(record, required, now));
+    const found = this.find(this.digest.of(token));
+    if (found instanceof Promise) return found.then((record) => judge(record, required, now));
+    return judge(found, required, now);
   }
 
   /**
@@ -88,15 +69,15 @@ export class KeyVerifier {
   }
 
   /**
-   * The key with this digest, from the cache or one indexed query. With the cache on,
-   * concurrent misses for one digest share a query: when an entry expires under load,
-   * every connection asking for that key would otherwise query at once. A miss after a
-   * change to its key was announced does not join a query begun before it, whose row may be stale.
+   * The key with this digest: from the cache at once, else a promise of one indexed query.
+   * With the cache on, concurrent misses for one digest share a query: when an entry
+   * expires under load, every connection asking for that key would otherwise query at
+   * once. A miss after a change to its key was announced does not join a query begun
+   * before it, whose row may be stale.
    */
-  async lookup(digest: string): Promise<KeyRecord | null> {
+  find(digest: string): KeyRecord | null | Promise<KeyRecord | null> {
     const cached = this.cache.get(digest);
-    if (cached !== undefined) return cached;
-    return this.fetch(digest);
+    return cached !== undefined ? cached : this.fetch(digest);
   }
 
   /**
@@ -165,19 +146,6 @@ const NOT_FOUND: Verdict = Object.freeze({ active: false, reason: 'not_found' })
 
 function judge(record: KeyRecord | null, required: Requirements, now: number): Verdict {
   if (!record) return NOT_FOUND;
-  const reason = check(record, required, now);
+  const reason = failedCheck(record, required, now);
   return reason ? { active: false, reason, record } : { active: true, record };
-}
-
-function check(key: KeyRecord, required: Requirements, now: number): InactiveReason | null {
-  // A revocation is never in the future: set is revoked, whatever this instance's clock says.
-  if (key.revokedAt !== null) return 'revoked';
-  if (key.goodUntil !== null && key.goodUntil <= now) return 'expired';
-  if (!key.clientActive) return 'client_suspended';
-  if (required.environment && required.environment !== key.environment) return 'environment_mismatch';
-  if (required.scopes && required.scopes.length > 0 && !coversAll(key.scopes, required.scopes))
-    return 'insufficient_scope';
-  if (key.ipRanges.length > 0 && !(required.clientIp && addressAllowed(required.clientIp, key.ipRanges)))
-    return 'ip_not_allowed';
-  return null;
 }

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
+import type { InactiveReason, Requirements } from '../credentials/key-checks';
 import type { KeyRecord } from '../credentials/key-record';
-import { InactiveReason, KeyVerifier, Requirements, Verdict } from '../credentials/key-verifier';
+import { KeyVerifier, type Verdict } from '../credentials/key-verifier';
 import type { HotEndpoint as Endpoint, HotPathTally } from '../metrics/hot-path-tally';
 import { Metrics } from '../metrics/metrics';
 import { RateLimiter } from '../ratelimit/rate-limiter';
@@ -9,27 +10,32 @@ import type { RateDecision } from '../ratelimit/sliding-window';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { UsageLimit } from './usage-limit';
 
-/** What the caller needs of the key; everything optional but the token. An environment other than `live` or `test` matches no key. */
-export interface Needs {
-  scopes: readonly string[];
-  environment?: string;
-  clientIp?: string;
-}
-
+/** What the hot path decides about a key: good (with its rate limit, if it has one), or why not. */
 export type Decision =
   | { active: true; key: KeyRecord; rate: RateDecision | null }
   | { active: false; reason: InactiveReason; key?: KeyRecord; rate?: RateDecision };
 
 /**
- * The checks of both hot endpoints, in one place: the verifier's (format, digest,
- * cached lookup, status, expiry, grace, client, environment, scopes, allowlist), then
- * the usage limit and the rate limit. A call refused by its rate limit takes no use,
- * and a key known to be used up takes no rate-limit slot. Every decision about a
- * known key is counted for its usage report; every decision is counted in metrics.
- * A database that cannot answer throws (a 503), never a guess.
+ * The hot path's one chain of checks, for introspection and forward auth alike:
+ *
+ *   1. format and checksum, and the published example keys   malformed
+ *   2. digest, then the cache or one indexed query            not_found
+ *   3. KEY_CHECKS (credentials/key-checks.ts), in order       revoked, expired, client_suspended,
+ *                                                             environment_mismatch, insufficient_scope,
+ *                                                             ip_not_allowed
+ *   4. a usage limit known to be spent                        usage_exceeded
+ *   5. the rate limit (a shared window with Redis)            rate_limited
+ *   6. one use taken from the usage limit, in the database    usage_exceeded
+ *   7. counted: the key's usage report and the metrics
+ *
+ * Steps 1 to 3 are the KeyVerifier's, which the admin guard runs too. A call refused by its
+ * rate limit takes no use, and a key known to be used up takes no rate-limit slot. A
+ * database that cannot answer throws (a 503), never a guess. The decision comes at once
+ * when no query and no shared counter is needed (a cached key without a rate or usage
+ * limit, an unknown or malformed key), a promise otherwise: most calls make none.
  */
 @Injectable()
-export class KeyCheck {
+export class KeyPipeline {
   private readonly tallies: Readonly<Record<Endpoint, HotPathTally>>;
 
   constructor(
@@ -42,18 +48,14 @@ export class KeyCheck {
     this.tallies = metrics.hotPath;
   }
 
-  /**
-   * The decision, at once when no query and no shared counter is needed (a cached
-   * key without a rate or usage limit, an unknown or malformed key): a promise otherwise.
-   */
-  checkNow(endpoint: Endpoint, token: string, needs: Needs): Decision | Promise<Decision> {
+  decide(endpoint: Endpoint, token: string, required: Requirements): Decision | Promise<Decision> {
     const started = performance.now();
-    const verdict = this.verifier.verifyNow(token, needs as Requirements);
-    if (verdict instanceof Promise) return verdict.then((v) => this.decide(endpoint, v, started));
-    return this.decide(endpoint, verdict, started);
+    const verdict = this.verifier.verifyNow(token, required);
+    if (verdict instanceof Promise) return verdict.then((v) => this.limited(endpoint, v, started));
+    return this.limited(endpoint, verdict, started);
   }
 
-  private decide(endpoint: Endpoint, verdict: Verdict, started: number): Decision | Promise<Decision> {
+  private limited(endpoint: Endpoint, verdict: Verdict, started: number): Decision | Promise<Decision> {
     const decision = this.limits(verdict);
     if (decision instanceof Promise) return decision.then((d) => this.counted(endpoint, d, started));
     return this.counted(endpoint, decision, started);
@@ -66,12 +68,13 @@ export class KeyCheck {
     return decision;
   }
 
-  /** The usage and rate limits of a key the verifier found good. */
+  /** Steps 4 to 6, for a key steps 1 to 3 found good. */
   private limits(verdict: Verdict): Decision | Promise<Decision> {
-    if (!verdict.active)
+    if (!verdict.active) {
       return verdict.record
         ? { active: false, reason: verdict.reason, key: verdict.record }
         : { active: false, reason: verdict.reason };
+    }
     const key = verdict.record;
     if (key.hasUsageLimit && this.usageLimit.knownExhausted(key))
       return { active: false, reason: 'usage_exceeded', key };

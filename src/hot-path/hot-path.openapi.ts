@@ -1,8 +1,10 @@
 import type { OpenAPIObject, OperationObject, PathItemObject, ResponseObject, SchemaObject } from '@nestjs/swagger';
 import { EXAMPLE_KEYS } from '../credentials/example-keys';
-import type { InactiveReason } from '../credentials/key-verifier';
-import { AUTHORIZE_PATH } from './authorize.route';
-import { INTROSPECT_BODY_SCHEMA, INTROSPECT_PATH, INTROSPECT_SCOPE } from './introspect.route';
+import { ENVIRONMENTS } from '../credentials/key-format';
+import type { InactiveReason } from '../credentials/key-checks';
+import { AUTHORIZE_PATH } from './authorize';
+import { INTROSPECT_PATH, INTROSPECT_SCOPE } from './introspect';
+import { INTROSPECT_BODY_SCHEMA } from './introspect-body';
 import { REASONS } from './reasons';
 
 const KEY_ID = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
@@ -12,41 +14,7 @@ const reasonTable = (column: (code: InactiveReason) => string) =>
   (Object.keys(REASONS) as InactiveReason[]).map((code) => `| \`${code}\` | ${column(code)} |`).join('\n');
 
 const SCHEMAS: Record<string, SchemaObject> = {
-  IntrospectionRequest: {
-    type: 'object',
-    required: ['token'],
-    description:
-      'Other fields, such as the `client_id` and `client_secret` that OAuth clients add (RFC 6749 §2.3), are accepted and ignored.',
-    properties: {
-      token: {
-        ...INTROSPECT_BODY_SCHEMA.properties.token,
-        description: 'The key to check.',
-        example: EXAMPLE_KEYS.live,
-      },
-      token_type_hint: {
-        ...INTROSPECT_BODY_SCHEMA.properties.token_type_hint,
-        description: 'Accepted and ignored (RFC 7662).',
-        example: 'api_key',
-      },
-      scope: {
-        ...INTROSPECT_BODY_SCHEMA.properties.scope,
-        description: 'Space-separated scopes the key must cover, e.g. `orders:read orders:write`.',
-        example: 'orders:read',
-      },
-      client_ip: {
-        ...INTROSPECT_BODY_SCHEMA.properties.client_ip,
-        description:
-          "The caller's address, IPv4 or IPv6, checked against the key's allowlist. A key with an allowlist is `ip_not_allowed` without it.",
-        example: '203.0.113.7',
-      },
-      environment: {
-        type: 'string',
-        enum: ['live', 'test'],
-        description: 'The environment the key must belong to.',
-        example: 'live',
-      },
-    },
-  },
+  IntrospectionRequest: INTROSPECT_BODY_SCHEMA as unknown as SchemaObject,
   IntrospectionRateLimit: {
     type: 'object',
     required: ['limit', 'remaining', 'reset'],
@@ -82,7 +50,7 @@ const SCHEMAS: Record<string, SchemaObject> = {
         description: 'When the key was issued, in seconds since the epoch.',
         example: 1767225600,
       },
-      environment: { type: 'string', enum: ['live', 'test'] },
+      environment: { type: 'string', enum: [...ENVIRONMENTS] },
       key_name: { type: 'string', example: 'checkout production' },
       metadata: {
         type: 'object',
@@ -285,13 +253,13 @@ const AUTHORIZE: Operation = {
       name: 'X-Required-Environment',
       in: 'header',
       description: 'The environment the key must belong to.',
-      schema: { type: 'string', enum: ['live', 'test'] },
+      schema: { type: 'string', enum: [...ENVIRONMENTS] },
     },
     {
       name: 'environment',
       in: 'query',
       description: 'As `X-Required-Environment`.',
-      schema: { type: 'string', enum: ['live', 'test'] },
+      schema: { type: 'string', enum: [...ENVIRONMENTS] },
     },
     {
       name: 'X-Forwarded-For',

@@ -1,4 +1,4 @@
-import type { InactiveReason } from '../credentials/key-verifier';
+import type { InactiveReason } from '../credentials/key-checks';
 
 /**
  * Every reason code, in the order the checks run: what it means (for the OpenAPI

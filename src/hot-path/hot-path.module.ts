@@ -4,13 +4,15 @@ import { AuthModule } from '../auth/auth.module';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { RateLimitModule } from '../ratelimit/ratelimit.module';
 import { UsageModule } from '../usage/usage.module';
-import { HotPathRoutes } from './hot-path.routes';
-import { KeyCheck } from './key-check';
+import { ForwardAuth } from './authorize';
+import { HotPathServer } from './hot-path.server';
+import { Introspection } from './introspect';
+import { KeyPipeline } from './key-pipeline';
 import { UsageLimit } from './usage-limit';
 
-/** POST /v1/introspect and GET /v1/authorize: the hot path. */
+/** POST /v1/introspect and forward auth on /v1/authorize: the hot path, entered at HotPathServer. */
 @Module({
   imports: [AuditModule, AuthModule, CredentialsModule, RateLimitModule, UsageModule],
-  providers: [KeyCheck, UsageLimit, HotPathRoutes],
+  providers: [KeyPipeline, UsageLimit, Introspection, ForwardAuth, HotPathServer],
 })
-export class IntrospectionModule {}
+export class HotPathModule {}

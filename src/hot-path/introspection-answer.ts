@@ -1,7 +1,7 @@
 import type { KeyRecord } from '../credentials/key-record';
-import type { InactiveReason } from '../credentials/key-verifier';
+import type { InactiveReason } from '../credentials/key-checks';
 import type { RateDecision } from '../ratelimit/sliding-window';
-import type { Decision } from './key-check';
+import type { Decision } from './key-pipeline';
 
 /** The rate limit as introspection reports it; `reset` in seconds since the epoch, like `exp`. */
 export interface RateLimitBody {

@@ -1,13 +1,17 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest, LogLevel, HTTPMethods, RouteOptions } from 'fastify';
+import { parse as parseQuery } from 'node:querystring';
+import { Injectable } from '@nestjs/common';
+import type { FastifyBaseLogger, HTTPMethods } from 'fastify';
 import { presentedKey } from '../auth/actor';
-import type { AuthFailureThrottle } from '../auth/auth-failure-throttle';
+import { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { isDatabaseUnavailable } from '../common/problem';
 import type { RateDecision } from '../ratelimit/sliding-window';
-import { type DrainGate, STOPPING_HEADERS } from './drain-gate';
-import { scopeList } from './introspect.route';
-import type { Decision, KeyCheck } from './key-check';
+import { STOPPING_HEADERS } from './drain-gate';
+import type { BodilessAnswer, Exchange } from './exchange';
+import { scopeList } from './introspect-body';
+import { type Decision, KeyPipeline } from './key-pipeline';
 import { REASONS } from './reasons';
+import { hasBody, readBody } from './request-body';
 
 export const AUTHORIZE_PATH = '/v1/authorize';
 /** Envoy's ext_authz (HTTP) sends the original method, and the original path after its path_prefix. */
@@ -19,55 +23,58 @@ const REALM = 'Bearer realm="keyhouse"';
 
 /**
  * Forward auth for gateways (nginx auth_request, Envoy ext_authz over HTTP, Traefik
- * ForwardAuth): the key from the forwarded request's own headers, the scopes it needs
- * from X-Required-Scopes or `?scope=`, the caller's address from X-Forwarded-For only
- * through TRUSTED_PROXIES (Fastify's trustProxy sets request.ip). Answers never carry
- * a body: 204 (or 200) with the key's identity in headers, else 401, 403, 429 or 503.
+ * ForwardAuth), on `/v1/authorize` and every path under it: the key from the forwarded
+ * request's own headers, the scopes it needs from X-Required-Scopes or `?scope=`, the
+ * caller's address from X-Forwarded-For only through TRUSTED_PROXIES. A forwarded body is
+ * read past (within BODY_LIMIT_BYTES), never parsed. Answers never carry a body: 204 (or
+ * 200) with the key's identity in headers, else 401, 403, 413, 429 or 503.
  */
-export function authorizeRoutes(deps: {
-  check: KeyCheck;
-  gate: DrainGate;
-  failures: AuthFailureThrottle;
-  logLevel: LogLevel;
-}): RouteOptions[] {
-  const { check, gate, failures } = deps;
-  const closed = (_request: FastifyRequest, reply: FastifyReply) => send(reply, CLOSING);
-  // Not async: a cached key is answered without a promise per step (see KeyCheck.checkNow).
-  const handler = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> =>
-    gate.pass(closed, authorize, request, reply);
-  const authorize = (request: FastifyRequest, reply: FastifyReply): void | Promise<void> => {
-    const answer = authorizeAnswer(
-      check,
-      failures,
-      request.headers,
-      request.ip,
-      request.query as Record<string, unknown>,
+@Injectable()
+export class ForwardAuth {
+  private bodyLimit = 0;
+
+  constructor(
+    private readonly pipeline: KeyPipeline,
+    private readonly failures: AuthFailureThrottle,
+  ) {}
+
+  /** Set by HotPathServer from the configuration. */
+  limitBodiesTo(bytes: number): void {
+    this.bodyLimit = bytes;
+  }
+
+  answer(call: Exchange): void {
+    if (!hasBody(call.req)) return this.decide(call);
+    readBody(
+      call.req,
+      this.bodyLimit,
+      (err) => (err ? call.bodiless(bodilessError(err, call.log())) : this.decide(call)),
+      () => call.abandon(),
     );
-    if (answer instanceof Promise) return answer.then((a) => send(reply, a));
-    return send(reply, answer);
-  };
-  return [AUTHORIZE_PATH, `${AUTHORIZE_PATH}/*`].map((url) => ({
-    method: AUTHORIZE_METHODS,
-    url,
-    logLevel: deps.logLevel,
-    // HEAD is listed: Fastify's automatic HEAD route would not take the catch-all's methods.
-    exposeHeadRoute: false,
-    errorHandler: bareError,
-    config: { bodylessErrors: true },
-    handler,
-  }));
+  }
+
+  private decide(call: Exchange): void {
+    let answer: BodilessAnswer | Promise<BodilessAnswer>;
+    try {
+      const url = call.req.url!;
+      const mark = url.indexOf('?');
+      const query = mark < 0 ? NO_QUERY : parseQuery(url.slice(mark + 1));
+      answer = authorizeAnswer(this.pipeline, this.failures, call.req.headers, call.ip, query);
+    } catch (err) {
+      answer = bodilessError(err, call.log());
+    }
+    if (answer instanceof Promise) {
+      answer.then((a) => call.bodiless(a)).catch((err: unknown) => call.bodiless(bodilessError(err, call.log())));
+    } else call.bodiless(answer);
+  }
 }
 
-/** What forward auth answers: a status and headers, never a body. */
-export interface BodilessAnswer {
-  status: number;
-  headers: Readonly<Record<string, string>>;
-}
+const NO_QUERY: Record<string, unknown> = Object.freeze({});
 
 /** Try again shortly: the database could not say. */
 const UNAVAILABLE: BodilessAnswer = { status: 503, headers: { 'retry-after': '1' } };
 /** A stopping instance's refusal. */
-const CLOSING: BodilessAnswer = { status: 503, headers: STOPPING_HEADERS };
+export const CLOSING: BodilessAnswer = { status: 503, headers: STOPPING_HEADERS };
 
 /**
  * The decision on a forwarded request, from the parts of it forward auth reads: its
@@ -75,7 +82,7 @@ const CLOSING: BodilessAnswer = { status: 503, headers: STOPPING_HEADERS };
  * needs a query, a shared counter or the failure throttle.
  */
 export function authorizeAnswer(
-  check: KeyCheck,
+  pipeline: KeyPipeline,
   failures: AuthFailureThrottle,
   headers: IncomingHttpHeaders,
   ip: string,
@@ -85,7 +92,7 @@ export function authorizeAnswer(
   // An address over its failure limit, with a key that would cost a query: refused before the lookup.
   const wait = token ? failures.refuseFirst('authorize', ip, token) : null;
   if (wait !== null) return { status: 429, headers: { 'retry-after': String(wait) } };
-  const decision = check.checkNow('authorize', token ?? '', {
+  const decision = pipeline.decide('authorize', token ?? '', {
     scopes: requiredScopes(headers, query),
     environment: requiredEnvironment(headers['x-required-environment'], query.environment),
     clientIp: ip,
@@ -137,15 +144,6 @@ function refusal(
   if (decision.reason === 'insufficient_scope') headers['www-authenticate'] = `${REALM}, error="insufficient_scope"`;
   if (status === 429) headers['retry-after'] = String(Math.max(1, Math.ceil(decision.rate!.resetMs / 1000)));
   return { status, headers };
-}
-
-function send(reply: FastifyReply, answer: BodilessAnswer): void {
-  void reply.status(answer.status).headers(answer.headers).send();
-}
-
-/** Errors too leave without a body: 503 when the database could not say, 4xx for a request Fastify refused, else 500. */
-function bareError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  send(reply, bodilessError(err, request.log));
 }
 
 /** The bare answer to an error, logged as it deserves: a failing database as a warning, anything unexpected with its stack. */
