@@ -1,18 +1,4 @@
-import { DomainError } from '../common/errors';
-
-/** Answered once shutdown has begun: the caller retries, on another instance behind the balancer. */
-export class ShuttingDown extends DomainError {
-  readonly code = 'service-unavailable' as const;
-  constructor() {
-    super('This instance is shutting down; try again.');
-  }
-}
-
-/** How a stopping instance's refusals end: try again shortly, on a new connection (to another instance). */
-export const STOPPING_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'retry-after': '1',
-  connection: 'close',
-});
+export { ShuttingDown, STOPPING_HEADERS } from '../common/shutting-down';
 
 /**
  * Counts hot-path calls in progress so that shutdown can stop taking new ones, wait
