@@ -15,6 +15,7 @@ import { HotPathModule } from './hot-path/hot-path.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ScopesModule } from './scopes/scopes.module';
+import { ENTITIES } from './store/entities';
 import { UsageModule } from './usage/usage.module';
 
 @Global()
@@ -40,6 +41,7 @@ export class AppModule {
               env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env),
               logger.child({ component: 'database' }),
             ),
+            entities: ENTITIES,
             retryAttempts: 2,
             retryDelay: 1000,
             // A data folder held by another process stays held: say so at once.

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
 import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from '../src/database/data-source';
-import { ENTITIES } from '../src/database/entities';
-import { ScopeEntity } from '../src/scopes/scope.entity';
+import { ENTITIES } from '../src/store/entities';
+import { ScopeEntity } from '../src/store/scope.entity';
 import { TestApp, usingPostgres } from './support/test-app';
 import { createThrowawayDatabase } from './support/throwaway-database';
 

@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { RequestContext } from '../auth/actor';
-import { AuditEventEntity } from './audit-event.entity';
+import { AuditEventEntity } from '../store/audit-event.entity';
+import { AuditEventsRepository } from '../store/audit-events.repository';
 import { chainHash, GENESIS_HASH } from './audit-chain';
-
-/** Any constant: the advisory lock that makes appends to the chain one at a time. */
-const CHAIN_LOCK = 7_426_001;
 
 export interface AuditEntry {
   action: string;
@@ -24,10 +22,10 @@ export interface AuditEntry {
  */
 @Injectable()
 export class AuditLog {
+  constructor(private readonly events: AuditEventsRepository) {}
+
   async append(manager: EntityManager, context: RequestContext, entry: AuditEntry): Promise<AuditEventEntity> {
-    await manager.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-    const [last] = await manager.query<{ hash: string }[]>('SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1');
-    const prevHash = last?.hash ?? GENESIS_HASH;
+    const prevHash = (await this.events.lockChainAndReadHead(manager)) ?? GENESIS_HASH;
     const occurredAt = new Date();
     const content = {
       occurredAt: occurredAt.toISOString(),
@@ -40,7 +38,6 @@ export class AuditLog {
       sourceIp: context.sourceIp,
       changes: entry.changes ?? {},
     };
-    const event = manager.create(AuditEventEntity, { ...content, prevHash, hash: chainHash(prevHash, content) });
-    return manager.save(event);
+    return this.events.insert({ ...content, prevHash, hash: chainHash(prevHash, content) }, manager);
   }
 }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
 import { BadInput, Forbidden } from '../common/errors';
+import { type AuditEventRow, AuditEventsRepository } from '../store/audit-events.repository';
 import { chainHash, ChainedContent, GENESIS_HASH } from './audit-chain';
 import { ChainVerificationResponse } from './dto/chain-verification.response';
 import { VerifyChainQueryDto } from './dto/verify-chain.dto';
@@ -22,25 +22,6 @@ export type ChainVerdict =
   | { ok: true; checked: number; head: string; headId: string | null }
   | { ok: false; checked: number; brokenAt: string; problem: ChainProblem };
 
-interface EventRow {
-  id: string | number;
-  occurred_at: Date;
-  actor_key_id: string | null;
-  action: string;
-  target_type: string;
-  target_id: string;
-  client_id: string | null;
-  request_id: string | null;
-  source_ip: string | null;
-  changes: unknown;
-  prev_hash: string;
-  hash: string;
-}
-
-const SELECT_BATCH = `
-  SELECT id, occurred_at, actor_key_id, action, target_type, target_id, client_id, request_id, source_ip, changes, prev_hash, hash
-  FROM audit_events WHERE id > $1::bigint ORDER BY id LIMIT $2`;
-
 /**
  * Walks the audit chain from the genesis hash, in id order, a batch at a time.
  *
@@ -51,7 +32,7 @@ const SELECT_BATCH = `
  */
 @Injectable()
 export class AuditChainVerifier {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly events: AuditEventsRepository) {}
 
   /** Root keys only: the chain runs through every client's events, so no client can check its part alone. */
   async verifyFor(actor: Actor, query: VerifyChainQueryDto): Promise<ChainVerificationResponse> {
@@ -69,17 +50,13 @@ export class AuditChainVerifier {
       : { ok: false, checked: verdict.checked, broken_at: verdict.brokenAt, problem: verdict.problem };
   }
 
-  async verify(
-    anchor?: Anchor,
-    manager: EntityManager = this.dataSource.manager,
-    batchSize = VERIFY_BATCH_SIZE,
-  ): Promise<ChainVerdict> {
+  async verify(anchor?: Anchor, manager?: EntityManager, batchSize = VERIFY_BATCH_SIZE): Promise<ChainVerdict> {
     let expectedPrev = GENESIS_HASH;
     let lastId: string | null = null;
     let checked = 0;
     let anchorSeen = false;
     for (;;) {
-      const rows: EventRow[] = await manager.query<EventRow[]>(SELECT_BATCH, [lastId ?? '0', batchSize]);
+      const rows: AuditEventRow[] = await this.events.batchAfter(lastId ?? '0', batchSize, manager);
       for (const row of rows) {
         const id: string = String(row.id);
         const broken = (problem: ChainProblem): ChainVerdict => ({ ok: false, checked, brokenAt: id, problem });
@@ -101,7 +78,7 @@ export class AuditChainVerifier {
 }
 
 /** The same fields, in the same form, that {@link AuditLog.append} hashed. */
-function contentOf(row: EventRow): ChainedContent {
+function contentOf(row: AuditEventRow): ChainedContent {
   return {
     occurredAt: new Date(row.occurred_at).toISOString(),
     actorKeyId: row.actor_key_id,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { StoreModule } from '../store/store.module';
 import { AuthModule } from '../auth/auth.module';
 import { AuditController } from './audit.controller';
 import { AuditLog } from './audit-log';
@@ -7,7 +8,7 @@ import { AuditService } from './audit.service';
 import { DeniedAttempts } from './denied-attempts';
 
 @Module({
-  imports: [AuthModule],
+  imports: [StoreModule, AuthModule],
   controllers: [AuditController],
   providers: [AuditLog, AuditService, AuditChainVerifier, DeniedAttempts],
   exports: [AuditLog, DeniedAttempts],

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { isUUID } from 'class-validator';
-import { DataSource } from 'typeorm';
 import { Actor, ownClientOnly } from '../auth/actor';
 import { CursorPart, CursorShape, decodeCursor, Page, toPage } from '../common/pagination';
-import { AuditEventEntity } from './audit-event.entity';
+import { AuditEventEntity } from '../store/audit-event.entity';
+import { AuditEventsRepository } from '../store/audit-events.repository';
+import { KeysRepository } from '../store/keys.repository';
 import { AuditEventResponse } from './dto/audit-event.response';
 import { ListAuditEventsQueryDto } from './dto/list-audit-events.dto';
 
@@ -13,26 +13,24 @@ const EVENT_CURSOR: CursorShape = { at: CursorPart.instant, id: CursorPart.bigin
 
 @Injectable()
 export class AuditService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly events: AuditEventsRepository,
+    private readonly keys: KeysRepository,
+  ) {}
 
   async list(query: ListAuditEventsQueryDto, actor: Actor): Promise<Page<AuditEventResponse>> {
     const cursor = decodeCursor(query.cursor, EVENT_CURSOR);
-    const qb = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e');
     const own = ownClientOnly(actor);
-    if (own) qb.andWhere('e.client_id = :own', { own });
-    if (query.action) qb.andWhere('e.action = :action', { action: query.action });
-    if (query.actor) qb.andWhere('e.actor_key_id = :actor', { actor: query.actor });
-    // A tenant finds events by actor only among its own keys: an operator's key id is no filter it can probe with.
-    if (query.actor && own)
-      qb.andWhere('e.actor_key_id IN (SELECT k.id FROM api_keys k WHERE k.client_id = :own)', { own });
-    if (query.target) qb.andWhere('e.target_id = :target', { target: query.target });
-    if (query.from) qb.andWhere('e.occurred_at >= :from', { from: query.from });
-    if (query.to) qb.andWhere('e.occurred_at < :to', { to: query.to });
-    if (cursor) qb.andWhere('e.id < :id', { id: cursor.id });
-    const rows = await qb
-      .orderBy('e.id', 'DESC')
-      .limit(query.limit + 1)
-      .getMany();
+    const rows = await this.events.listPage({
+      ownClientId: own,
+      action: query.action,
+      actor: query.actor,
+      target: query.target,
+      from: query.from,
+      to: query.to,
+      beforeId: cursor ? cursor.id : null,
+      limit: query.limit,
+    });
     const shown = own ? await this.ownKeysAmong(own, rows) : null;
     // The embedded driver reads bigint as a number, pg as a string; the cursor holds a string.
     return toPage(
@@ -49,11 +47,7 @@ export class AuditService {
       ...new Set(rows.flatMap((e) => [e.actorKeyId, ...keyIdsIn(e.changes)]).filter((id): id is string => id !== null)),
     ];
     if (actors.length === 0) return new Set();
-    const keys = await this.dataSource.query<{ id: string }[]>(
-      'SELECT id FROM api_keys WHERE client_id = $1 AND id = ANY($2::uuid[])',
-      [clientId, actors],
-    );
-    return new Set(keys.map((k) => k.id));
+    return this.keys.idsOfClientAmong(clientId, actors);
   }
 }
 

@@ -1,4 +1,4 @@
-import { canonicalJson } from '../audit/audit-chain';
+import { canonicalJson } from './canonical-json';
 
 /** The fields whose values differ, as `{field: {from, to}}`: the "what changed" of an audit event. */
 export function diff<T extends Record<string, unknown>>(

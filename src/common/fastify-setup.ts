@@ -6,7 +6,7 @@ import {
   type HookHandlerDoneFunction,
 } from 'fastify';
 import type { AppConfig } from '../config/config';
-import { isAddress } from '../credentials/ip-allowlist';
+import { isAddress } from './ip-address';
 import { BadInput } from './errors';
 import { requestId } from './request-id';
 import { sendProblem } from './send-problem';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ShuttingDown, STOPPING_HEADERS } from '../hot-path/drain-gate';
+import { ShuttingDown, STOPPING_HEADERS } from './shutting-down';
 import { sendProblem } from './send-problem';
 
 declare module 'fastify' {

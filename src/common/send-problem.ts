@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import { ShuttingDown, STOPPING_HEADERS } from '../hot-path/drain-gate';
+import { ShuttingDown, STOPPING_HEADERS } from './shutting-down';
 import { TooManyFailedAttempts } from './errors';
 import { isDatabaseUnavailable, PROBLEM_CONTENT_TYPE, toProblem, type Problem } from './problem';
 import { redactKeys } from './redact';

@@ -11,7 +11,7 @@ import {
   ValidateIf,
   ValidationOptions,
 } from 'class-validator';
-import { SCOPE_NAME_PATTERN } from '../credentials/scope-match';
+import { SCOPE_NAME_PATTERN } from './scope-name';
 
 export const METADATA_MAX_BYTES = 4096;
 const METADATA_MAX_DEPTH = 5;

@@ -1,9 +1,8 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config';
 import { SerializedPGlitePool } from '../database/pglite-pool';
+import { DatabasePool } from '../database/raw-pool';
 import { KeyCache } from './key-cache';
 
 /** The channel the triggers of migration KeyChangeNotifications announce on. */
@@ -38,13 +37,13 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
   connected = false;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly pool: DatabasePool,
     private readonly cache: KeyCache,
     private readonly env: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const pool = (this.dataSource.driver as unknown as { master: unknown }).master;
+    const pool = this.pool.ifOpen();
     if (pool instanceof SerializedPGlitePool) {
       this.unlisten = await pool.listen(INVALIDATION_CHANNEL, (payload) => this.onNotification(payload));
       this.connected = true;

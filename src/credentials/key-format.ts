@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import baseX from 'base-x';
+import type { KeyEnvironment } from '../common/key-environment';
+
+export { ENVIRONMENTS, type KeyEnvironment } from '../common/key-environment';
 
 /**
  * The key format, pure: `sk_<env>_<body><checksum>`.
@@ -9,9 +12,6 @@ import baseX from 'base-x';
  * checksum: CRC32 of everything before it in base62, padded to 6. A scanner can tell a
  * real key from a typo offline, and a malformed key never reaches the database.
  */
-export const ENVIRONMENTS = ['live', 'test'] as const;
-export type KeyEnvironment = (typeof ENVIRONMENTS)[number];
-
 const BASE62_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const base62 = baseX(BASE62_ALPHABET);
 const RANDOM_BYTES = 32;

@@ -1,5 +1,6 @@
 import { type IpRange, parseRange } from './ip-allowlist';
 import type { KeyEnvironment } from './key-format';
+import type { KeyRow } from '../store/keys.repository';
 
 /** What the hot path knows about a key: one row of the verifier's query, never the secret. */
 export interface KeyRecord {
@@ -32,32 +33,8 @@ export interface KeyRecord {
   activeAnswer: string | undefined;
 }
 
-export interface KeyRow {
-  id: string;
-  client_id: string;
-  client_status: string;
-  is_system: boolean;
-  environment: KeyEnvironment;
-  name: string;
-  scopes: string[] | null;
-  created_at: Date | string;
-  expires_at: Date | string | null;
-  revoked_at: Date | string | null;
-  grace_ends_at: Date | string | null;
-  rate_limit: number | null;
-  rate_window_seconds: number | null;
-  ip_allowlist: string[] | null;
-  usage_limit: number | null;
-  metadata: Record<string, unknown> | null;
-}
-
-export const KEY_RECORD_SQL = `
-  SELECT k.id, k.client_id, c.status AS client_status, c.is_system, k.environment, k.name,
-         ARRAY(SELECT ks.scope_name FROM key_scopes ks WHERE ks.key_id = k.id ORDER BY ks.scope_name) AS scopes,
-         k.created_at, k.expires_at, k.revoked_at, k.grace_ends_at, k.rate_limit, k.rate_window_seconds,
-         k.ip_allowlist, k.usage_limit, k.metadata
-    FROM api_keys k JOIN clients c ON c.id = k.client_id
-   WHERE k.digest = $1`;
+// The row and its query are the keys repository's (KeysRepository.findRecordRowByDigest); re-exported
+// for the verifier until it reads through the repository.
 
 const millis = (v: Date | string | null): number | null =>
   v === null ? null : v instanceof Date ? v.getTime() : new Date(v).getTime();

@@ -1,10 +1,9 @@
 import 'reflect-metadata';
-import type { DataSource } from 'typeorm';
 import { DatabaseUnavailable } from '../common/errors';
 import { AppConfig } from '../config/config';
 import { KeyCache } from './key-cache';
 import { KeyDigest } from './key-digest';
-import type { KeyRow } from './key-record';
+import type { KeyRow, KeysRepository } from '../store/keys.repository';
 import { generateKey } from './key-format';
 import { KeyVerifier } from './key-verifier';
 
@@ -31,26 +30,28 @@ function keyRow(): KeyRow {
   };
 }
 
-/** A verifier over a fake pool whose queries wait until the test answers them. */
+/** A verifier over a fake repository whose queries wait until the test answers them. */
 function setUp(overrides: Partial<AppConfig> = {}) {
   const env = Object.assign(new AppConfig(), { KEY_HASH_SECRET: 'x'.repeat(40), DATA_DIR: 'memory://' }, overrides);
   const waiting: { resolve: (rows: KeyRow[]) => void; reject: (err: Error) => void }[] = [];
   const query = jest.fn(
-    () =>
+    (_digest: string) =>
       new Promise<{ rows: KeyRow[]; rowCount: number }>((resolve, reject) =>
         waiting.push({ resolve: (rows) => resolve({ rows, rowCount: rows.length }), reject }),
       ),
   );
-  const dataSource = { driver: { master: { query } } } as unknown as DataSource;
+  const keys = {
+    findRecordRowByDigest: (digest: string) => query(digest).then(({ rows }) => rows[0]),
+  } as unknown as KeysRepository;
   const cache = new KeyCache(env);
-  const sut = new KeyVerifier(dataSource, new KeyDigest(env), cache);
+  const sut = new KeyVerifier(keys, new KeyDigest(env), cache);
   const answer = (rows: KeyRow[]) => waiting.splice(0).forEach((q) => q.resolve(rows));
   const fail = () => waiting.splice(0).forEach((q) => q.reject(new Error('connection refused')));
   return { sut, cache, query, answer, fail };
 }
 
 describe(KeyVerifier.name, () => {
-  describe('lookup', () => {
+  describe('find', () => {
     it('should send one query for concurrent misses of one key', async () => {
       const { sut, query, answer } = setUp();
       const lookups = Array.from({ length: 20 }, () => sut.find(DIGEST));

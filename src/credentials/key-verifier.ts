@@ -1,14 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { DatabaseUnavailable } from '../common/errors';
-import { rawPool } from '../database/raw-pool';
+import { KeysRepository } from '../store/keys.repository';
 import { isExampleKey } from './example-keys';
 import { KeyCache } from './key-cache';
 import { failedCheck, type InactiveReason, type Requirements } from './key-checks';
 import { KeyDigest } from './key-digest';
 import { parseKey } from './key-format';
-import { KEY_RECORD_SQL, KeyRecord, keyRecordFromRow, type KeyRow } from './key-record';
+import { KeyRecord, keyRecordFromRow } from './key-record';
 
 export type { InactiveReason, Requirements } from './key-checks';
 
@@ -33,7 +31,7 @@ export class KeyVerifier {
   private knownBefore = new Set<string>();
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly keys: KeysRepository,
     private readonly digest: KeyDigest,
     private readonly cache: KeyCache,
   ) {}
@@ -114,18 +112,8 @@ export class KeyVerifier {
   }
 
   private query(digest: string, startedAt: number): Promise<KeyRecord | null> {
-    let rows: Promise<{ rows: KeyRow[] }>;
-    try {
-      rows = rawPool(this.dataSource).query<KeyRow>({
-        name: 'keyhouse_verify',
-        text: KEY_RECORD_SQL,
-        values: [digest],
-      });
-    } catch (err) {
-      return Promise.reject(new DatabaseUnavailable(err));
-    }
-    return rows.then(
-      ({ rows: [row] }) => {
+    return this.keys.findRecordRowByDigest(digest).then(
+      (row) => {
         const record = row ? keyRecordFromRow(row) : null;
         if (record) this.remember(digest);
         this.cache.set(digest, record, startedAt);

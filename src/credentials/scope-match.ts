@@ -1,9 +1,6 @@
-/**
- * Scope names: lower-case segments separated by `:`, optionally ending in a `*`
- * wildcard segment. `orders:*` covers `orders:read` and `orders:items:write`,
- * never `orders` itself nor `ordersx:read`.
- */
-export const SCOPE_NAME_PATTERN = /^[a-z][a-z0-9_-]*(?::[a-z0-9_-]+)*(?::\*)?$/;
+import { SCOPE_NAME_PATTERN } from '../common/scope-name';
+
+export { SCOPE_NAME_PATTERN };
 export const RESERVED_NAMESPACE = 'admin:';
 
 /** Whether `text` can be a scope's name: the pattern above, at most 128 characters (the column's length). */

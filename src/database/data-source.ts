@@ -8,7 +8,6 @@ import type { AppConfig } from '../config/config';
 import { DatabaseLogger } from './database-logger';
 import { guardedPg } from './guarded-pg-pool';
 import { lockDataDir } from './data-dir-lock';
-import { ENTITIES } from './entities';
 import { SerializedPGlitePool } from './pglite-pool';
 import { PrivateNodeFS } from './private-node-fs';
 
@@ -65,11 +64,17 @@ const SLOW_QUERY_MS = 1000;
 
 type Env = Pick<AppConfig, 'DATABASE_URL' | 'DB_POOL_SIZE' | 'DB_STATEMENT_TIMEOUT_MS'>;
 
-/** TypeORM options for PostgreSQL (DATABASE_URL) or for an open embedded database; TypeORM's messages go to `logger`. */
+/** The entity classes a data source maps: the store's, given by whoever wires the application. */
+export type EntityList = NonNullable<DataSourceOptions['entities']>;
+
+/**
+ * TypeORM options for PostgreSQL (DATABASE_URL) or for an open embedded database; TypeORM's
+ * messages go to `logger`. The connection only: no entities (see createDataSource, or set
+ * `entities` on the result), so this folder knows nothing of the tables.
+ */
 export function dataSourceOptions(env: Env, pglite?: PGlite, logger: Pino = createLogger('warn')): DataSourceOptions {
   const common = {
     type: 'postgres' as const,
-    entities: ENTITIES,
     migrations: [MIGRATIONS_GLOB],
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each' as const,
@@ -105,10 +110,13 @@ export function dataSourceOptions(env: Env, pglite?: PGlite, logger: Pino = crea
   return { ...common, driver: { Pool: SerializedPGlitePool }, extra: { pglite } };
 }
 
-/** A data source for the environment, opening the embedded database when DATABASE_URL is unset. */
-export async function createDataSource(env: Env & Pick<AppConfig, 'DATA_DIR'>): Promise<DataSource> {
+/** A data source for the environment mapping `entities`, opening the embedded database when DATABASE_URL is unset. */
+export async function createDataSource(
+  env: Env & Pick<AppConfig, 'DATA_DIR'>,
+  entities: EntityList,
+): Promise<DataSource> {
   const pglite = env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env);
-  return new DataSource(dataSourceOptions(env, pglite));
+  return new DataSource({ ...dataSourceOptions(env, pglite), entities } as DataSourceOptions);
 }
 
 /** Any fixed number will do, as long as every instance uses the same one. */

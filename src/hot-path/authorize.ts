@@ -6,7 +6,7 @@ import { presentedKey } from '../auth/actor';
 import { AuthFailureThrottle } from '../auth/auth-failure-throttle';
 import { isDatabaseUnavailable } from '../common/problem';
 import type { RateDecision } from '../ratelimit/sliding-window';
-import { STOPPING_HEADERS } from './drain-gate';
+import { STOPPING_HEADERS } from '../common/shutting-down';
 import type { BodilessAnswer, Exchange } from './exchange';
 import { scopeList } from './introspect-body';
 import { type Decision, KeyPipeline } from './key-pipeline';

@@ -1,19 +1,3 @@
-import { DomainError } from '../common/errors';
-
-/** Answered once shutdown has begun: the caller retries, on another instance behind the balancer. */
-export class ShuttingDown extends DomainError {
-  readonly code = 'service-unavailable' as const;
-  constructor() {
-    super('This instance is shutting down; try again.');
-  }
-}
-
-/** How a stopping instance's refusals end: try again shortly, on a new connection (to another instance). */
-export const STOPPING_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'retry-after': '1',
-  connection: 'close',
-});
-
 /**
  * Counts hot-path calls in progress so that shutdown can stop taking new ones, wait
  * for those under way, and only then write the last usage counts: every answer

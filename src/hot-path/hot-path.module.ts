@@ -3,6 +3,7 @@ import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { RateLimitModule } from '../ratelimit/ratelimit.module';
+import { StoreModule } from '../store/store.module';
 import { UsageModule } from '../usage/usage.module';
 import { ForwardAuth } from './authorize';
 import { HotPathServer } from './hot-path.server';
@@ -12,7 +13,7 @@ import { UsageLimit } from './usage-limit';
 
 /** POST /v1/introspect and forward auth on /v1/authorize: the hot path, entered at HotPathServer. */
 @Module({
-  imports: [AuditModule, AuthModule, CredentialsModule, RateLimitModule, UsageModule],
+  imports: [AuditModule, AuthModule, CredentialsModule, RateLimitModule, StoreModule, UsageModule],
   providers: [KeyPipeline, UsageLimit, Introspection, ForwardAuth, HotPathServer],
 })
 export class HotPathModule {}

@@ -7,7 +7,8 @@ import { trustedProxies } from '../common/fastify-setup';
 import { AppConfig } from '../config/config';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { AUTHORIZE_METHODS, AUTHORIZE_PATH, CLOSING, ForwardAuth } from './authorize';
-import { DrainGate, ShuttingDown } from './drain-gate';
+import { ShuttingDown } from '../common/shutting-down';
+import { DrainGate } from './drain-gate';
 import { Exchange, type ExchangeContext } from './exchange';
 import { INTROSPECT_PATH, Introspection } from './introspect';
 

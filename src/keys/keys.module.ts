@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { StoreModule } from '../store/store.module';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { ClientsModule } from '../clients/clients.module';
@@ -9,7 +10,7 @@ import { LeakedKeysService } from './leaked-keys.service';
 import { RootKeyBootstrap } from './root-key.bootstrap';
 
 @Module({
-  imports: [AuthModule, AuditModule, ClientsModule],
+  imports: [StoreModule, AuthModule, AuditModule, ClientsModule],
   controllers: [KeysController, LeakedKeysController],
   providers: [KeysService, LeakedKeysService, RootKeyBootstrap],
   exports: [KeysService],

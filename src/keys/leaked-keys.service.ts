@@ -1,15 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ownClientOnly, RequestContext } from '../auth/actor';
 import { AuditLog } from '../audit/audit-log';
 import { KeyCache } from '../credentials/key-cache';
 import { KeyDigest } from '../credentials/key-digest';
 import { parseKey } from '../credentials/key-format';
 import { redactKeys } from '../common/redact';
+import { Transactions } from '../database/transactions';
+import { keyStatus } from '../store/key-status';
+import { KeysRepository } from '../store/keys.repository';
 import { LEAK_REPORT_SCOPE } from './grant-rule';
-import { keyStatus } from './key-status';
-import { KeyEntity } from './key.entity';
 import { LeakedKeyReportDto } from './leaked-key-report.dto';
 import { LeakedKeyResponse } from './leaked-key.response';
 
@@ -28,7 +27,8 @@ const NOT_OURS: LeakedKeyResponse = { matched: false, revoked: false };
 @Injectable()
 export class LeakedKeysService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
+    private readonly keys: KeysRepository,
     private readonly digest: KeyDigest,
     private readonly audit: AuditLog,
     private readonly cache: KeyCache,
@@ -39,12 +39,8 @@ export class LeakedKeysService {
     if (!parsed) return NOT_OURS;
     const digest = this.digest.of(parsed.key);
     const actor = ctx.actor!;
-    const answer = await this.dataSource.transaction(async (manager): Promise<LeakedKeyResponse> => {
-      const key = await manager
-        .createQueryBuilder(KeyEntity, 'k')
-        .where('k.digest = :digest', { digest })
-        .setLock('pessimistic_write')
-        .getOne();
+    return this.transactions.run(async (manager, afterCommit): Promise<LeakedKeyResponse> => {
+      const key = await this.keys.findByDigestForUpdate(digest, manager);
       if (!key) return NOT_OURS;
       const own = ownClientOnly(actor);
       const sees = own === null || own === key.clientId;
@@ -69,7 +65,7 @@ export class LeakedKeysService {
       if (status === 'revoked' || status === 'expired') return { matched: true, revoked: false, ...named };
       key.revokedAt = new Date();
       key.revokedReason = 'leaked';
-      await manager.save(key);
+      await this.keys.save(key, manager);
       await this.audit.append(manager, ctx, {
         action: 'key.revoked',
         targetType: 'key',
@@ -77,10 +73,9 @@ export class LeakedKeysService {
         clientId: key.clientId,
         changes: { reason: 'leaked', ...report },
       });
+      // Other instances drop it when the trigger's notification arrives; this one need not wait for it.
+      afterCommit(() => this.cache.invalidateDigest(digest));
       return { matched: true, revoked: true, ...named };
     });
-    // Other instances drop it when the trigger's notification arrives; this one need not wait for it.
-    if (answer.revoked) this.cache.invalidateDigest(digest);
-    return answer;
   }
 }

@@ -1,13 +1,12 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log';
 import { AppConfig } from '../config/config';
 import { isExampleKey } from '../credentials/example-keys';
 import { KeyDigest } from '../credentials/key-digest';
 import { generateKey, keyHint, parseKey } from '../credentials/key-format';
-import { KeyScopeEntity } from './key-scope.entity';
-import { KeyEntity } from './key.entity';
+import { lockForTransaction } from '../database/advisory-lock';
+import { Transactions } from '../database/transactions';
+import { KeysRepository } from '../store/keys.repository';
 
 /** The system client, made by the first migration; it holds the operators' root keys. */
 export const SYSTEM_CLIENT_ID = '00000000-0000-4000-8000-000000000000';
@@ -23,7 +22,8 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
   private readonly logger = new Logger('Bootstrap');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
+    private readonly keys: KeysRepository,
     private readonly digest: KeyDigest,
     private readonly audit: AuditLog,
     private readonly env: AppConfig,
@@ -39,12 +39,12 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
         'BOOTSTRAP_ROOT_KEY is the documented example key, which Keyhouse never accepts (make a real one with `npm run keygen`)',
       );
     }
-    const generated = await this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
-      if (await manager.exists(KeyEntity, { where: { clientId: SYSTEM_CLIENT_ID } })) return null;
+    const generated = await this.transactions.run(async (manager) => {
+      await lockForTransaction(manager, BOOTSTRAP_LOCK);
+      if (await this.keys.hasAnyOfClient(SYSTEM_CLIENT_ID, manager)) return null;
       const key = given ?? generateKey('live');
-      const root = await manager.save(
-        manager.create(KeyEntity, {
+      const root = await this.keys.insertWithScopes(
+        {
           clientId: SYSTEM_CLIENT_ID,
           environment: parseKey(key)!.environment,
           name: 'root',
@@ -53,9 +53,10 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
           expiresAt: null,
           ipAllowlist: [],
           metadata: {},
-        }),
+        },
+        ['admin:*'],
+        manager,
       );
-      await manager.insert(KeyScopeEntity, { keyId: root.id, scopeName: 'admin:*' });
       await this.audit.append(
         manager,
         { actor: null, requestId: 'bootstrap', sourceIp: 'local' },

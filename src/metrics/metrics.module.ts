@@ -1,15 +1,16 @@
 import { Global, Module } from '@nestjs/common';
-import { CredentialsModule } from '../credentials/credentials.module';
 import { Metrics } from './metrics';
 import { MetricsController } from './metrics.controller';
-import { MetricsSources } from './metrics-sources';
 
-/** Global: any module may record; the /metrics endpoint reads the same registry. */
+/**
+ * Global: any module may record; the /metrics endpoint reads the same registry. The
+ * gauges read at scrape time are pointed at their sources by the modules that own them
+ * (the pool by the store, the key cache by credentials).
+ */
 @Global()
 @Module({
-  imports: [CredentialsModule],
   controllers: [MetricsController],
-  providers: [Metrics, MetricsSources],
+  providers: [Metrics],
   exports: [Metrics],
 })
 export class MetricsModule {}

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { StoreModule } from '../store/store.module';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { ScopesController } from './scopes.controller';
 import { ScopesService } from './scopes.service';
 
 @Module({
-  imports: [AuthModule, AuditModule],
+  imports: [StoreModule, AuthModule, AuditModule],
   controllers: [ScopesController],
   providers: [ScopesService],
 })

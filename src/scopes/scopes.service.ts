@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { RequestContext } from '../auth/actor';
 import { AuditLog } from '../audit/audit-log';
 import { Conflict, Forbidden, NotFound } from '../common/errors';
@@ -9,7 +7,10 @@ import { PageQueryDto } from '../common/pagination.dto';
 import { isScopeName, RESERVED_NAMESPACE } from '../credentials/scope-match';
 import { CreateScopeDto } from './dto/create-scope.dto';
 import { ScopeResponse } from './dto/scope.response';
-import { ScopeEntity } from './scope.entity';
+import { Transactions } from '../database/transactions';
+import { KeysRepository } from '../store/keys.repository';
+import { ScopeEntity } from '../store/scope.entity';
+import { ScopesRepository } from '../store/scopes.repository';
 
 /** The scope list's cursor: the last scope name, ordered by name. */
 const SCOPE_CURSOR: CursorShape = { at: CursorPart.empty, id: isScopeName };
@@ -23,24 +24,17 @@ export class ScopeNotFound extends NotFound {
 @Injectable()
 export class ScopesService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
+    private readonly scopes: ScopesRepository,
+    private readonly keys: KeysRepository,
     private readonly audit: AuditLog,
   ) {}
 
   async create(dto: CreateScopeDto, ctx: RequestContext): Promise<ScopeResponse> {
     assertRoot(ctx);
-    return this.dataSource.transaction(async (manager) => {
-      const inserted = await manager
-        .createQueryBuilder()
-        .insert()
-        .into(ScopeEntity)
-        .values({ name: dto.name, description: dto.description ?? '' })
-        .orIgnore()
-        .returning('*')
-        .execute();
-      if (inserted.identifiers.length === 0 || !inserted.raw[0])
-        throw new Conflict(`The scope ${dto.name} is already in the catalog.`);
-      const scope = await manager.findOneByOrFail(ScopeEntity, { name: dto.name });
+    return this.transactions.run(async (manager) => {
+      const scope = await this.scopes.insertIfAbsent(dto.name, dto.description ?? '', manager);
+      if (!scope) throw new Conflict(`The scope ${dto.name} is already in the catalog.`);
       await this.audit.append(manager, ctx, {
         action: 'scope.created',
         targetType: 'scope',
@@ -53,12 +47,7 @@ export class ScopesService {
 
   async list(query: PageQueryDto): Promise<Page<ScopeResponse>> {
     const cursor = decodeCursor(query.cursor, SCOPE_CURSOR);
-    const qb = this.dataSource.getRepository(ScopeEntity).createQueryBuilder('s');
-    if (cursor) qb.andWhere('s.name > :name', { name: cursor.id });
-    const rows = await qb
-      .orderBy('s.name', 'ASC')
-      .limit(query.limit + 1)
-      .getMany();
+    const rows = await this.scopes.listPage(cursor ? cursor.id : null, query.limit);
     return toPage(rows, query.limit, map, (s) => ({ at: '', id: s.name }));
   }
 
@@ -68,13 +57,10 @@ export class ScopesService {
     if (!isScopeName(name)) throw new ScopeNotFound();
     if (name.startsWith(RESERVED_NAMESPACE))
       throw new Conflict('Scopes in the admin: namespace are built in and cannot be deleted.');
-    await this.dataSource.transaction(async (manager) => {
-      const scope = await manager.findOne(ScopeEntity, { where: { name }, lock: { mode: 'pessimistic_write' } });
+    await this.transactions.run(async (manager) => {
+      const scope = await this.scopes.findForUpdate(name, manager);
       if (!scope) throw new ScopeNotFound();
-      const [{ holders }] = await manager.query<{ holders: number }[]>(
-        'SELECT count(*)::int AS holders FROM key_scopes WHERE scope_name = $1',
-        [name],
-      );
+      const holders = await this.keys.countHolders(name, manager);
       if (holders > 0) {
         throw new Conflict(
           `${holders} key${holders === 1 ? '' : 's'} still hold${holders === 1 ? 's' : ''} ${name}; remove it from them first.`,
@@ -83,7 +69,7 @@ export class ScopesService {
           },
         );
       }
-      await manager.delete(ScopeEntity, { name });
+      await this.scopes.delete(name, manager);
       await this.audit.append(manager, ctx, { action: 'scope.deleted', targetType: 'scope', targetId: name });
     });
   }

@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In } from 'typeorm';
 import { Actor, ownClientOnly } from '../auth/actor';
-import { ClientEntity } from '../clients/client.entity';
 import { ClientNotFound } from '../clients/clients.service';
 import { BadInput } from '../common/errors';
 import { parseTimestamp, TIMESTAMP_RANGE } from '../common/validators';
-import { KeyEntity } from '../keys/key.entity';
-import { KeyNotFound } from '../keys/keys.service';
+import { KeyNotFound } from '../keys/key.errors';
+import { ClientsRepository } from '../store/clients.repository';
+import { KeysRepository } from '../store/keys.repository';
+import { CountRow, UsageRepository } from '../store/usage.repository';
 import { Granularity, UsageQueryDto } from './dto/usage-query.dto';
 import { ClientUsageResponse, KeyUsageResponse, KeyUsageSummary, UsageBucket, UsageCounts } from './dto/usage.response';
 
@@ -24,32 +23,21 @@ interface Range {
   to: Date;
 }
 
-interface CountRow {
-  start?: Date;
-  key_id?: string;
-  outcome: string;
-  count: string;
-}
-
-/** Bucket starts in UTC whatever the session's time zone, so a day is a UTC day. */
-const BUCKET_SQL = `date_trunc($4::text, u.bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
-
 /** Reads the hourly usage counts the hot path flushes, per key or summed over a client's keys. */
 @Injectable()
 export class UsageService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly usage: UsageRepository,
+    private readonly keys: KeysRepository,
+    private readonly clients: ClientsRepository,
+  ) {}
 
   async ofKey(id: string, query: UsageQueryDto, actor: Actor): Promise<KeyUsageResponse> {
     const range = resolveRange(query);
     const own = ownClientOnly(actor);
-    const key = await this.dataSource.manager.findOne(KeyEntity, { where: own ? { id, clientId: own } : { id } });
+    const key = await this.keys.findById(id, { clientId: own });
     if (!key) throw new KeyNotFound();
-    const rows = await this.dataSource.query<CountRow[]>(
-      `SELECT ${BUCKET_SQL} AS start, u.outcome, sum(u.count)::text AS count
-       FROM usage_buckets u WHERE u.key_id = $1 AND u.bucket_start >= $2 AND u.bucket_start < $3
-       GROUP BY 1, 2 ORDER BY 1, 2`,
-      [id, range.from, range.to, range.granularity],
-    );
+    const rows = await this.usage.countsOfKey(id, range.from, range.to, range.granularity);
     return { key_id: id, ...rangeOut(range), last_used_at: iso(key.lastUsedAt), ...bucketsOf(rows) };
   }
 
@@ -57,28 +45,15 @@ export class UsageService {
     const range = resolveRange(query);
     const own = ownClientOnly(actor);
     if (own && own !== id) throw new ClientNotFound();
-    if (!(await this.dataSource.manager.exists(ClientEntity, { where: { id } }))) throw new ClientNotFound();
-    const params = [id, range.from, range.to];
-    const inRange = `FROM usage_buckets u JOIN api_keys k ON k.id = u.key_id
-       WHERE k.client_id = $1 AND u.bucket_start >= $2 AND u.bucket_start < $3`;
-    const [buckets, perKey, [last]] = await Promise.all([
-      this.dataSource.query<CountRow[]>(
-        `SELECT ${BUCKET_SQL} AS start, u.outcome, sum(u.count)::text AS count ${inRange} GROUP BY 1, 2 ORDER BY 1, 2`,
-        [...params, range.granularity],
-      ),
-      this.dataSource.query<CountRow[]>(
-        `SELECT u.key_id, u.outcome, sum(u.count)::text AS count ${inRange} GROUP BY 1, 2`,
-        params,
-      ),
-      this.dataSource.query<{ last_used_at: Date | null }[]>(
-        'SELECT max(last_used_at) AS last_used_at FROM api_keys WHERE client_id = $1',
-        [id],
-      ),
+    if (!(await this.clients.exists(id))) throw new ClientNotFound();
+    const [{ buckets, perKey }, lastUsedAt] = await Promise.all([
+      this.usage.countsOfClient(id, range.from, range.to, range.granularity),
+      this.keys.lastUsedOfClient(id),
     ]);
     return {
       client_id: id,
       ...rangeOut(range),
-      last_used_at: iso(last?.last_used_at ?? null),
+      last_used_at: iso(lastUsedAt),
       ...bucketsOf(buckets),
       keys: await this.keySummaries(perKey),
     };
@@ -88,7 +63,7 @@ export class UsageService {
     const totals = new Map<string, UsageCounts>();
     for (const row of rows) add(totals, row.key_id!, row);
     if (totals.size === 0) return [];
-    const keys = await this.dataSource.manager.find(KeyEntity, { where: { id: In([...totals.keys()]) } });
+    const keys = await this.keys.findByIds([...totals.keys()]);
     return keys
       .map((k) => ({
         key_id: k.id,

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { CLIENT_STATUSES, type ClientStatus } from '../client.entity';
+import { CLIENT_STATUSES, type ClientStatus } from '../../store/client.entity';
 
 export class ClientResponse {
   /** @example "0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11" */

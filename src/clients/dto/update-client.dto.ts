@@ -1,7 +1,7 @@
 import { PartialType } from '@nestjs/swagger';
 import { IsIn } from 'class-validator';
 import { IsOmittable } from '../../common/validators';
-import { CLIENT_STATUSES, type ClientStatus } from '../client.entity';
+import { CLIENT_STATUSES, type ClientStatus } from '../../store/client.entity';
 import { CreateClientDto } from './create-client.dto';
 
 export class UpdateClientDto extends PartialType(CreateClientDto, { skipNullProperties: false }) {

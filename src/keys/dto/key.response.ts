@@ -1,9 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { EXAMPLE_KEYS } from '../../credentials/example-keys';
 import { ENVIRONMENTS, keyHint, type KeyEnvironment } from '../../credentials/key-format';
-import { UsedSinceRotationResponse } from '../../usage/dto/used-since-rotation.response';
-import { KEY_STATUSES, type KeyStatus } from '../key-status';
+import type { KeyEntity } from '../../store/key.entity';
+import { KEY_STATUSES, keyStatus, type KeyStatus } from '../../store/key-status';
 import { RateLimitDto } from './key-fields.dto';
+import { UsedSinceRotationResponse } from './used-since-rotation.response';
 
 /** A key as operators see it: never the secret, never its digest. */
 export class KeyResponse {
@@ -78,4 +79,35 @@ export class KeyPage {
     example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI2ZjFjMWU5ZS0zYjBhLTRmNTctOWQzNi0wZDFmMGUwYjdhMTEiXQ',
   })
   next_cursor!: string | null;
+}
+
+function iso(d: Date | null): string | null {
+  return d ? d.toISOString() : null;
+}
+
+/** A key as its response: `scopes` in code-point order; `rotation` its use since rotated, for a rotated key (see usedSinceRotation). */
+export function mapKey(k: KeyEntity, scopes: string[], rotation?: UsedSinceRotationResponse): KeyResponse {
+  return {
+    id: k.id,
+    client_id: k.clientId,
+    name: k.name,
+    environment: k.environment,
+    status: keyStatus(k),
+    hint: k.hint,
+    scopes,
+    created_at: k.createdAt.toISOString(),
+    expires_at: iso(k.expiresAt),
+    last_used_at: iso(k.lastUsedAt),
+    revoked_at: iso(k.revokedAt),
+    revoked_reason: k.revokedReason,
+    replaces: k.replaces,
+    replaced_by: k.replacedBy,
+    grace_ends_at: iso(k.graceEndsAt),
+    used_since_rotation: rotation ?? null,
+    rate_limit: k.rateLimit === null ? null : { limit: k.rateLimit, window_seconds: k.rateWindowSeconds! },
+    ip_allowlist: k.ipAllowlist,
+    usage_limit: k.usageLimit,
+    remaining: k.remaining,
+    metadata: k.metadata,
+  };
 }

@@ -2,7 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsUUID } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto';
 import { ENVIRONMENTS, type KeyEnvironment } from '../../credentials/key-format';
-import { KEY_STATUSES, type KeyStatus } from '../key-status';
+import { KEY_STATUSES, type KeyStatus } from '../../store/key-status';
 
 export class ListKeysQueryDto extends PageQueryDto {
   @IsOptional()

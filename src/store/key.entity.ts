@@ -10,8 +10,8 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { ClientEntity } from '../clients/client.entity';
-import type { KeyEnvironment } from '../credentials/key-format';
+import { ClientEntity } from './client.entity';
+import type { KeyEnvironment } from '../common/key-environment';
 import { KeyScopeEntity } from './key-scope.entity';
 
 @Entity('api_keys')

@@ -1,17 +1,10 @@
 import type { EntityManager } from 'typeorm';
+import type { UsageRepository } from '../store/usage.repository';
 import type { UsedSinceRotationResponse } from './dto/used-since-rotation.response';
 
 interface RotatedKey {
   id: string;
   replacedBy: string | null;
-}
-
-interface Row {
-  id: string;
-  rotated_at: Date;
-  counted_from: Date;
-  last_used_at: Date | null;
-  count: string;
 }
 
 /**
@@ -21,22 +14,14 @@ interface Row {
  * Keys never rotated cost no query.
  */
 export async function usedSinceRotation(
-  manager: EntityManager,
+  usage: UsageRepository,
   keys: readonly RotatedKey[],
+  manager?: EntityManager,
 ): Promise<Map<string, UsedSinceRotationResponse>> {
   const rotated = keys.filter((k) => k.replacedBy !== null).map((k) => k.id);
   const result = new Map<string, UsedSinceRotationResponse>();
   if (rotated.length === 0) return result;
-  const rows = await manager.query<Row[]>(
-    `SELECT k.id, s.created_at AS rotated_at, r.counted_from, k.last_used_at,
-            (SELECT coalesce(sum(u.count), 0)::text FROM usage_buckets u WHERE u.key_id = k.id AND u.bucket_start >= r.counted_from) AS count
-     FROM api_keys k
-     JOIN api_keys s ON s.id = k.replaced_by
-     CROSS JOIN LATERAL (SELECT date_trunc('hour', s.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS counted_from) r
-     WHERE k.id = ANY($1::uuid[])`,
-    [rotated],
-  );
-  for (const row of rows) {
+  for (const row of await usage.usedSinceRotation(rotated, manager)) {
     const rotatedAt = new Date(row.rotated_at);
     const lastUsed = row.last_used_at ? new Date(row.last_used_at) : null;
     result.set(row.id, {

@@ -1,5 +1,5 @@
 import { Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import { ScopeEntity } from '../scopes/scope.entity';
+import { ScopeEntity } from './scope.entity';
 import { KeyEntity } from './key.entity';
 
 /** A scope held by a key. The catalog cannot drop a scope while a key holds it. */
