@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chainHash } from '../src/audit/audit-chain';
-import { AuditLog } from '../src/audit/audit-log';
-import { DeniedAttempts } from '../src/audit/denied-attempts';
-import { KeyDigest } from '../src/credentials/key-digest';
-import { keyHint } from '../src/credentials/key-format';
-import { SYSTEM_CLIENT_ID } from '../src/keys/root-key.bootstrap';
+import { chainHash } from '../../src/audit/audit-chain';
+import { AuditLog } from '../../src/audit/audit-log';
+import { DeniedAttempts } from '../../src/audit/denied-attempts';
+import { KeyDigest } from '../../src/credentials/key-digest';
+import { keyHint } from '../../src/credentials/key-format';
+import { SYSTEM_CLIENT_ID } from '../../src/keys/root-key.bootstrap';
 import {
   allPages,
   errorPointers,
@@ -14,8 +14,8 @@ import {
   makeKey,
   makeScope,
   unique,
-} from './support/factories';
-import { Call, Reply, TestApp } from './support/test-app';
+} from '../support/factories';
+import { Call, Reply, TestApp } from '../support/test-app';
 
 interface AuditEvent {
   id: string;

@@ -1,7 +1,7 @@
-import { generateKey } from '../src/credentials/key-format';
-import { SYSTEM_CLIENT_ID } from '../src/keys/root-key.bootstrap';
-import { allPages, expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from './support/factories';
-import { Call, Reply, TestApp } from './support/test-app';
+import { generateKey } from '../../src/credentials/key-format';
+import { SYSTEM_CLIENT_ID } from '../../src/keys/root-key.bootstrap';
+import { allPages, expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
+import { Call, Reply, TestApp } from '../support/test-app';
 
 const ADMIN_SCOPES = [
   'admin:clients:read',

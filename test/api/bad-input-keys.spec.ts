@@ -2,9 +2,9 @@ import { connect } from 'node:net';
 import { crc32 } from 'node:zlib';
 import baseX from 'base-x';
 import fc from 'fast-check';
-import { problemsWith } from './support/bad-input';
-import { expectProblem, makeClient, makeKey, makeScope } from './support/factories';
-import { TestApp } from './support/test-app';
+import { problemsWith } from '../support/bad-input';
+import { expectProblem, makeClient, makeKey, makeScope } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const base62 = baseX(BASE62);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { generateKey } from '../src/credentials/key-format';
+import { generateKey } from '../../src/credentials/key-format';
 import {
   Answer,
   auditEventsOfRequests,
@@ -19,9 +19,9 @@ import {
   SECRET_PLACEHOLDERS,
   snapshot,
   withSecrets,
-} from './support/bad-input';
-import { makeClient, makeKey, makeScope } from './support/factories';
-import { TestApp, usingPostgres } from './support/test-app';
+} from '../support/bad-input';
+import { makeClient, makeKey, makeScope } from '../support/factories';
+import { TestApp, usingPostgres } from '../support/test-app';
 
 /**
  * Every operation of openapi/openapi.json (listed from the document, so a new endpoint is

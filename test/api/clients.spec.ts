@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
-import { SYSTEM_CLIENT_ID } from '../src/keys/root-key.bootstrap';
-import { allPages, errorPointers, expectProblem, makeClient, makeClientWithKey, unique } from './support/factories';
-import { TestApp } from './support/test-app';
+import { SYSTEM_CLIENT_ID } from '../../src/keys/root-key.bootstrap';
+import { allPages, errorPointers, expectProblem, makeClient, makeClientWithKey, unique } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 const CLIENT_FIELDS = ['allowed_scopes', 'created_at', 'description', 'id', 'metadata', 'name', 'status', 'updated_at'];
 

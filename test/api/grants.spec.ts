@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { Client } from 'pg';
-import { SYSTEM_CLIENT_ID } from '../src/keys/root-key.bootstrap';
-import { expectProblem, makeClient, makeKey, makeScope, unique } from './support/factories';
-import { covers, scopeSet } from './support/scope-oracle';
-import { Reply, TestApp, usingPostgres } from './support/test-app';
+import { SYSTEM_CLIENT_ID } from '../../src/keys/root-key.bootstrap';
+import { expectProblem, makeClient, makeKey, makeScope, unique } from '../support/factories';
+import { covers, scopeSet } from '../support/scope-oracle';
+import { Reply, TestApp, usingPostgres } from '../support/test-app';
 
 /**
  * Who may grant what: a key that is not a root key grants (issues, patches, rotates) only

@@ -1,5 +1,5 @@
-import { KeyChangeListener } from '../src/credentials/key-change-listener';
-import { keyHint, parseKey } from '../src/credentials/key-format';
+import { KeyChangeListener } from '../../src/credentials/key-change-listener';
+import { keyHint, parseKey } from '../../src/credentials/key-format';
 import {
   allPages,
   errorPointers,
@@ -8,8 +8,8 @@ import {
   makeClientWithKey,
   makeKey,
   makeScope,
-} from './support/factories';
-import { Reply, TestApp } from './support/test-app';
+} from '../support/factories';
+import { Reply, TestApp } from '../support/test-app';
 
 const DAY = 86_400_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
-import { keyHint, parseKey } from '../src/credentials/key-format';
-import { allPages, errorPointers, expectProblem, makeClient, makeKey, makeScope, unique } from './support/factories';
-import { TestApp } from './support/test-app';
+import { keyHint, parseKey } from '../../src/credentials/key-format';
+import { allPages, errorPointers, expectProblem, makeClient, makeKey, makeScope, unique } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 const KEY_FIELDS = [
   'client_id',

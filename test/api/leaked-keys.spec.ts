@@ -1,6 +1,6 @@
-import { generateKey } from '../src/credentials/key-format';
-import { makeClient, makeKey } from './support/factories';
-import { TestApp } from './support/test-app';
+import { generateKey } from '../../src/credentials/key-format';
+import { makeClient, makeKey } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 3000): Promise<T> {
   const until = Date.now() + ms;

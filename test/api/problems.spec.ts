@@ -1,6 +1,6 @@
-import { ClientsService } from '../src/clients/clients.service';
-import { errorPointers, expectProblem, makeClient, makeKey, makeScope } from './support/factories';
-import { Reply, TestApp } from './support/test-app';
+import { ClientsService } from '../../src/clients/clients.service';
+import { errorPointers, expectProblem, makeClient, makeKey, makeScope } from '../support/factories';
+import { Reply, TestApp } from '../support/test-app';
 
 const NOWHERE = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
 

@@ -1,5 +1,5 @@
-import { allPages, errorPointers, expectProblem, makeClient, makeKey, makeScope, unique } from './support/factories';
-import { TestApp } from './support/test-app';
+import { allPages, errorPointers, expectProblem, makeClient, makeKey, makeScope, unique } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 describe('scope catalog', () => {
   let app: TestApp;

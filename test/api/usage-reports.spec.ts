@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
-import { UsageRecorder } from '../src/usage/usage-recorder';
-import { makeClient, makeKey } from './support/factories';
-import { TestApp } from './support/test-app';
+import { UsageRecorder } from '../../src/usage/usage-recorder';
+import { makeClient, makeKey } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

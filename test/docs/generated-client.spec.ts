@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseKey } from '../src/credentials/key-format';
-import { OPENAPI_FILE } from './support/openapi-validation';
-import { TestApp } from './support/test-app';
+import { parseKey } from '../../src/credentials/key-format';
+import { OPENAPI_FILE } from '../support/openapi-validation';
+import { TestApp } from '../support/test-app';
 
 /**
  * What another team does with the committed document: generate TypeScript types with
@@ -13,7 +13,7 @@ import { TestApp } from './support/test-app';
  * do not fit the API, or a client that the service answers differently all fail here.
  */
 const run = promisify(execFile);
-const ROOT = join(__dirname, '..');
+const ROOT = join(__dirname, '..', '..');
 // Per process: two test runs at once must not compile each other's half-written files.
 const WORK = join(ROOT, 'test-artifacts', 'generated-client', String(process.pid));
 

@@ -4,11 +4,11 @@ import { createServer, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { makeClient, makeKey, makeScope, unique } from './support/factories';
-import { TestApp } from './support/test-app';
+import { makeClient, makeKey, makeScope, unique } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 /** docs/hot-path.md promises commands and a gateway configuration that work as written. */
-const doc = readFileSync(join(__dirname, '..', 'docs', 'hot-path.md'), 'utf8');
+const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'hot-path.md'), 'utf8');
 
 function installed(command: string, args: string[]): boolean {
   try {

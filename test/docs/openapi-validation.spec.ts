@@ -1,4 +1,4 @@
-import { checkResponse, Exchange, NOT_YET_DOCUMENTED } from './support/openapi-validation';
+import { checkResponse, Exchange, NOT_YET_DOCUMENTED } from '../support/openapi-validation';
 
 /** The response check every integration suite relies on must itself refuse what the document does not say. */
 const scope = { name: 'orders:read', description: 'Read orders', created_at: '2026-01-01T12:00:00.000Z' };

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getMetadataStorage } from 'class-validator';
-import { AppConfig } from '../src/config/config';
-import { TestApp } from './support/test-app';
+import { AppConfig } from '../../src/config/config';
+import { TestApp } from '../support/test-app';
 
 /** The README promises things a reader will try: its configuration table and its walk-through must be true. */
-const ROOT = join(__dirname, '..');
+const ROOT = join(__dirname, '..', '..');
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const envExample = readFileSync(join(ROOT, '.env.example'), 'utf8');
 const variables = [

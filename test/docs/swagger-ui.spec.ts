@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
-import { keyHint, parseKey } from '../src/credentials/key-format';
-import { checkResponse } from './support/openapi-validation';
-import { TestApp } from './support/test-app';
+import { keyHint, parseKey } from '../../src/credentials/key-format';
+import { checkResponse } from '../support/openapi-validation';
+import { TestApp } from '../support/test-app';
 
 /**
  * Drives Swagger UI in a real browser, as an operator would: authorize with the root
@@ -13,14 +13,14 @@ import { TestApp } from './support/test-app';
  * receives is also checked against the committed document.
  */
 const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
+const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 const browserPresent = existsSync(CHROMIUM);
 // A browser start and a dozen page round trips; generous, as CI machines are often busy.
 const BROWSER_TIMEOUT_MS = 180_000;
 
 if (!browserPresent && !process.env.CI) {
   process.stderr.write(
-    `\nSKIPPED test/swagger-ui.spec.ts: ${CHROMIUM} is missing (apt-get install -y chromium). In CI it runs and fails without it.\n\n`,
+    `\nSKIPPED test/docs/swagger-ui.spec.ts: ${CHROMIUM} is missing (apt-get install -y chromium). In CI it runs and fails without it.\n\n`,
   );
 }
 

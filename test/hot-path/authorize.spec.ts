@@ -1,8 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
-import { generateKey } from '../src/credentials/key-format';
-import { makeClient, makeKey, makeScope, unique } from './support/factories';
-import { Reply, TestApp } from './support/test-app';
+import { generateKey } from '../../src/credentials/key-format';
+import { makeClient, makeKey, makeScope, unique } from '../support/factories';
+import { Reply, TestApp } from '../support/test-app';
 
 /**
  * GET /v1/authorize as gateways call it: no Keyhouse credential of their own, the

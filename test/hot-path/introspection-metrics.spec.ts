@@ -1,7 +1,7 @@
-import { generateKey } from '../src/credentials/key-format';
-import { UsageRecorder } from '../src/usage/usage-recorder';
-import { makeClient, makeClientWithKey, makeKey } from './support/factories';
-import { TestApp } from './support/test-app';
+import { generateKey } from '../../src/credentials/key-format';
+import { UsageRecorder } from '../../src/usage/usage-recorder';
+import { makeClient, makeClientWithKey, makeKey } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 /** The value of one sample of the Prometheus text, or 0 when it is absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {

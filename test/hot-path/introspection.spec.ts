@@ -1,8 +1,8 @@
 import { DataSource } from 'typeorm';
-import { generateKey } from '../src/credentials/key-format';
-import { rawPool } from '../src/database/raw-pool';
-import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope, unique } from './support/factories';
-import { TestApp } from './support/test-app';
+import { generateKey } from '../../src/credentials/key-format';
+import { rawPool } from '../../src/database/raw-pool';
+import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope, unique } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

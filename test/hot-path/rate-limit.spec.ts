@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { Metrics } from '../src/metrics/metrics';
-import { makeClient, makeClientWithKey, makeKey } from './support/factories';
-import { TcpProxy } from './support/tcp-proxy';
-import { TestApp, usingPostgres, usingRedis } from './support/test-app';
+import { Metrics } from '../../src/metrics/metrics';
+import { makeClient, makeClientWithKey, makeKey } from '../support/factories';
+import { TcpProxy } from '../support/tcp-proxy';
+import { TestApp, usingPostgres, usingRedis } from '../support/test-app';
 
 interface Call {
   sent: number;

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { openEmbeddedDatabase } from '../src/database/data-source';
-import { UsageRecorder } from '../src/usage/usage-recorder';
-import { makeClient, makeClientWithKey, makeKey, makeScope, unique } from './support/factories';
-import { OpenApiMismatch } from './support/openapi-validation';
-import { TestApp, usingPostgres } from './support/test-app';
+import { openEmbeddedDatabase } from '../../src/database/data-source';
+import { UsageRecorder } from '../../src/usage/usage-recorder';
+import { makeClient, makeClientWithKey, makeKey, makeScope, unique } from '../support/factories';
+import { OpenApiMismatch } from '../support/openapi-validation';
+import { TestApp, usingPostgres } from '../support/test-app';
 
 type Tally = Record<string, number>;
 

@@ -1,5 +1,5 @@
-import { makeClientWithKey } from './support/factories';
-import { TestApp } from './support/test-app';
+import { makeClientWithKey } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 /** One `request` line per admin call at info; none for the hot path, which logs at warn. */
 describe('access log', () => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { TestApp, usingPostgres } from './support/test-app';
+import { TestApp, usingPostgres } from '../support/test-app';
 
 /**
  * A failing statement is logged by the service's JSON logger, never as TypeORM's raw

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
-import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from '../src/database/data-source';
-import { ENTITIES } from '../src/database/entities';
-import { ScopeEntity } from '../src/scopes/scope.entity';
-import { TestApp, usingPostgres } from './support/test-app';
-import { createThrowawayDatabase } from './support/throwaway-database';
+import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from '../../src/database/data-source';
+import { ENTITIES } from '../../src/database/entities';
+import { ScopeEntity } from '../../src/scopes/scope.entity';
+import { TestApp, usingPostgres } from '../support/test-app';
+import { createThrowawayDatabase } from '../support/throwaway-database';
 
 /**
  * The database layer itself: transactions that really isolate (PGlite has one

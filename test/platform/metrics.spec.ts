@@ -1,8 +1,8 @@
-import { DeniedAttempts } from '../src/audit/denied-attempts';
-import { KeyCache } from '../src/credentials/key-cache';
-import { KeyDigest } from '../src/credentials/key-digest';
-import { makeClient, makeKey } from './support/factories';
-import { TestApp, usingPostgres } from './support/test-app';
+import { DeniedAttempts } from '../../src/audit/denied-attempts';
+import { KeyCache } from '../../src/credentials/key-cache';
+import { KeyDigest } from '../../src/credentials/key-digest';
+import { makeClient, makeKey } from '../support/factories';
+import { TestApp, usingPostgres } from '../support/test-app';
 
 interface Sample {
   name: string;

@@ -10,8 +10,8 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { recordTally } from './support/openapi-validation';
-import { buildService, Service } from './support/service-process';
+import { recordTally } from '../support/openapi-validation';
+import { buildService, Service } from '../support/service-process';
 
 /**
  * The embedded database's folder, as real processes share it: one process at a time

@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { AuditLog } from '../src/audit/audit-log';
-import { openEmbeddedDatabase } from '../src/database/data-source';
-import { KeyChangeListener } from '../src/credentials/key-change-listener';
-import { Metrics } from '../src/metrics/metrics';
-import { RateLimiter } from '../src/ratelimit/rate-limiter';
-import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from './support/factories';
-import { TcpProxy } from './support/tcp-proxy';
-import { Reply, TestApp, usingPostgres, usingRedis } from './support/test-app';
-import { createThrowawayDatabase } from './support/throwaway-database';
+import { AuditLog } from '../../src/audit/audit-log';
+import { openEmbeddedDatabase } from '../../src/database/data-source';
+import { KeyChangeListener } from '../../src/credentials/key-change-listener';
+import { Metrics } from '../../src/metrics/metrics';
+import { RateLimiter } from '../../src/ratelimit/rate-limiter';
+import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
+import { TcpProxy } from '../support/tcp-proxy';
+import { Reply, TestApp, usingPostgres, usingRedis } from '../support/test-app';
+import { createThrowawayDatabase } from '../support/throwaway-database';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

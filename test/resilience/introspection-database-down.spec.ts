@@ -1,11 +1,11 @@
 import { DataSource } from 'typeorm';
-import { KeyCache } from '../src/credentials/key-cache';
-import { KeyChangeListener } from '../src/credentials/key-change-listener';
-import { KeyDigest } from '../src/credentials/key-digest';
-import { rawPool } from '../src/database/raw-pool';
-import { expectProblem, makeClient, makeClientWithKey, makeKey } from './support/factories';
-import { TcpProxy } from './support/tcp-proxy';
-import { TestApp, usingPostgres } from './support/test-app';
+import { KeyCache } from '../../src/credentials/key-cache';
+import { KeyChangeListener } from '../../src/credentials/key-change-listener';
+import { KeyDigest } from '../../src/credentials/key-digest';
+import { rawPool } from '../../src/database/raw-pool';
+import { expectProblem, makeClient, makeClientWithKey, makeKey } from '../support/factories';
+import { TcpProxy } from '../support/tcp-proxy';
+import { TestApp, usingPostgres } from '../support/test-app';
 
 const TTL_MS = 3000;
 

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
-import { KeyChangeListener } from '../src/credentials/key-change-listener';
-import { makeClient, makeClientWithKey, makeKey, makeScope, unique } from './support/factories';
-import { TestApp, usingPostgres } from './support/test-app';
+import { KeyChangeListener } from '../../src/credentials/key-change-listener';
+import { makeClient, makeClientWithKey, makeKey, makeScope, unique } from '../support/factories';
+import { TestApp, usingPostgres } from '../support/test-app';
 
 /**
  * Two instances on one PostgreSQL database. Their caches hold keys for a minute

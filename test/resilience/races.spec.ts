@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
-import { UsageRecorder } from '../src/usage/usage-recorder';
-import { expectProblem, makeClient, makeKey, makeScope, unique } from './support/factories';
-import { Reply, TestApp, usingPostgres } from './support/test-app';
+import { UsageRecorder } from '../../src/usage/usage-recorder';
+import { expectProblem, makeClient, makeKey, makeScope, unique } from '../support/factories';
+import { Reply, TestApp, usingPostgres } from '../support/test-app';
 
 /**
  * Changes to one key racing each other. On PostgreSQL the requests run on separate

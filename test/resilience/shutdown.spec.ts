@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { checkResponse, recordTally } from './support/openapi-validation';
-import { unique } from './support/factories';
-import { buildService, Service } from './support/service-process';
-import { usingPostgres } from './support/test-app';
+import { checkResponse, recordTally } from '../support/openapi-validation';
+import { unique } from '../support/factories';
+import { buildService, Service } from '../support/service-process';
+import { usingPostgres } from '../support/test-app';
 
 /** Introspections answered before the SIGTERM. */
 const SIGNAL_AFTER = 800;

@@ -1,6 +1,6 @@
-import { UsageRecorder } from '../src/usage/usage-recorder';
-import { makeClient, makeClientWithKey, makeKey, makeScope } from './support/factories';
-import { Reply, TestApp, usingPostgres, usingRedis } from './support/test-app';
+import { UsageRecorder } from '../../src/usage/usage-recorder';
+import { makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
+import { Reply, TestApp, usingPostgres, usingRedis } from '../support/test-app';
 
 /**
  * Three instances on one PostgreSQL and one Redis, as behind a load balancer: keys are

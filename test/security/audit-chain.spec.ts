@@ -1,8 +1,8 @@
 import { DataSource, EntityManager } from 'typeorm';
-import { chainHash } from '../src/audit/audit-chain';
-import { AuditChainVerifier, ChainVerdict } from '../src/audit/audit-verifier';
-import { makeClient, makeKey } from './support/factories';
-import { TestApp } from './support/test-app';
+import { chainHash } from '../../src/audit/audit-chain';
+import { AuditChainVerifier, ChainVerdict } from '../../src/audit/audit-verifier';
+import { makeClient, makeKey } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 type Row = Record<string, any> & { id: string; hash: string; prev_hash: string };
 

@@ -1,10 +1,10 @@
 import { randomInt } from 'node:crypto';
-import { generateKey } from '../src/credentials/key-format';
-import { KeyCache } from '../src/credentials/key-cache';
-import { KeyDigest } from '../src/credentials/key-digest';
-import { KeyVerifier } from '../src/credentials/key-verifier';
-import { expectProblem, makeClientWithKey } from './support/factories';
-import { TestApp, usingRedis } from './support/test-app';
+import { generateKey } from '../../src/credentials/key-format';
+import { KeyCache } from '../../src/credentials/key-cache';
+import { KeyDigest } from '../../src/credentials/key-digest';
+import { KeyVerifier } from '../../src/credentials/key-verifier';
+import { expectProblem, makeClientWithKey } from '../support/factories';
+import { TestApp, usingRedis } from '../support/test-app';
 
 const LIMIT = 5;
 

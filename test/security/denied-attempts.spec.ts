@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { AuditLog } from '../src/audit/audit-log';
-import { DeniedAttempts } from '../src/audit/denied-attempts';
-import { Metrics } from '../src/metrics/metrics';
-import { makeClient, makeKey, makeScope } from './support/factories';
-import { TestApp } from './support/test-app';
+import { AuditLog } from '../../src/audit/audit-log';
+import { DeniedAttempts } from '../../src/audit/denied-attempts';
+import { Metrics } from '../../src/metrics/metrics';
+import { makeClient, makeKey, makeScope } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 describe('denied admin attempts', () => {
   let app: TestApp;

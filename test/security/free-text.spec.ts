@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { errorPointers, expectProblem, makeClient, makeKey, unique } from './support/factories';
-import { TestApp } from './support/test-app';
+import { errorPointers, expectProblem, makeClient, makeKey, unique } from '../support/factories';
+import { TestApp } from '../support/test-app';
 
 /** Unicode format characters (Cf) and controls (Cc): what a name must never carry. */
 const FORMAT_AND_CONTROL: Array<[number, number]> = [

@@ -1,8 +1,8 @@
 import { DataSource } from 'typeorm';
-import { ClientsService } from '../src/clients/clients.service';
-import { generateKey } from '../src/credentials/key-format';
-import { allPages, makeClient, makeKey, makeScope } from './support/factories';
-import { Reply, TestApp } from './support/test-app';
+import { ClientsService } from '../../src/clients/clients.service';
+import { generateKey } from '../../src/credentials/key-format';
+import { allPages, makeClient, makeKey, makeScope } from '../support/factories';
+import { Reply, TestApp } from '../support/test-app';
 
 /**
  * Runs a workload that touches every way a key travels (issue, rotate, revoke, introspect

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
-import { generateKey } from '../src/credentials/key-format';
-import { makeClient, makeKey } from './support/factories';
-import { Reply, TestApp } from './support/test-app';
+import { generateKey } from '../../src/credentials/key-format';
+import { makeClient, makeKey } from '../support/factories';
+import { Reply, TestApp } from '../support/test-app';
 
 const NOWHERE = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
 
