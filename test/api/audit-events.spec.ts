@@ -15,7 +15,8 @@ import {
   makeScope,
   unique,
 } from '../support/factories';
-import { Call, Reply, TestApp } from '../support/test-app';
+import { Call, Reply } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 interface AuditEvent {
   id: string;
@@ -33,16 +34,14 @@ interface AuditEvent {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('audit events', () => {
-  let app: TestApp;
   let started: string;
   let rootKeyId: string;
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     started = new Date(Date.now() - 1000).toISOString();
     const systemKeys = (await allPages(app, `/v1/keys?client_id=${SYSTEM_CLIENT_ID}&limit=200`)).items;
     rootKeyId = systemKeys.find((k) => k.hint === keyHint(app.rootKey))!.id;
   });
-  afterAll(() => app.close());
 
   /** Sends a call under a request id of its own and answers both. */
   async function traced(method: string, url: string, call: Call = {}): Promise<{ res: Reply; requestId: string }> {

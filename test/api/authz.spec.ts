@@ -1,7 +1,8 @@
 import { generateKey } from '../../src/credentials/key-format';
 import { SYSTEM_CLIENT_ID } from '../../src/keys/root-key.bootstrap';
 import { allPages, expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
-import { Call, Reply, TestApp } from '../support/test-app';
+import { Call, Reply } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const ADMIN_SCOPES = [
   'admin:clients:read',
@@ -27,11 +28,7 @@ const headerFor = (style: HeaderStyle, key: string): Record<string, string> =>
   style === 'bearer' ? { authorization: `Bearer ${key}` } : { 'x-api-key': key };
 
 describe('authorization', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   /** A call made only with the given headers: no root key added. */
   const as = (headers: Record<string, string>, url = '/v1/keys') => app.get(url, { key: null, headers });

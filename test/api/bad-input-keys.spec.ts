@@ -4,7 +4,7 @@ import baseX from 'base-x';
 import fc from 'fast-check';
 import { problemsWith } from '../support/bad-input';
 import { expectProblem, makeClient, makeKey, makeScope } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const base62 = baseX(BASE62);
@@ -107,11 +107,10 @@ const mutation: fc.Arbitrary<{ kind: string; apply: (key: string) => string }> =
 );
 
 describe('keys mutated from good ones', () => {
-  let app: TestApp;
   let keys: { name: string; key: string }[];
 
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     const scope = await makeScope(app);
     const client = await makeClient(app);
     keys = [
@@ -120,7 +119,6 @@ describe('keys mutated from good ones', () => {
       { name: 'a test key', key: (await makeKey(app, client.id, { environment: 'test' })).key },
     ];
   });
-  afterAll(() => app.close());
 
   const pick = fc.nat({ max: 2 });
 
@@ -176,17 +174,15 @@ describe('keys mutated from good ones', () => {
 
 /** What only a real HTTP connection shows: the parser's limits and repeated headers. */
 describe('headers over a real connection', () => {
-  let app: TestApp;
   let port: number;
   let issued: string;
 
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     issued = (await makeKey(app, (await makeClient(app)).id)).key;
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.app.getHttpServer().address() as { port: number }).port;
   });
-  afterAll(() => app.close());
 
   /** Sends `head` (and `body`) as they are; answers the status, headers and body. */
   function raw(head: string, body = ''): Promise<{ status: number; headers: Record<string, string>; body: string }> {
@@ -306,18 +302,13 @@ describe('headers over a real connection', () => {
 describe('slow clients over a real connection', () => {
   const HEADERS_TIMEOUT_MS = 300;
   const REQUEST_TIMEOUT_MS = 600;
-  let app: TestApp;
   let port: number;
 
+  const app = useTestApp({ HTTP_HEADERS_TIMEOUT_MS: HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS: REQUEST_TIMEOUT_MS });
   beforeAll(async () => {
-    app = await TestApp.start({
-      HTTP_HEADERS_TIMEOUT_MS: HEADERS_TIMEOUT_MS,
-      HTTP_REQUEST_TIMEOUT_MS: REQUEST_TIMEOUT_MS,
-    });
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.app.getHttpServer().address() as { port: number }).port;
   });
-  afterAll(() => app.close());
 
   /** Sends `start`, then one more byte of `drip` every 50 ms while the connection is open; answers what came back and when it closed. */
   function trickle(start: string, drip: string): Promise<{ answer: string; ms: number }> {

@@ -21,7 +21,8 @@ import {
   withSecrets,
 } from '../support/bad-input';
 import { makeClient, makeKey, makeScope } from '../support/factories';
-import { TestApp, usingPostgres } from '../support/test-app';
+import { usingPostgres } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * Every operation of openapi/openapi.json (listed from the document, so a new endpoint is
@@ -248,15 +249,14 @@ function badRequest(op: Operation, f: Fixtures): fc.Arbitrary<BadRequest> {
 }
 
 describe('bad input to every operation', () => {
-  let app: TestApp;
   let fixtures: Fixtures;
   let secrets: Record<(typeof SECRET_PLACEHOLDERS)[number], string>;
   let before: Map<string, string>;
   let sent = 0;
   let accepted: string[] = [];
 
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     const client = await makeClient(app);
     const scope = await makeScope(app);
     const key = await makeKey(app, client.id, { scopes: [scope.name], metadata: { team: 'fuzz' } });
@@ -274,7 +274,6 @@ describe('bad input to every operation', () => {
     };
     before = await snapshot(app, owned());
   });
-  afterAll(() => app.close());
 
   /** On a shared PostgreSQL, the rows this suite owns; on its own embedded database, all of them. */
   const owned = () => (usingPostgres ? { clientId: fixtures.clientId, scope: fixtures.scope } : undefined);

@@ -1,16 +1,12 @@
 import { DataSource } from 'typeorm';
 import { SYSTEM_CLIENT_ID } from '../../src/keys/root-key.bootstrap';
 import { allPages, errorPointers, expectProblem, makeClient, makeClientWithKey, unique } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const CLIENT_FIELDS = ['allowed_scopes', 'created_at', 'description', 'id', 'metadata', 'name', 'status', 'updated_at'];
 
 describe('clients', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   describe('POST /v1/clients', () => {
     it('should create an active client with every field', async () => {

@@ -3,7 +3,8 @@ import { Client } from 'pg';
 import { SYSTEM_CLIENT_ID } from '../../src/keys/root-key.bootstrap';
 import { expectProblem, makeClient, makeKey, makeScope, unique } from '../support/factories';
 import { covers, scopeSet } from '../support/scope-oracle';
-import { Reply, TestApp, usingPostgres } from '../support/test-app';
+import { Reply, usingPostgres } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * Who may grant what: a key that is not a root key grants (issues, patches, rotates) only
@@ -12,11 +13,7 @@ import { Reply, TestApp, usingPostgres } from '../support/test-app';
  * hold wider scopes is refused.
  */
 describe('grants', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   /** A fresh namespace of catalogued scopes: `ns:read`, `ns:write`, `ns:*`, `ns:items:read`. */
   async function namespace() {

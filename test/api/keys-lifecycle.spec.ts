@@ -9,7 +9,8 @@ import {
   makeKey,
   makeScope,
 } from '../support/factories';
-import { Reply, TestApp } from '../support/test-app';
+import { Reply } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const DAY = 86_400_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -17,11 +18,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const around = (before: number, after: number, ms: number) => [before + ms - 1, after + ms + 1] as const;
 
 describe('key lifecycle: rotation, revocation, status', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   /** A key that can call the admin API about its own client: the easiest way to see whether it still works. */
   const works = async (key: string, keyId: string) => (await app.get(`/v1/keys/${keyId}`, { key })).status === 200;
@@ -327,13 +324,11 @@ describe('key lifecycle: rotation, revocation, status', () => {
 });
 
 describe('key changes on the instance that made them', () => {
-  let app: TestApp;
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     // Without the database's notifications, only the write path itself can drop what this instance cached.
     await app.app.get(KeyChangeListener, { strict: false }).onModuleDestroy();
   });
-  afterAll(() => app.close());
 
   /** A non-root admin key, used once so that this instance has it cached. */
   async function cachedKey() {

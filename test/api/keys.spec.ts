@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { keyHint, parseKey } from '../../src/credentials/key-format';
 import { allPages, errorPointers, expectProblem, makeClient, makeKey, makeScope, unique } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const KEY_FIELDS = [
   'client_id',
@@ -29,16 +29,14 @@ const KEY_FIELDS = [
 const inOneHour = () => new Date(Date.now() + 3600_000).toISOString();
 
 describe('keys', () => {
-  let app: TestApp;
   let readScope: string;
   let writeScope: string;
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     const family = unique('orders');
     readScope = (await makeScope(app, `${family}:read`)).name;
     writeScope = (await makeScope(app, `${family}:write`)).name;
   });
-  afterAll(() => app.close());
 
   describe('POST /v1/clients/{id}/keys', () => {
     it('should issue a key with every field, and send the secret this once', async () => {

@@ -1,6 +1,6 @@
 import { generateKey } from '../../src/credentials/key-format';
 import { makeClient, makeKey } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 3000): Promise<T> {
   const until = Date.now() + ms;
@@ -16,11 +16,7 @@ function withBadChecksum(key: string): string {
 }
 
 describe('leaked key reports', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   const report = (key: string, extra: Record<string, unknown> = {}, reporter?: string) =>
     app.post('/v1/keys/leaked', { key, source: 'github secret scanning', ...extra }, { key: reporter });

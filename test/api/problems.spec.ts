@@ -1,19 +1,18 @@
 import { ClientsService } from '../../src/clients/clients.service';
 import { errorPointers, expectProblem, makeClient, makeKey, makeScope } from '../support/factories';
-import { Reply, TestApp } from '../support/test-app';
+import { Reply } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const NOWHERE = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
 
 describe('problem details', () => {
-  let app: TestApp;
   let client: { id: string };
   let key: { id: string };
+  const app = useTestApp({ BODY_LIMIT_BYTES: 2048 });
   beforeAll(async () => {
-    app = await TestApp.start({ BODY_LIMIT_BYTES: 2048 });
     client = await makeClient(app);
     key = await makeKey(app, client.id);
   });
-  afterAll(() => app.close());
 
   describe('unknown routes', () => {
     it.each([

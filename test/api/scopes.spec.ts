@@ -1,12 +1,8 @@
 import { allPages, errorPointers, expectProblem, makeClient, makeKey, makeScope, unique } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 describe('scope catalog', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   const catalog = async () => (await allPages<{ name: string }>(app, '/v1/scopes?limit=200')).items.map((s) => s.name);
 

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { UsageRecorder } from '../../src/usage/usage-recorder';
 import { makeClient, makeKey } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -22,15 +22,14 @@ async function use(db: DataSource, keyId: string, bucketStart: number, outcome: 
 }
 
 describe('usage reports', () => {
-  let app: TestApp;
   let db: DataSource;
   let client: { id: string };
   let key: Awaited<ReturnType<typeof makeKey>>;
   let second: Awaited<ReturnType<typeof makeKey>>;
   let stranger: Awaited<ReturnType<typeof makeKey>>;
 
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     db = app.app.get(DataSource);
     client = await makeClient(app);
     key = await makeKey(app, client.id);
@@ -46,7 +45,6 @@ describe('usage reports', () => {
     await use(db, stranger.id, T0 + HOUR, 'valid', 1000);
     await db.query('UPDATE api_keys SET last_used_at = $1 WHERE id = $2', [new Date(T0 + 25 * HOUR + 60_000), key.id]);
   });
-  afterAll(() => app.close());
 
   describe('of a key', () => {
     it('should answer hour buckets with counts per outcome and totals', async () => {
@@ -235,13 +233,11 @@ describe('usage reports', () => {
 });
 
 describe('rotation visibility', () => {
-  let app: TestApp;
   let db: DataSource;
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     db = app.app.get(DataSource);
   });
-  afterAll(() => app.close());
 
   it("should show a rotated key's use since the rotation, until callers have moved to the successor", async () => {
     const client = await makeClient(app);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseKey } from '../../src/credentials/key-format';
 import { OPENAPI_FILE } from '../support/openapi-validation';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * What another team does with the committed document: generate TypeScript types with
@@ -72,17 +72,15 @@ const TSCONFIG = {
 };
 
 describe('a client generated from openapi/openapi.json', () => {
-  let app: TestApp;
   let base: string;
+  const app = useTestApp();
   beforeAll(async () => {
     rmSync(WORK, { recursive: true, force: true });
     mkdirSync(WORK, { recursive: true });
-    app = await TestApp.start();
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     base = await app.app.getUrl();
   });
-  afterAll(async () => {
-    await app.close();
+  afterAll(() => {
     rmSync(WORK, { recursive: true, force: true });
   });
 

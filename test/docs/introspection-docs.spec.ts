@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeClient, makeKey, makeScope, unique } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /** docs/hot-path.md promises commands and a gateway configuration that work as written. */
 const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'hot-path.md'), 'utf8');
@@ -23,14 +23,12 @@ const curl = installed('curl', ['--version']);
 const nginx = installed('nginx', ['-v']);
 
 describe('docs/hot-path.md', () => {
-  let app: TestApp;
   let url: string;
+  const app = useTestApp({ TRUSTED_PROXIES: '127.0.0.1' });
   beforeAll(async () => {
-    app = await TestApp.start({ TRUSTED_PROXIES: '127.0.0.1' });
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     url = await app.app.getUrl();
   });
-  afterAll(() => app.close());
 
   (curl ? it : it.skip)(
     `should run the curl walk-through as written${curl ? '' : ' (skipped: curl is not installed)'}`,

@@ -12,7 +12,7 @@ import { rawPool } from '../../src/database/raw-pool';
 import { OPENAPI_TAGS, serializeOpenApiDocument } from '../../src/openapi';
 import { makeClient, makeKey } from '../support/factories';
 import { OPENAPI_FILE, schemaErrors } from '../support/openapi-validation';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 type Json = Record<string, any>;
 const committedText = readFileSync(OPENAPI_FILE, 'utf8');
@@ -39,11 +39,7 @@ function examplesOf(media: Json): unknown[] {
 }
 
 describe('the OpenAPI document', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   it('should be committed exactly as the service serves it at /docs-json', async () => {
     const res = await app.get('/docs-json');
@@ -162,11 +158,7 @@ describe('the OpenAPI document', () => {
 });
 
 describe('the documented example keys', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   it.each(Object.values(EXAMPLE_KEYS))(
     '%s should be refused even when a key with its digest exists',

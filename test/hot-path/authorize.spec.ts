@@ -2,7 +2,8 @@ import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 import { generateKey } from '../../src/credentials/key-format';
 import { makeClient, makeKey, makeScope, unique } from '../support/factories';
-import { Reply, TestApp } from '../support/test-app';
+import { Reply } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * GET /v1/authorize as gateways call it: no Keyhouse credential of their own, the
@@ -11,7 +12,6 @@ import { Reply, TestApp } from '../support/test-app';
  * in X-Forwarded-For. Injected requests come from 127.0.0.1, the trusted proxy here.
  */
 describe('GET /v1/authorize', () => {
-  let app: TestApp;
   let client: { id: string };
   let read: string;
   let write: string;
@@ -25,15 +25,14 @@ describe('GET /v1/authorize', () => {
     expect(res.raw).toBe('');
   }
 
+  const app = useTestApp({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
   beforeAll(async () => {
-    app = await TestApp.start({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
     const stem = unique('gw').replace('-', '');
     read = (await makeScope(app, `${stem}:read`)).name;
     write = (await makeScope(app, `${stem}:write`)).name;
     await makeScope(app, `${stem}:*`);
     client = await makeClient(app);
   });
-  afterAll(() => app.close());
 
   it('should answer 204 with the key identity and scopes for a good key, as nginx auth_request forwards it', async () => {
     const key = await makeKey(app, client.id, { scopes: [read, write] });
@@ -174,14 +173,13 @@ describe('GET /v1/authorize', () => {
  * what is required, never take from it.
  */
 describe('GET /v1/authorize: every requirement given holds', () => {
-  let app: TestApp;
   let port: number;
   let read: string;
   let write: string;
   const keys: Record<'live' | 'test', { key: string; scopes: string[] }> = {} as never;
 
+  const app = useTestApp({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
   beforeAll(async () => {
-    app = await TestApp.start({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
     const stem = unique('req').replace('-', '');
     read = (await makeScope(app, `${stem}:read`)).name;
     write = (await makeScope(app, `${stem}:write`)).name;
@@ -194,7 +192,6 @@ describe('GET /v1/authorize: every requirement given holds', () => {
     await app.app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.app.getHttpServer().address() as { port: number }).port;
   });
-  afterAll(() => app.close());
 
   /** Over a real connection: repeated headers as separate header lines, as a gateway forwards them. */
   function send(path: string, headers: Record<string, string | string[]>): Promise<number> {
@@ -295,17 +292,15 @@ const hostileForwarded = (): fc.Arbitrary<string> => {
 };
 
 describe('hostile X-Forwarded-For from a trusted proxy', () => {
-  let app: TestApp;
   let allowlisted: string;
   let mapped: string;
 
+  const app = useTestApp({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
   beforeAll(async () => {
-    app = await TestApp.start({ TRUSTED_PROXIES: '127.0.0.1, ::1' });
     const client = await makeClient(app);
     allowlisted = (await makeKey(app, client.id, { ip_allowlist: ['10.0.0.0/8'] })).key;
     mapped = (await makeKey(app, client.id, { ip_allowlist: ['::ffff:192.0.2.0/120'] })).key;
   });
-  afterAll(() => app.close());
 
   const forward = (key: string, xff: string) =>
     app.call('GET', '/v1/authorize', {
@@ -350,11 +345,7 @@ describe('hostile X-Forwarded-For from a trusted proxy', () => {
 });
 
 describe('GET /v1/authorize behind no trusted proxy', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start({ TRUSTED_PROXIES: '' });
-  });
-  afterAll(() => app.close());
+  const app = useTestApp({ TRUSTED_PROXIES: '' });
 
   it('should ignore X-Forwarded-For and check the peer address', async () => {
     const client = await makeClient(app);

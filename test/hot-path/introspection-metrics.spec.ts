@@ -1,7 +1,7 @@
 import { generateKey } from '../../src/credentials/key-format';
 import { UsageRecorder } from '../../src/usage/usage-recorder';
 import { makeClient, makeClientWithKey, makeKey } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /** The value of one sample of the Prometheus text, or 0 when it is absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -16,14 +16,10 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe('hot-path metrics', () => {
-  let app: TestApp;
   const scrape = async () => (await app.get('/metrics', { key: null })).raw;
 
-  beforeAll(async () => {
-    // No timed flush: the lag and the flush below are the test's own.
-    app = await TestApp.start({ USAGE_FLUSH_INTERVAL_MS: 3_600_000 });
-  });
-  afterAll(() => app.close());
+  // No timed flush: the lag and the flush below are the test's own.
+  const app = useTestApp({ USAGE_FLUSH_INTERVAL_MS: 3_600_000 });
 
   it('should count decisions by endpoint and outcome, time them, and count cache events', async () => {
     const client = await makeClient(app);

@@ -2,12 +2,11 @@ import { DataSource } from 'typeorm';
 import { generateKey } from '../../src/credentials/key-format';
 import { rawPool } from '../../src/database/raw-pool';
 import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope, unique } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('POST /v1/introspect', () => {
-  let app: TestApp;
   let db: DataSource;
   /** A service's key: a client of its own holding only admin:introspect. */
   let caller: string;
@@ -34,8 +33,8 @@ describe('POST /v1/introspect', () => {
     return res.body.active ? 'valid' : res.body.reason;
   };
 
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     db = app.app.get(DataSource);
     stem = unique('svc').replace('-', '');
     read = (await makeScope(app, `${stem}:read`)).name;
@@ -45,7 +44,6 @@ describe('POST /v1/introspect', () => {
     caller = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
     client = await makeClient(app);
   });
-  afterAll(() => app.close());
 
   describe('a good key', () => {
     it('should answer RFC 7662 fields and the extensions, for a JSON body', async () => {

@@ -3,6 +3,7 @@ import { Metrics } from '../../src/metrics/metrics';
 import { makeClient, makeClientWithKey, makeKey } from '../support/factories';
 import { TcpProxy } from '../support/tcp-proxy';
 import { TestApp, usingPostgres, usingRedis } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 interface Call {
   sent: number;
@@ -45,11 +46,7 @@ function fullestWindow(calls: Call[], windowMs: number): number {
 const fallbacks = async (app: TestApp) => (await app.app.get(Metrics).rateLimiterFallbacks.get()).values[0]?.value ?? 0;
 
 describe('rate limits in memory (no REDIS_URL)', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start({ REDIS_URL: undefined });
-  });
-  afterAll(() => app.close());
+  const app = useTestApp({ REDIS_URL: undefined });
 
   it('should admit no more than the limit in any window, and keep admitting at about the limit', async () => {
     const client = await makeClient(app);
@@ -67,16 +64,14 @@ describe('rate limits in memory (no REDIS_URL)', () => {
 });
 
 describe('rate limits when Redis is unreachable from the start', () => {
-  let app: TestApp;
   let warn: jest.SpyInstance;
   beforeAll(async () => {
     warn = jest.spyOn(Logger.prototype, 'warn');
-    // Port 1: nothing listens there.
-    app = await TestApp.start({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_COMMAND_TIMEOUT_MS: 100 });
   });
+  // Port 1: nothing listens there.
+  const app = useTestApp({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_COMMAND_TIMEOUT_MS: 100 });
   afterAll(async () => {
     warn.mockRestore();
-    await app.close();
     // ioredis keeps a 2-second timer after disconnecting from a server it never reached.
     await new Promise((r) => setTimeout(r, 2100));
   });
@@ -112,19 +107,17 @@ describeWithRedis(
   `rate limits when Redis goes away and comes back${usingRedis ? '' : ' (skipped: REDIS_URL is not set)'}`,
   () => {
     let proxy: TcpProxy;
-    let app: TestApp;
     let warn: jest.SpyInstance;
     let log: jest.SpyInstance;
     beforeAll(async () => {
       warn = jest.spyOn(Logger.prototype, 'warn');
       log = jest.spyOn(Logger.prototype, 'log');
       proxy = await TcpProxy.start(new URL(process.env.REDIS_URL!), 6379);
-      app = await TestApp.start({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: 100 });
     });
+    const app = useTestApp(() => ({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: 100 }));
     afterAll(async () => {
       warn.mockRestore();
       log.mockRestore();
-      await app.close();
       await proxy.stop();
     });
 
@@ -166,16 +159,8 @@ const describeShared = usingRedis && usingPostgres ? describe : describe.skip;
 describeShared(
   `rate limits shared by two instances through Redis${usingRedis && usingPostgres ? '' : ' (skipped: needs DATABASE_URL and REDIS_URL)'}`,
   () => {
-    let a: TestApp;
-    let b: TestApp;
-    beforeAll(async () => {
-      a = await TestApp.start();
-      b = await TestApp.start();
-    });
-    afterAll(async () => {
-      await a.close();
-      await b.close();
-    });
+    const a = useTestApp();
+    const b = useTestApp();
 
     it('should admit no more than the limit in any window across both instances, with no tolerance', async () => {
       const client = await makeClient(a);

@@ -8,6 +8,7 @@ import { UsageRecorder } from '../../src/usage/usage-recorder';
 import { makeClient, makeClientWithKey, makeKey, makeScope, unique } from '../support/factories';
 import { OpenApiMismatch } from '../support/openapi-validation';
 import { TestApp, usingPostgres } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 type Tally = Record<string, number>;
 
@@ -88,14 +89,12 @@ const keyIds = (t: Traffic) => [...new Set(t.cases.map((c) => c.keyId))];
 
 describe('usage counting', () => {
   describe('in batches', () => {
-    let app: TestApp;
     let db: DataSource;
+    // No timed flush during the test: only the explicit one writes.
+    const app = useTestApp({ USAGE_FLUSH_INTERVAL_MS: 3_600_000 });
     beforeAll(async () => {
-      // No timed flush during the test: only the explicit one writes.
-      app = await TestApp.start({ USAGE_FLUSH_INTERVAL_MS: 3_600_000 });
       db = app.app.get(DataSource);
     });
-    afterAll(() => app.close());
 
     it('should store exact counts per key and outcome for 10,000 introspections after a flush, and write nothing before it', async () => {
       const t = await traffic(app);
@@ -135,11 +134,7 @@ describe('usage counting', () => {
   });
 
   describe('on its interval', () => {
-    let app: TestApp;
-    beforeAll(async () => {
-      app = await TestApp.start({ USAGE_FLUSH_INTERVAL_MS: 200 });
-    });
-    afterAll(() => app.close());
+    const app = useTestApp({ USAGE_FLUSH_INTERVAL_MS: 200 });
 
     it('should reach the database within USAGE_FLUSH_INTERVAL_MS without being asked', async () => {
       const t = await traffic(app);

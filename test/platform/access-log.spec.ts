@@ -1,17 +1,13 @@
 import { makeClientWithKey } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /** One `request` line per admin call at info; none for the hot path, which logs at warn. */
 describe('access log', () => {
-  let app: TestApp;
   const lines: Array<Record<string, unknown>> = [];
-  beforeAll(async () => {
-    app = await TestApp.start(
-      { LOG_LEVEL: 'info' },
-      { logDestination: { write: (line: string) => void lines.push(JSON.parse(line)) } },
-    );
-  });
-  afterAll(() => app.close());
+  const app = useTestApp(
+    { LOG_LEVEL: 'info' },
+    { logDestination: { write: (line: string) => void lines.push(JSON.parse(line)) } },
+  );
 
   const requestLines = () => lines.filter((l) => l.msg === 'request');
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { TestApp, usingPostgres } from '../support/test-app';
+import { usingPostgres } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * A failing statement is logged by the service's JSON logger, never as TypeORM's raw
@@ -8,16 +9,10 @@ import { TestApp, usingPostgres } from '../support/test-app';
  * error's message or its detail would repeat them.
  */
 describe(`database errors in the log (${usingPostgres ? 'PostgreSQL' : 'embedded database'})`, () => {
-  let app: TestApp;
   const lines: string[] = [];
   const raw: string[] = [];
   const spies: jest.SpyInstance[] = [];
-  beforeAll(async () => {
-    app = await TestApp.start(
-      { LOG_LEVEL: 'info' },
-      { logDestination: { write: (line: string) => void lines.push(line) } },
-    );
-  });
+  const app = useTestApp({ LOG_LEVEL: 'info' }, { logDestination: { write: (line: string) => void lines.push(line) } });
   beforeEach(() => {
     lines.length = 0;
     raw.length = 0;
@@ -32,7 +27,6 @@ describe(`database errors in the log (${usingPostgres ? 'PostgreSQL' : 'embedded
   afterEach(() => {
     for (const spy of spies.splice(0)) spy.mockRestore();
   });
-  afterAll(() => app.close());
 
   const digest = () => createHash('sha256').update(randomBytes(32)).digest('hex');
 

@@ -3,7 +3,8 @@ import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
 import { dataSourceOptions, openEmbeddedDatabase, runMigrations } from '../../src/database/data-source';
 import { ENTITIES } from '../../src/database/entities';
 import { ScopeEntity } from '../../src/scopes/scope.entity';
-import { TestApp, usingPostgres } from '../support/test-app';
+import { usingPostgres } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 import { createThrowawayDatabase } from '../support/throwaway-database';
 
 /**
@@ -12,11 +13,7 @@ import { createThrowawayDatabase } from '../support/throwaway-database';
  */
 describe('database', () => {
   describe('concurrent transactions', () => {
-    let app: TestApp;
-    beforeAll(async () => {
-      app = await TestApp.start();
-    });
-    afterAll(() => app.close());
+    const app = useTestApp();
 
     it(`should commit exactly the transactions that succeed, twenty at once (${usingPostgres ? 'PostgreSQL' : 'embedded'})`, async () => {
       const sut = app.app.get(DataSource);

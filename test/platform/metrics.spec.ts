@@ -2,7 +2,8 @@ import { DeniedAttempts } from '../../src/audit/denied-attempts';
 import { KeyCache } from '../../src/credentials/key-cache';
 import { KeyDigest } from '../../src/credentials/key-digest';
 import { makeClient, makeKey } from '../support/factories';
-import { TestApp, usingPostgres } from '../support/test-app';
+import { usingPostgres } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 interface Sample {
   name: string;
@@ -61,11 +62,7 @@ const LABELS: Record<string, (value: string) => boolean> = {
 };
 
 describe('metrics', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   const scrape = () => app.get('/metrics', { key: null });
 

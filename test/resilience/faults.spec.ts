@@ -11,6 +11,7 @@ import { RateLimiter } from '../../src/ratelimit/rate-limiter';
 import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
 import { TcpProxy } from '../support/tcp-proxy';
 import { Reply, TestApp, usingPostgres, usingRedis } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 import { createThrowawayDatabase } from '../support/throwaway-database';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,13 +82,11 @@ async function expectNothingHalfWritten(db: DataSource, clientId: string): Promi
  * the transaction and must be rolled back with it.
  */
 describe(`faults: the database lost in the middle of an admin write (${usingPostgres ? 'PostgreSQL' : 'embedded database'})`, () => {
-  let app: TestApp;
   let db: DataSource;
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     db = app.app.get(DataSource);
   });
-  afterAll(() => app.close());
 
   it('should answer 503 problem+json to each write and leave the stored data as it was', async () => {
     const scope = (await makeScope(app)).name;

@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { KeyChangeListener } from '../../src/credentials/key-change-listener';
 import { makeClient, makeClientWithKey, makeKey, makeScope, unique } from '../support/factories';
-import { TestApp, usingPostgres } from '../support/test-app';
+import { usingPostgres } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * Two instances on one PostgreSQL database. Their caches hold keys for a minute
@@ -11,22 +12,18 @@ import { TestApp, usingPostgres } from '../support/test-app';
 const describeOnPostgres = usingPostgres ? describe : describe.skip;
 
 describeOnPostgres(`two instances on one database${usingPostgres ? '' : ' (skipped: DATABASE_URL is not set)'}`, () => {
-  let a: TestApp;
-  let b: TestApp;
   let callerB: string;
   let client: { id: string };
   const delays: string[] = [];
 
+  afterAll(() => {
+    process.stdout.write(`change seen by the other instance after: ${delays.join('; ')}\n`);
+  });
+  const a = useTestApp({ CACHE_TTL_MS: 60_000, CACHE_NEGATIVE_TTL_MS: 60_000 });
+  const b = useTestApp({ CACHE_TTL_MS: 60_000, CACHE_NEGATIVE_TTL_MS: 60_000 });
   beforeAll(async () => {
-    a = await TestApp.start({ CACHE_TTL_MS: 60_000, CACHE_NEGATIVE_TTL_MS: 60_000 });
-    b = await TestApp.start({ CACHE_TTL_MS: 60_000, CACHE_NEGATIVE_TTL_MS: 60_000 });
     callerB = (await makeClientWithKey(a, ['admin:introspect'])).key.key;
     client = await makeClient(a);
-  });
-  afterAll(async () => {
-    process.stdout.write(`change seen by the other instance after: ${delays.join('; ')}\n`);
-    await a.close();
-    await b.close();
   });
 
   const throughB = async (body: Record<string, unknown>) => {

@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { UsageRecorder } from '../../src/usage/usage-recorder';
 import { expectProblem, makeClient, makeKey, makeScope, unique } from '../support/factories';
-import { Reply, TestApp, usingPostgres } from '../support/test-app';
+import { Reply, usingPostgres } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * Changes to one key racing each other. On PostgreSQL the requests run on separate
@@ -12,12 +13,11 @@ import { Reply, TestApp, usingPostgres } from '../support/test-app';
 const ROUNDS = 15;
 
 describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool of 8' : 'embedded database'})`, () => {
-  let app: TestApp;
   let db: DataSource;
   let client: { id: string };
 
+  const app = useTestApp({ DB_POOL_SIZE: 8, USAGE_FLUSH_INTERVAL_MS: 3_600_000 });
   beforeAll(async () => {
-    app = await TestApp.start({ DB_POOL_SIZE: 8, USAGE_FLUSH_INTERVAL_MS: 3_600_000 });
     db = app.app.get(DataSource);
     client = await makeClient(app);
   });
@@ -26,7 +26,6 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
     expect(verdict.status).toBe(200);
     expect(verdict.body).toMatchObject({ ok: true });
   });
-  afterAll(() => app.close());
 
   const rotate = (id: string, body: Record<string, unknown> = { grace_period_seconds: 3600 }) =>
     app.post(`/v1/keys/${id}/rotate`, body);

@@ -1,6 +1,7 @@
 import { UsageRecorder } from '../../src/usage/usage-recorder';
 import { makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
 import { Reply, TestApp, usingPostgres, usingRedis } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * Three instances on one PostgreSQL and one Redis, as behind a load balancer: keys are
@@ -15,28 +16,23 @@ type Fate = 'kept' | 'revoked' | 'rotated' | 'successor revoked';
 describeShared(
   `three instances on one PostgreSQL and Redis${usingPostgres && usingRedis ? '' : ' (skipped: needs DATABASE_URL and REDIS_URL)'}`,
   () => {
-    let apps: TestApp[];
     let caller: string;
     let client: { id: string };
     let scope: string;
     /** Every introspection answer the test received, by key id and outcome. */
     const tally = new Map<string, Record<string, number>>();
 
+    const options = {
+      CACHE_TTL_MS: 60_000,
+      CACHE_NEGATIVE_TTL_MS: 60_000,
+      USAGE_FLUSH_INTERVAL_MS: 3_600_000,
+      DB_POOL_SIZE: 5,
+    };
+    const apps = [useTestApp(options), useTestApp(options), useTestApp(options)];
     beforeAll(async () => {
-      const options = {
-        CACHE_TTL_MS: 60_000,
-        CACHE_NEGATIVE_TTL_MS: 60_000,
-        USAGE_FLUSH_INTERVAL_MS: 3_600_000,
-        DB_POOL_SIZE: 5,
-      };
-      apps = [];
-      for (let i = 0; i < 3; i++) apps.push(await TestApp.start(options));
       caller = (await makeClientWithKey(apps[0]!, ['admin:introspect'])).key.key;
       client = await makeClient(apps[1]!);
       scope = (await makeScope(apps[2]!)).name;
-    });
-    afterAll(async () => {
-      for (const app of apps ?? []) await app.close();
     });
 
     const pick = (i: number) => apps[i % 3]!;

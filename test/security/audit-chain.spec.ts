@@ -2,7 +2,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { chainHash } from '../../src/audit/audit-chain';
 import { AuditChainVerifier, ChainVerdict } from '../../src/audit/audit-verifier';
 import { makeClient, makeKey } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 type Row = Record<string, any> & { id: string; hash: string; prev_hash: string };
 
@@ -37,13 +37,11 @@ function rehash(row: Row): string {
 }
 
 describe('audit chain verification', () => {
-  let app: TestApp;
   let db: DataSource;
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     db = app.app.get(DataSource);
   });
-  afterAll(() => app.close());
 
   it('should keep one chain through 200 concurrent changes', async () => {
     const created = await Promise.all(
@@ -151,7 +149,6 @@ describe('audit chain verification', () => {
  * broken chain in the database other suites share would fail their verifications.
  */
 describe('audit chain tampering', () => {
-  let app: TestApp;
   let db: DataSource;
   let pristine: Row[];
 
@@ -162,8 +159,8 @@ describe('audit chain tampering', () => {
     return res.body;
   };
 
+  const app = useTestApp({ DATABASE_URL: undefined, REDIS_URL: undefined });
   beforeAll(async () => {
-    app = await TestApp.start({ DATABASE_URL: undefined, REDIS_URL: undefined });
     db = app.app.get(DataSource);
     const client = await makeClient(app);
     const key = await makeKey(app, client.id);
@@ -186,7 +183,6 @@ describe('audit chain tampering', () => {
     });
     expect(await verify()).toMatchObject({ ok: true, checked: pristine.length });
   });
-  afterAll(() => app.close());
 
   const id = (i: number) => String(pristine[i]!.id);
 

@@ -5,6 +5,7 @@ import { KeyDigest } from '../../src/credentials/key-digest';
 import { KeyVerifier } from '../../src/credentials/key-verifier';
 import { expectProblem, makeClientWithKey } from '../support/factories';
 import { TestApp, usingRedis } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const LIMIT = 5;
 
@@ -17,20 +18,14 @@ const from = (ip: string) => ({ 'x-forwarded-for': ip });
 const unknownKey = () => generateKey('live');
 
 describe('throttling failed authentication', () => {
-  let app: TestApp;
   let introspector: string;
   let plain: string;
 
+  const app = useTestApp({ AUTH_FAILURE_LIMIT: LIMIT, AUTH_FAILURE_WINDOW_SECONDS: 60, TRUSTED_PROXIES: '127.0.0.1' });
   beforeAll(async () => {
-    app = await TestApp.start({
-      AUTH_FAILURE_LIMIT: LIMIT,
-      AUTH_FAILURE_WINDOW_SECONDS: 60,
-      TRUSTED_PROXIES: '127.0.0.1',
-    });
     introspector = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
     plain = (await makeClientWithKey(app, [])).key.key;
   });
-  afterAll(() => app.close());
 
   describe('on the admin API', () => {
     it('should answer 429 problem+json with Retry-After once an address has sent too many bad keys', async () => {

@@ -4,25 +4,23 @@ import { AuditLog } from '../../src/audit/audit-log';
 import { DeniedAttempts } from '../../src/audit/denied-attempts';
 import { Metrics } from '../../src/metrics/metrics';
 import { makeClient, makeKey, makeScope } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 describe('denied admin attempts', () => {
-  let app: TestApp;
   let db: DataSource;
   let own: { id: string };
   let other: { id: string };
   let reader: Awaited<ReturnType<typeof makeKey>>;
   let othersKey: Awaited<ReturnType<typeof makeKey>>;
 
+  const app = useTestApp();
   beforeAll(async () => {
-    app = await TestApp.start();
     db = app.app.get(DataSource);
     own = await makeClient(app);
     other = await makeClient(app);
     reader = await makeKey(app, own.id, { scopes: ['admin:keys:read', 'admin:clients:read', 'admin:audit:read'] });
     othersKey = await makeKey(app, other.id);
   });
-  afterAll(() => app.close());
 
   /** Sends a request with a request id of its own, and returns the events recorded for it once they are written. */
   async function attempt(method: string, url: string, key: string | null, body?: unknown) {

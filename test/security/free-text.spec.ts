@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { errorPointers, expectProblem, makeClient, makeKey, unique } from '../support/factories';
-import { TestApp } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /** Unicode format characters (Cf) and controls (Cc): what a name must never carry. */
 const FORMAT_AND_CONTROL: Array<[number, number]> = [
@@ -34,11 +34,7 @@ const hostileName = fc
   .map(([before, bad, after]) => `${before}${bad}${after}`);
 
 describe('free text', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await TestApp.start();
-  });
-  afterAll(() => app.close());
+  const app = useTestApp();
 
   describe('names', () => {
     it('should refuse control, bidi and zero-width characters in every name with a 400 naming the field', async () => {

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { generateKey } from '../../src/credentials/key-format';
 import { makeClient, makeKey } from '../support/factories';
-import { Reply, TestApp } from '../support/test-app';
+import { Reply } from '../support/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const NOWHERE = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
 
@@ -10,8 +11,6 @@ const NOWHERE = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
  * none on introspection and forward auth, whose callers are services and gateways.
  */
 describe('security headers', () => {
-  let app: TestApp;
-
   const HELMET = {
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'SAMEORIGIN',
@@ -20,10 +19,7 @@ describe('security headers', () => {
     'cross-origin-opener-policy': 'same-origin',
   };
 
-  beforeAll(async () => {
-    app = await TestApp.start({ AUTH_FAILURE_LIMIT: 1, TRUSTED_PROXIES: '127.0.0.1', BODY_LIMIT_BYTES: 2048 });
-  });
-  afterAll(() => app.close());
+  const app = useTestApp({ AUTH_FAILURE_LIMIT: 1, TRUSTED_PROXIES: '127.0.0.1', BODY_LIMIT_BYTES: 2048 });
 
   it('should send helmet headers with admin API answers', async () => {
     const res = await app.get('/v1/clients');
@@ -109,11 +105,7 @@ describe('CORS', () => {
   const corsHeaders = (res: Reply) => Object.keys(res.headers).filter((name) => name.startsWith('access-control-'));
 
   describe('by default', () => {
-    let app: TestApp;
-    beforeAll(async () => {
-      app = await TestApp.start();
-    });
-    afterAll(() => app.close());
+    const app = useTestApp();
 
     it('should send no Access-Control header on any answer, preflight included', async () => {
       const key = await makeKey(app, (await makeClient(app)).id);
@@ -136,11 +128,7 @@ describe('CORS', () => {
   });
 
   describe('with CORS_ORIGINS', () => {
-    let app: TestApp;
-    beforeAll(async () => {
-      app = await TestApp.start({ CORS_ORIGINS: `${ALLOWED}, https://other.example` });
-    });
-    afterAll(() => app.close());
+    const app = useTestApp({ CORS_ORIGINS: `${ALLOWED}, https://other.example` });
 
     it('should let a listed origin read answers, and their request id', async () => {
       const res = await app.get('/v1/clients', { headers: { origin: ALLOWED } });
