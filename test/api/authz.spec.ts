@@ -1,6 +1,6 @@
 import { generateKey } from '../../src/credentials/key-format';
 import { SYSTEM_CLIENT_ID } from '../../src/keys/root-key.bootstrap';
-import { allPages, expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
+import { allPages, expectProblem, makeClientWithKey, makeKey, makeScope } from '../support/factories';
 import { Call, Reply } from '../support/test-app';
 import { useTestApp } from '../support/use-test-app';
 
