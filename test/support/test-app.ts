@@ -30,8 +30,8 @@ export const usingRedis = Boolean(process.env.REDIS_URL);
 
 /**
  * The real service in-process, requests injected into its HTTP server's own request
- * listener: the one that hands the hot path's calls to their own Fastify instance
- * (see HotPathRoutes.serve) and every other request to Nest's.
+ * listener: the one that hands the hot path's calls to HotPathServer.serve and every
+ * other request to Nest's instance.
  * Embedded runs get a fresh in-memory database per app; PostgreSQL runs share the
  * run's database (see global-setup).
  */
