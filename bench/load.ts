@@ -81,9 +81,7 @@ function options(spec: LoadSpec): Instance {
 async function run(spec: LoadSpec): Promise<LoadResult> {
   const measured = spec.amount ? { amount: spec.amount } : { duration: spec.durationSeconds ?? 5 };
   const result = await autocannon({ ...options(spec), ...measured });
-  const statuses = Object.fromEntries(
-    Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, Number((s as { count: number }).count)]),
-  );
+  const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
   const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
   const wrongStatus = answered - (statuses[String(spec.expectStatus)] ?? 0);
   return {

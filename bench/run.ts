@@ -160,7 +160,7 @@ async function main(): Promise<void> {
   try {
     // Seeding through the service's own API.
     let service = await startService();
-    let at = Date.now();
+    const at = Date.now();
     const seed = await seedThroughApi(service.url, rootKey, profile.apiKeys);
     log(
       `seeded ${profile.apiKeys + OTHER_KEYS - 1} keys through the API in ${((Date.now() - at) / 1000).toFixed(1)} s`,

@@ -45,11 +45,6 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
     this.shared = this.redis ? new RedisWindows(this.redis) : null;
   }
 
-  /** True while decisions are made locally because Redis is unreachable. */
-  get degraded(): boolean {
-    return this.fallingBack;
-  }
-
   async onModuleInit(): Promise<void> {
     const redis = this.redis;
     if (!redis) return;
