@@ -15,11 +15,9 @@ const LEVELS = [
   ['clients', 'scopes'],
   ['keys'],
   ['usage'],
-  ['hot-path', 'introspection'], // one level under two names while src/introspection/ becomes src/hot-path/
+  ['hot-path'],
   ['health'],
 ];
-/** The same folder under its old and new name may import itself. */
-const SAME_FOLDER = [['hot-path', 'introspection']];
 
 /** src/*.ts (app.ts, app.module.ts, main.ts, openapi*.ts, gc-tuning.ts): the top, the app. */
 const APP = '^src/[^/]+$';
@@ -28,7 +26,7 @@ const known = LEVELS.flat();
 
 const layerRules = LEVELS.flatMap((level, rank) =>
   level.map((name) => {
-    const aliases = SAME_FOLDER.find((names) => names.includes(name)) ?? [name];
+    const aliases = [name];
     const higher = LEVELS.slice(rank + 1).flat();
     const siblings = level.filter((other) => !aliases.includes(other));
     const below = LEVELS.slice(0, rank).flat();
@@ -53,7 +51,8 @@ module.exports = {
       name: 'no-circular',
       severity: 'error',
       comment: 'An import cycle: split the shared part out, lower in the layering.',
-      from: {},
+      // TypeORM's two sides of one relation name each other (lazily, through () => Entity): the one cycle allowed.
+      from: { pathNot: '\\.entity\\.ts$' },
       to: { circular: true },
     },
     ...layerRules,

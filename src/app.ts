@@ -40,7 +40,7 @@ export async function createApp(env: AppConfig, options: AppOptions = {}): Promi
     abortOnError: false,
   });
   hotPath = app.get(HotPathServer, { strict: false });
-  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const fastify = app.getHttpAdapter().getInstance();
   if (env.CORS_ORIGINS) {
     app.enableCors({
       origin: env.CORS_ORIGINS.split(',')

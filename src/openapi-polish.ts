@@ -62,7 +62,7 @@ export function polishOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
   };
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
-      const operation = item[method] as Operation | undefined;
+      const operation = item[method];
       if (operation) polishOperation(document, path, operation);
     }
   }
@@ -86,10 +86,10 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
 
   const body = operation.requestBody as RequestBodyObject | undefined;
   const shared = Object.keys(SHARED_RESPONSES).filter((status) => body || !['413', '415'].includes(status));
-  if (body && !operation.responses['400']) operation.responses['400'] = { description: DEFAULT_DESCRIPTIONS[400]! };
+  if (body && !operation.responses['400']) operation.responses['400'] = { description: DEFAULT_DESCRIPTIONS[400] };
   for (const status of shared) {
     if (status === '503' && operation.tags?.includes('operations')) continue;
-    operation.responses[status] ??= { description: SHARED_RESPONSES[status]! };
+    operation.responses[status] ??= { description: SHARED_RESPONSES[status] };
   }
   if (body) {
     const named = operation.operationId ? REQUEST_EXAMPLES[operation.operationId] : undefined;

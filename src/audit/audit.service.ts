@@ -64,7 +64,7 @@ function keyIdsIn(changes: Record<string, unknown>): string[] {
 /** `changes` with every key id of another client (an operator's) in `KEY_ID_CHANGES` read as null. */
 function ownKeyIdsOnly(changes: Record<string, unknown>, ownActors: Set<string>): Record<string, unknown> {
   const foreign = KEY_ID_CHANGES.filter(
-    (field) => typeof changes[field] === 'string' && !ownActors.has(changes[field] as string),
+    (field) => typeof changes[field] === 'string' && !ownActors.has(changes[field]),
   );
   return foreign.length === 0 ? changes : { ...changes, ...Object.fromEntries(foreign.map((field) => [field, null])) };
 }

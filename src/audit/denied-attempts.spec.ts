@@ -63,12 +63,12 @@ describe(DeniedAttempts.name, () => {
     expect(sut.held).toBe(1);
     await sut.settled();
     expect(written).toHaveLength(1);
-    expect(written[0]!.context).toMatchObject({ actor: { keyId: 'a' }, requestId: 'req-a-0', sourceIp: '203.0.113.7' });
-    expect(written[0]!.entry).toMatchObject({
+    expect(written[0].context).toMatchObject({ actor: { keyId: 'a' }, requestId: 'req-a-0', sourceIp: '203.0.113.7' });
+    expect(written[0].entry).toMatchObject({
       action: 'access.denied',
       changes: { count: 500, reason: 'missing_scope', path: '/v1/clients' },
     });
-    const { first_at, last_at } = written[0]!.entry.changes as { first_at: string; last_at: string };
+    const { first_at, last_at } = written[0].entry.changes as { first_at: string; last_at: string };
     expect(Date.parse(first_at)).toBeLessThanOrEqual(Date.parse(last_at));
   });
 
@@ -86,7 +86,7 @@ describe(DeniedAttempts.name, () => {
     }
     await sut.settled();
     expect(written).toHaveLength(1);
-    const { entry } = written[0]!;
+    const { entry } = written[0];
     expect(entry).toMatchObject({
       targetType: 'key',
       targetId: '00000000-0000-4000-8000-000000000000',
@@ -125,7 +125,7 @@ describe(DeniedAttempts.name, () => {
     open();
     await sut.settled();
     expect(written.map((w) => w.context.actor?.keyId ?? null)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', null]);
-    expect(written[6]!.entry).toMatchObject({ targetType: 'system', changes: { reason: 'overflow', count: 44 } });
+    expect(written[6].entry).toMatchObject({ targetType: 'system', changes: { reason: 'overflow', count: 44 } });
     expect(counts().reduce((a, b) => a + b)).toBe(actors.length);
   });
 

@@ -261,7 +261,7 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
         'SELECT client_id FROM api_keys WHERE id = $1',
         [target.id],
       );
-      return rows.length > 0 && rows[0]!.client_id !== ownClientId;
+      return rows.length > 0 && rows[0].client_id !== ownClientId;
     }
     if (target.type === 'client') {
       const rows = await this.dataSource.query<unknown[]>('SELECT 1 FROM clients WHERE id = $1', [target.id]);
@@ -339,7 +339,7 @@ function safeParam(name: string, value: string | undefined): string | null {
 function targetOf(route: string, params: Record<string, string>): Target | null {
   const match = RESOURCE_ROUTE.exec(route);
   if (!match) return null;
-  const id = safeParam(match[2]!, params[match[2]!]);
+  const id = safeParam(match[2], params[match[2]]);
   return id ? { type: TARGET_TYPES[match[1] as keyof typeof TARGET_TYPES], id } : null;
 }
 

@@ -58,9 +58,9 @@ export function presentedKey(headers: FastifyRequest['headers']): string | null 
   const authorization = headers.authorization;
   if (typeof authorization === 'string') {
     const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    if (bearer) return bearer[1]!;
+    if (bearer) return bearer[1];
     const basic = /^Basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(authorization);
-    if (basic) return basicCredential(basic[1]!);
+    if (basic) return basicCredential(basic[1]);
   }
   const apiKey = headers['x-api-key'];
   return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey.trim() : null;

@@ -91,7 +91,7 @@ export function nestedDeeperThan(json: Uint8Array, max: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < json.length; i++) {
-    const byte = json[i]!;
+    const byte = json[i];
     if (inString) {
       if (byte === 0x5c)
         i++; // backslash: the next byte is escaped
@@ -111,7 +111,7 @@ export function membersIn(json: Uint8Array): number {
   let members = 0;
   let inString = false;
   for (let i = 0; i < json.length; i++) {
-    const byte = json[i]!;
+    const byte = json[i];
     if (!inString) {
       if (byte === 0x22) inString = true;
       continue;
@@ -120,7 +120,7 @@ export function membersIn(json: Uint8Array): number {
     else if (byte === 0x22) {
       inString = false;
       let next = i + 1;
-      while (next < json.length && isJsonSpace(json[next]!)) next++;
+      while (next < json.length && isJsonSpace(json[next])) next++;
       if (json[next] === 0x3a) members++;
     }
   }

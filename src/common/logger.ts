@@ -30,7 +30,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       req: (req: { id: string; method: string; url: string; ip?: string }) => ({
         id: req.id,
         method: req.method,
-        url: redactKeys(req.url.split('?')[0]!),
+        url: redactKeys(req.url.split('?')[0]),
         ip: req.ip,
       }),
     },

@@ -70,5 +70,5 @@ export function decodeCursor(raw: string | undefined, shape: CursorShape): Curso
 export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, cursorOf: (row: R) => Cursor): Page<T> {
   const more = rows.length > limit;
   const kept = more ? rows.slice(0, limit) : rows;
-  return { data: kept.map(map), next_cursor: more ? encodeCursor(cursorOf(kept[kept.length - 1]!)) : null };
+  return { data: kept.map(map), next_cursor: more ? encodeCursor(cursorOf(kept[kept.length - 1])) : null };
 }

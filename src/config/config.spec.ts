@@ -1,9 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { generateKey } from '../credentials/key-format';
 import { InvalidConfiguration, loadConfig } from './config';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_!@#$%';
-const pick = () => ALPHABET[randomInt(ALPHABET.length)]!;
+const pick = () => ALPHABET[randomInt(ALPHABET.length)];
 const repeatTo = (unit: string, length: number) => unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
 const length = () => 32 + randomInt(97);
 
@@ -12,7 +11,7 @@ const lowEntropy: Record<string, () => string> = {
   'one repeated character': () => repeatTo(pick(), length()),
   'a short unit repeated': () => repeatTo(Array.from({ length: 2 + randomInt(11) }, pick).join(''), length()),
   'a run of consecutive characters': () => {
-    const step = [1, -1, 2][randomInt(3)]!;
+    const step = [1, -1, 2][randomInt(3)];
     const start = step > 0 ? 33 + randomInt(20) : 126 - randomInt(20);
     return Array.from({ length: 32 + randomInt(10) }, (_, i) => String.fromCharCode(start + ((i * step) % 40))).join(
       '',
@@ -34,7 +33,8 @@ const random: Record<string, () => string> = {
   'openssl rand -hex 16 (32 characters)': () => randomBytes(16).toString('hex'),
   'openssl rand -hex 32': () => randomBytes(32).toString('hex'),
   '32 bytes of base64url': () => randomBytes(32).toString('base64url'),
-  'a Keyhouse key': () => generateKey('live'),
+  'a key-shaped text (sk_live_ and 32 random letters and digits)': () =>
+    `sk_live_${Array.from({ length: 32 }, () => ALPHABET[randomInt(62)]).join('')}`,
   '32 random letters and digits': () => Array.from({ length: 32 }, () => ALPHABET[randomInt(62)]).join(''),
 };
 

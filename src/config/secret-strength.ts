@@ -12,7 +12,7 @@ export function estimatedBits(secret: string): number {
   const chars = [...secret];
   if (chars.length < 2) return 0;
   const unit = shortestPeriod(chars);
-  const steps = chars.slice(1, unit + 1).map((c, i) => c.codePointAt(0)! - chars[i]!.codePointAt(0)!);
+  const steps = chars.slice(1, unit + 1).map((c, i) => c.codePointAt(0)! - chars[i].codePointAt(0)!);
   return unit * Math.min(shannon(chars.slice(0, unit)), shannon(steps));
 }
 

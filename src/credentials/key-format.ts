@@ -51,7 +51,7 @@ export function keyHint(key: string): string {
 /** The number a run of base62 digits (known to be in the alphabet) spells, from `start` to the end. */
 function base62Value(text: string, start: number): number {
   let value = 0;
-  for (let i = start; i < text.length; i++) value = value * 62 + DIGIT_VALUES[text.charCodeAt(i)]!;
+  for (let i = start; i < text.length; i++) value = value * 62 + DIGIT_VALUES[text.charCodeAt(i)];
   return value;
 }
 

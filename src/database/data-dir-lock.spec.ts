@@ -27,7 +27,7 @@ describe(lockDataDir.name, () => {
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {
       await new Promise((resolve) => other.once('spawn', resolve));
-      const started = readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
+      const started = readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
       writeLock({ pid: other.pid, started, host: hostname() });
       expect(() => lockDataDir(dir)).toThrow(`in use by process ${other.pid}`);
       // Held on another machine (a shared folder): that process cannot be checked from here, so it holds it.

@@ -116,7 +116,7 @@ export async function createDataSource(
   entities: EntityList,
 ): Promise<DataSource> {
   const pglite = env.DATABASE_URL ? undefined : await openEmbeddedDatabase(env);
-  return new DataSource({ ...dataSourceOptions(env, pglite), entities } as DataSourceOptions);
+  return new DataSource({ ...dataSourceOptions(env, pglite), entities });
 }
 
 /** Any fixed number will do, as long as every instance uses the same one. */

@@ -61,7 +61,7 @@ const validate = ajv.compile<IntrospectBody>(INTROSPECT_BODY_SCHEMA);
 
 /** The body, checked: the schema, then an address that parses. Throws a 400 naming the field. */
 export function introspectBody(body: unknown): IntrospectBody {
-  if (!validate(body)) throw invalidBody(validate.errors![0]!);
+  if (!validate(body)) throw invalidBody(validate.errors![0]);
   if (body.client_ip !== undefined && !isAddress(body.client_ip)) {
     throw new BadInput('The request is not valid.', {
       errors: [{ pointer: '#/client_ip', detail: 'client_ip must be an IPv4 or IPv6 address' }],

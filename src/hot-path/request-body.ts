@@ -24,7 +24,7 @@ export function bodyKind(contentType: string): BodyKind | null {
   const lower = contentType.toLowerCase();
   const common = COMMON_TYPES.get(lower);
   if (common !== undefined) return common;
-  const essence = lower.split(';', 1)[0]!.trim();
+  const essence = lower.split(';', 1)[0].trim();
   if (!MEDIA_TYPE.test(essence)) return null;
   return essence === 'application/json' ? 'json' : essence === 'application/x-www-form-urlencoded' ? 'form' : null;
 }
@@ -63,7 +63,7 @@ export function readBody(
     stop();
     if (!Number.isNaN(declared) && received !== declared)
       return done(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
-    done(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+    done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
   };
   const onGone = () => {
     stop();

@@ -28,8 +28,8 @@ export class HotPathTally {
   record(outcome: string, seconds: number): void {
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
     let i = 0;
-    while (i < DECISION_BOUNDS.length && seconds > DECISION_BOUNDS[i]!) i++;
-    this.buckets[i]!++;
+    while (i < DECISION_BOUNDS.length && seconds > DECISION_BOUNDS[i]) i++;
+    this.buckets[i]++;
     this.sum += seconds;
   }
 }
@@ -57,7 +57,7 @@ export class TallyHistogram {
       if (count === 0) continue;
       let cumulative = 0;
       DECISION_BOUNDS.forEach((le, i) => {
-        cumulative += tally.buckets[i]!;
+        cumulative += tally.buckets[i];
         values.push({ metricName: `${this.name}_bucket`, labels: { le, endpoint }, value: cumulative });
       });
       values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', endpoint }, value: count });

@@ -35,7 +35,7 @@ export function decide(counts: Counts, { limit, windowSeconds }: RateLimit, now:
   const size = (windowSeconds * 1000) / BUCKETS;
   const current = Math.floor(now / size);
   const oldest = current - BUCKETS;
-  while (counts.length > 0 && counts[0]![0] < oldest) counts.shift();
+  while (counts.length > 0 && counts[0][0] < oldest) counts.shift();
   let total = 0;
   for (const [, count] of counts) total += count;
   const leavesAt = (bucket: number) => (bucket + BUCKETS + 1) * size - now;
@@ -43,7 +43,7 @@ export function decide(counts: Counts, { limit, windowSeconds }: RateLimit, now:
     const last = counts[counts.length - 1];
     if (last && last[0] === current) last[1]++;
     else counts.push([current, 1]);
-    return { allowed: true, limit, remaining: limit - total - 1, resetMs: leavesAt(counts[0]![0]) };
+    return { allowed: true, limit, remaining: limit - total - 1, resetMs: leavesAt(counts[0][0]) };
   }
   let left = total;
   for (const [bucket, count] of counts) {

@@ -70,7 +70,7 @@ describe('key status', () => {
                  FROM (VALUES ($1::timestamptz, $2::timestamptz, $3::timestamptz, $4::uuid)) AS k(revoked_at, expires_at, grace_ends_at, replaced_by)`,
               [key.revokedAt, key.expiresAt, key.graceEndsAt, key.replacedBy],
             );
-            if (rows[0]!.yes) matching.push(status);
+            if (rows[0].yes) matching.push(status);
           }
           expect(matching).toEqual([keyStatus(key, now)]);
         }),

@@ -122,7 +122,7 @@ export class KeysRepository {
     try {
       rows = this.pool.get().query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] });
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err);
     }
     return rows.then((result) => result.rows[0]);
   }

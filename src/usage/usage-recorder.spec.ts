@@ -26,10 +26,10 @@ function fakeDatabase(during: () => void, fail: () => boolean) {
         query: async (sql, params) => {
           if (sql.includes('usage_buckets')) {
             const [ids, buckets, outcomes, counts] = params as [string[], Date[], string[], number[]];
-            ids.forEach((id, i) => flush.rows.push([id, buckets[i]!.getTime(), outcomes[i]!, counts[i]!]));
+            ids.forEach((id, i) => flush.rows.push([id, buckets[i].getTime(), outcomes[i], counts[i]]));
           } else {
             const [ids, ats] = params as [string[], Date[]];
-            ids.forEach((id, i) => flush.touched.push([id, ats[i]!.getTime()]));
+            ids.forEach((id, i) => flush.touched.push([id, ats[i].getTime()]));
           }
         },
       });

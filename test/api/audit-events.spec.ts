@@ -63,7 +63,7 @@ describe('audit events', () => {
   async function theEventOf(requestId: string, before: number, after: number, actor = rootKeyId): Promise<AuditEvent> {
     const events = await eventsOf(requestId);
     expect(events).toHaveLength(1);
-    const event = events[0]!;
+    const event = events[0];
     expect(event).toMatchObject({ actor_key_id: actor, request_id: requestId, source_ip: '127.0.0.1' });
     expect(Date.parse(event.occurred_at)).toBeGreaterThanOrEqual(before);
     expect(Date.parse(event.occurred_at)).toBeLessThanOrEqual(after);
@@ -269,8 +269,8 @@ describe('audit events', () => {
       expect(items.map((e) => e.action)).toEqual([...Array(7).fill('client.updated'), 'client.created']);
       expect(items.map((e) => e.changes.metadata?.to?.n ?? 'created')).toEqual([6, 5, 4, 3, 2, 1, 0, 'created']);
       for (let i = 1; i < items.length; i++) {
-        expect(BigInt(items[i - 1]!.id) > BigInt(items[i]!.id)).toBe(true);
-        expect(items[i - 1]!.occurred_at >= items[i]!.occurred_at).toBe(true);
+        expect(BigInt(items[i - 1].id) > BigInt(items[i].id)).toBe(true);
+        expect(items[i - 1].occurred_at >= items[i].occurred_at).toBe(true);
       }
       expect((await app.get(`/v1/audit-events?target=${client.id}&limit=200`)).body.data).toEqual(items);
     });
@@ -320,15 +320,15 @@ describe('audit events', () => {
       expect(byRoot).toHaveLength(1);
       expect(byItself).toHaveLength(1);
       expect(seen.every((e) => e.source_ip === null)).toBe(true);
-      expect(byRoot[0]!.actor_key_id).toBeNull();
-      expect(byItself[0]!.actor_key_id).toBe(admin.id);
+      expect(byRoot[0].actor_key_id).toBeNull();
+      expect(byItself[0].actor_key_id).toBe(admin.id);
       expect(JSON.stringify(seen)).not.toContain(rootKeyId);
       // Nor can it find them by filtering on the operator's key id; its own key it can.
       expect((await asTenant(`&actor=${rootKeyId}`)).items).toEqual([]);
       expect((await asTenant(`&actor=${admin.id}`)).items.map((e) => e.target_id)).toEqual([own.id]);
 
       // A root reader sees the same events whole.
-      const whole = (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&target=${byRoot[0]!.target_id}`))
+      const whole = (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&target=${byRoot[0].target_id}`))
         .items;
       expect(whole[0]).toMatchObject({ actor_key_id: rootKeyId, source_ip: '127.0.0.1' });
     });

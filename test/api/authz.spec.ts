@@ -137,7 +137,7 @@ describe('authorization', () => {
       const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
         Object.entries(item)
           .filter(([, op]) => op['x-required-scopes'])
-          .map(([method, op]) => ({ method: method.toUpperCase(), path, scope: op['x-required-scopes']![0]! })),
+          .map(([method, op]) => ({ method: method.toUpperCase(), path, scope: op['x-required-scopes']![0] })),
       );
       expect(operations.length).toBeGreaterThanOrEqual(14);
 

@@ -84,7 +84,7 @@ const mutation: fc.Arbitrary<{ kind: string; apply: (key: string) => string }> =
   fc.nat({ max: 56 }).map((at) => ({
     kind: `case of character ${at} swapped`,
     apply: (key: string) => {
-      const c = key[at]!;
+      const c = key[at];
       const swapped = c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase();
       return key.slice(0, at) + (swapped === c ? '?' : swapped) + key.slice(at + 1);
     },
@@ -93,7 +93,7 @@ const mutation: fc.Arbitrary<{ kind: string; apply: (key: string) => string }> =
     kind: `a look-alike from character ${from}`,
     apply: (key: string) => {
       for (let at = from; at < key.length; at++) {
-        const alikes = LOOK_ALIKES[key[at]!];
+        const alikes = LOOK_ALIKES[key[at]];
         if (alikes) return key.slice(0, at) + alikes[pick % alikes.length] + key.slice(at + 1);
       }
       return `${key.slice(0, -1)}о`;
@@ -125,7 +125,7 @@ describe('keys mutated from good ones', () => {
   it('should never be active on introspection', async () => {
     await fc.assert(
       fc.asyncProperty(pick, mutation, async (which, { apply }) => {
-        const { key } = keys[which]!;
+        const { key } = keys[which];
         const mutated = apply(key);
         fc.pre(mutated !== key);
         const res = await app.post('/v1/introspect', { token: mutated });
@@ -147,7 +147,7 @@ describe('keys mutated from good ones', () => {
   it('should never pass forward auth, nor authenticate an admin call, as a bearer token or an X-API-Key', async () => {
     await fc.assert(
       fc.asyncProperty(pick, mutation, fc.boolean(), async (which, { apply }, asApiKey) => {
-        const { key } = keys[which]!;
+        const { key } = keys[which];
         const mutated = apply(key);
         // Header values lose surrounding whitespace in HTTP itself: such a "mutation" is the key.
         fc.pre(mutated.trim() !== key && !/[\r\n]/.test(mutated));
@@ -168,7 +168,7 @@ describe('keys mutated from good ones', () => {
 
   it('should still take the keys themselves (the mutations above are what made them fail)', async () => {
     for (const { key } of keys) expect((await app.post('/v1/introspect', { token: key })).body.active).toBe(true);
-    expect((await app.get('/v1/clients', { key: keys[0]!.key })).status).toBe(200);
+    expect((await app.get('/v1/clients', { key: keys[0].key })).status).toBe(200);
   });
 });
 
@@ -318,7 +318,7 @@ describe('slow clients over a real connection', () => {
       let sent = 0;
       const socket = connect(port, '127.0.0.1', () => socket.write(start));
       const timer = setInterval(() => {
-        if (socket.writable && sent < drip.length) socket.write(drip[sent++]!);
+        if (socket.writable && sent < drip.length) socket.write(drip[sent++]);
       }, 50);
       socket.on('data', (chunk) => chunks.push(chunk));
       socket.on('error', (err) => (clearInterval(timer), reject(err)));

@@ -189,7 +189,7 @@ function badRequest(op: Operation, f: Fixtures): fc.Arbitrary<BadRequest> {
       }
       case 'cursor':
         // Wrong-shaped cursors may happen to name a real position (a scope name for another): a 200 then, never a 500.
-        return badCursor(f.cursors[op.template]!).map(({ kind, cursor }) => ({
+        return badCursor(f.cursors[op.template]).map(({ kind, cursor }) => ({
           ...base,
           flaw: `cursor: ${kind}`,
           query: `cursor=${cursor}`,
@@ -253,7 +253,7 @@ describe('bad input to every operation', () => {
   let secrets: Record<(typeof SECRET_PLACEHOLDERS)[number], string>;
   let before: Map<string, string>;
   let sent = 0;
-  let accepted: string[] = [];
+  const accepted: string[] = [];
 
   const app = useTestApp();
   beforeAll(async () => {

@@ -182,14 +182,14 @@ describe('grants', () => {
           await operator.query('SELECT id FROM clients WHERE id = $1 FOR UPDATE', [client.id]);
           const issuing = issue(client.id, [s.write]);
           const until = Date.now() + 10_000;
-          const me = (await operator.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+          const me = (await operator.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
           const waiting = async () =>
             (
               await operator.query<{ n: number }>(
                 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
                 [me],
               )
-            ).rows[0]!.n;
+            ).rows[0].n;
           while ((await waiting()) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
           await operator.query('UPDATE clients SET allowed_scopes = $2 WHERE id = $1', [client.id, [s.read]]);
           await operator.query('COMMIT');

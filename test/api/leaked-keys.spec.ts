@@ -186,7 +186,7 @@ describe('leaked key reports', () => {
     const leaked = await makeKey(app, client.id);
     await report(leaked.key, { source: `scanner saw ${leaked.key}`, url: `https://paste.example/raw?k=${leaked.key}` });
     const [event] = await revocationsOf(leaked.id);
-    expect(event!.changes.source).toBe('scanner saw sk_live_[redacted]');
+    expect(event.changes.source).toBe('scanner saw sk_live_[redacted]');
     expect(JSON.stringify(event)).not.toContain(leaked.key);
   });
 

@@ -19,7 +19,7 @@ describe('scope catalog', () => {
       'should accept the name pattern of %s',
       async (suffix) => {
         const [head, ...rest] = suffix.split(':');
-        const name = [unique(head!), ...rest].join(':');
+        const name = [unique(head), ...rest].join(':');
         const res = await app.post('/v1/scopes', { name });
         expect(res.status).toBe(201);
         expect(res.body.description).toBe('');

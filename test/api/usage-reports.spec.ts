@@ -121,7 +121,7 @@ describe('usage reports', () => {
       ['more than 366 days of days', { from: at(T0), to: at(T0 + 367 * DAY), granularity: 'day' }, 'query/to'],
       ['a from in the future without a to', { from: at(Date.now() + DAY) }, 'query/from'],
     ])('should refuse %s with a problem naming the field', async (_, query, pointer) => {
-      const res = await app.get(`/v1/keys/${key.id}/usage`, { query: query as Record<string, string> });
+      const res = await app.get(`/v1/keys/${key.id}/usage`, { query: query });
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.body.errors).toEqual([expect.objectContaining({ pointer })]);
@@ -144,7 +144,7 @@ describe('usage reports', () => {
     ])(
       'should answer a range of %s at the ends of the years it takes, rounded to whole buckets',
       async (_, query, from, to) => {
-        const res = await app.get(`/v1/keys/${key.id}/usage`, { query: query as Record<string, string> });
+        const res = await app.get(`/v1/keys/${key.id}/usage`, { query: query });
         expect(res.status).toBe(200);
         expect(res.body).toMatchObject({ from, to, buckets: [] });
       },

@@ -50,14 +50,14 @@ describe('docs/hot-path.md', () => {
           env: { ...process.env, ROOT_KEY: app.rootKey },
         });
         const [introspected, refused] = stdout.split('\n').filter((line) => line.startsWith('{"active"'));
-        expect(JSON.parse(introspected!)).toMatchObject({
+        expect(JSON.parse(introspected)).toMatchObject({
           active: true,
           scope: `${stem}:read`,
           token_type: 'api_key',
           key_name: 'checkout',
           rate_limit: { limit: 100, remaining: 99 },
         });
-        expect(JSON.parse(refused!)).toEqual({ active: false, reason: 'insufficient_scope' });
+        expect(JSON.parse(refused)).toEqual({ active: false, reason: 'insufficient_scope' });
         expect(stdout).toMatch(/^HTTP\/1\.1 204 No Content/m);
         expect(stdout).toMatch(/^x-scopes: \w+:read\r?$/m);
         expect(stdout).toMatch(/^x-ratelimit-remaining: 98\r?$/m);
@@ -89,14 +89,14 @@ describe('docs/hot-path.md', () => {
       await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
       const upstreamPort = (upstream.address() as { port: number }).port;
       nginxPort = await freePort();
-      const block = /```nginx\n([\s\S]*?)```/.exec(doc)![1]!;
+      const block = /```nginx\n([\s\S]*?)```/.exec(doc)![1];
       const server = block
         .replace('keyhouse.internal:8080', new URL(url).host.replace('[::1]', '127.0.0.1'))
         .replace('orders.internal:3000', `127.0.0.1:${upstreamPort}`)
         .replace('listen 80;', `listen 127.0.0.1:${nginxPort};`);
       for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
       const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-        .map((t, i) => `${t}_temp_path ${join(dir, ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'][i]!)};`)
+        .map((t, i) => `${t}_temp_path ${join(dir, ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'][i])};`)
         .join(' ');
       writeFileSync(
         join(dir, 'nginx.conf'),

@@ -39,7 +39,7 @@ describe('README', () => {
   it.each(variables)('should document %s in the configuration table, with its default, and in .env.example', (name) => {
     const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
     expect(row).toBeDefined();
-    const cell = row!.split('|')[2]!.trim();
+    const cell = row!.split('|')[2].trim();
     const value = defaults[name];
     if (value === undefined) expect(cell).toMatch(/^(unset|generated)$/);
     else if (value === '') expect(cell).toBe('empty');

@@ -336,7 +336,7 @@ describe(HotPathServer.name, () => {
     ['rejects', () => Promise.reject(new Error('unexpected'))],
   ])('should answer a 500 when a decision %s, and leave the drain gate', async (_how, fails) => {
     const pipeline = app.app.get(KeyPipeline, { strict: false });
-    const spy = jest.spyOn(pipeline, 'decide').mockImplementation(fails as never);
+    const spy = jest.spyOn(pipeline, 'decide').mockImplementation(fails);
     const listener = app.app.getHttpServer().listeners('request')[0] as RequestListener;
     try {
       const introspected = await inject(listener, {

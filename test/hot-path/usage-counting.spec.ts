@@ -56,7 +56,7 @@ async function load(
   let refused = 0;
   const loop = async () => {
     while (sent < total) {
-      const { keyId, body } = t.cases[sent++ % t.cases.length]!;
+      const { keyId, body } = t.cases[sent++ % t.cases.length];
       // Every answer, those during shutdown included, is checked against the document.
       const res = await app.post('/v1/introspect', body, { key: t.caller }).catch((err: unknown) => {
         // Sent as shutdown began and answered after the app had closed: inject refuses it.

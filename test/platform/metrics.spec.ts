@@ -20,8 +20,8 @@ function samples(text: string): Sample[] {
       const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
       if (!match) throw new Error(`not a sample line: ${line}`);
       const labels: Record<string, string> = {};
-      for (const [, name, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[name!] = value!;
-      return { name: match[1]!, labels, value: match[3]! };
+      for (const [, name, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[name] = value!;
+      return { name: match[1], labels, value: match[3] };
     });
 }
 

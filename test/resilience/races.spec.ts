@@ -95,7 +95,7 @@ describe(`races between changes to one key (${usingPostgres ? 'PostgreSQL, pool 
         expect(rotation.status).toBe(201);
         expect(successors).toEqual([rotation.body.id]);
         expect(trail.map((e) => e.action)).toEqual(['key.issued', 'key.rotated', 'key.revoked']);
-        expect(trail[1]!.changes.replaced_by).toBe(rotation.body.id);
+        expect(trail[1].changes.replaced_by).toBe(rotation.body.id);
         expect((await app.get(`/v1/keys/${rotation.body.id}`)).body.status).toBe('active');
       }
     }

@@ -165,7 +165,7 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
           expect(answer.status).toBe(200);
           const outcome = answer.body.active ? 'valid' : answer.body.reason;
           const id = target(i).body.id;
-          tally[id]![outcome] = (tally[id]![outcome] ?? 0) + 1;
+          tally[id][outcome] = (tally[id][outcome] ?? 0) + 1;
           if (++ok === SIGNAL_AFTER && !signalled) {
             signalled = true;
             running.terminate();
@@ -192,7 +192,7 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
         (_, answer) => {
           expect(answer.status).toBe(204);
           authorized++;
-          tally[good.body.id]!.valid = (tally[good.body.id]!.valid ?? 0) + 1;
+          tally[good.body.id].valid = (tally[good.body.id].valid ?? 0) + 1;
         },
         true,
       );
@@ -223,7 +223,7 @@ describe(`graceful shutdown of the built service (${usingPostgres ? 'PostgreSQL'
     service = await Service.start(main, work, env);
     for (const key of [good, revoked]) {
       const usage = await call(service, 'GET', `/v1/keys/${key.body.id}/usage`, rootKey);
-      const answered = tally[key.body.id]!;
+      const answered = tally[key.body.id];
       expect(usage.body.totals).toEqual({
         total: Object.values(answered).reduce((a, b) => a + b, 0),
         outcomes: answered,

@@ -30,12 +30,12 @@ describeShared(
     };
     const apps = [useTestApp(options), useTestApp(options), useTestApp(options)];
     beforeAll(async () => {
-      caller = (await makeClientWithKey(apps[0]!, ['admin:introspect'])).key.key;
-      client = await makeClient(apps[1]!);
-      scope = (await makeScope(apps[2]!)).name;
+      caller = (await makeClientWithKey(apps[0], ['admin:introspect'])).key.key;
+      client = await makeClient(apps[1]);
+      scope = (await makeScope(apps[2])).name;
     });
 
-    const pick = (i: number) => apps[i % 3]!;
+    const pick = (i: number) => apps[i % 3];
     async function introspect(app: TestApp, id: string, token: string): Promise<string> {
       const res: Reply = await app.post('/v1/introspect', { token, scope }, { key: caller });
       expect(res.status).toBe(200);
@@ -67,7 +67,7 @@ describeShared(
           const issued = await makeKey(pick(n), client.id, { scopes: [scope] });
           // Used through every instance (each now caches it for a minute).
           for (let i = 0; i < 6; i++) expect(await introspect(pick(n + i), issued.id, issued.key)).toBe('valid');
-          const fate = (['kept', 'revoked', 'rotated', 'successor revoked'] as const)[n % 4]!;
+          const fate = (['kept', 'revoked', 'rotated', 'successor revoked'] as const)[n % 4];
           if (fate === 'revoked') {
             expect((await pick(n + 1).post(`/v1/keys/${issued.id}/revoke`, { reason: 'workload' })).status).toBe(200);
             ended.push({ id: issued.id, token: issued.key, fate });
@@ -113,10 +113,10 @@ describeShared(
       }
 
       // One chain, and one event per change.
-      const verdict = await apps[0]!.get('/v1/audit-events/verify');
+      const verdict = await apps[0].get('/v1/audit-events/verify');
       expect(verdict.body).toMatchObject({ ok: true });
       const expectOneEvent = async (action: string, target: string) => {
-        const events = await apps[2]!.get('/v1/audit-events', { query: { action, target } });
+        const events = await apps[2].get('/v1/audit-events', { query: { action, target } });
         expect({ action, target, events: events.body.data.length }).toEqual({ action, target, events: 1 });
       };
       for (const key of ended) {
@@ -132,11 +132,11 @@ describeShared(
     });
 
     it('should share one rate limit and one usage limit across the three', async () => {
-      const limited = await makeKey(apps[0]!, client.id, {
+      const limited = await makeKey(apps[0], client.id, {
         scopes: [scope],
         rate_limit: { limit: 30, window_seconds: 60 },
       });
-      const used = await makeKey(apps[1]!, client.id, { scopes: [scope], usage_limit: 40 });
+      const used = await makeKey(apps[1], client.id, { scopes: [scope], usage_limit: 40 });
       const spread = (id: string, token: string) =>
         Promise.all(Array.from({ length: 150 }, (_, i) => introspect(pick(i), id, token)));
       const [rated, spent] = await Promise.all([spread(limited.id, limited.key), spread(used.id, used.key)]);
@@ -145,7 +145,7 @@ describeShared(
       // One window of one minute: exactly the limit, whichever instance was asked.
       expect(count(rated)).toEqual({ valid: 30, rate_limited: 120 });
       expect(count(spent)).toEqual({ valid: 40, usage_exceeded: 110 });
-      expect((await apps[2]!.get(`/v1/keys/${used.id}`)).body.remaining).toBe(0);
+      expect((await apps[2].get(`/v1/keys/${used.id}`)).body.remaining).toBe(0);
     });
   },
 );

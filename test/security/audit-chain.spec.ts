@@ -125,17 +125,17 @@ describe('audit chain verification', () => {
 
     it('should name an edited event', async () => {
       const { verdict, rows } = await tampered((m, rows) =>
-        m.query(`UPDATE audit_events SET changes = '{"name":"forged"}' WHERE id = $1`, [rows[1]!.id]),
+        m.query(`UPDATE audit_events SET changes = '{"name":"forged"}' WHERE id = $1`, [rows[1].id]),
       );
-      expect(verdict).toMatchObject({ ok: false, brokenAt: String(rows[1]!.id), problem: 'hash_mismatch' });
+      expect(verdict).toMatchObject({ ok: false, brokenAt: String(rows[1].id), problem: 'hash_mismatch' });
     });
 
     it('should name the event after a deleted one, across batch boundaries', async () => {
       const { verdict, rows } = await tampered(
-        (m, rows) => m.query('DELETE FROM audit_events WHERE id = $1', [rows[2]!.id]),
+        (m, rows) => m.query('DELETE FROM audit_events WHERE id = $1', [rows[2].id]),
         3,
       );
-      expect(verdict).toMatchObject({ ok: false, brokenAt: String(rows[3]!.id), problem: 'prev_hash_mismatch' });
+      expect(verdict).toMatchObject({ ok: false, brokenAt: String(rows[3].id), problem: 'prev_hash_mismatch' });
     });
 
     it('should leave the chain intact once rolled back', async () => {
@@ -184,7 +184,7 @@ describe('audit chain tampering', () => {
     expect(await verify()).toMatchObject({ ok: true, checked: pristine.length });
   });
 
-  const id = (i: number) => String(pristine[i]!.id);
+  const id = (i: number) => String(pristine[i].id);
 
   it('should verify the untouched chain and report its head', async () => {
     expect(await verify()).toEqual({
@@ -214,7 +214,7 @@ describe('audit chain tampering', () => {
   it('should name the next event when an edited event was re-hashed to look whole', async () => {
     await db.query(`UPDATE audit_events SET target_id = 'forged' WHERE id = $1`, [id(4)]);
     const [row] = await db.query<Row[]>(`SELECT ${COLUMNS.join(', ')} FROM audit_events WHERE id = $1`, [id(4)]);
-    await db.query('UPDATE audit_events SET hash = $1 WHERE id = $2', [rehash(row!), id(4)]);
+    await db.query('UPDATE audit_events SET hash = $1 WHERE id = $2', [rehash(row), id(4)]);
     expect(await verify()).toEqual({ ok: false, checked: 5, broken_at: id(5), problem: 'prev_hash_mismatch' });
   });
 
@@ -238,7 +238,7 @@ describe('audit chain tampering', () => {
   });
 
   it('should name a prev_hash rewritten to another event', async () => {
-    await db.query('UPDATE audit_events SET prev_hash = $1 WHERE id = $2', [pristine[1]!.hash, id(3)]);
+    await db.query('UPDATE audit_events SET prev_hash = $1 WHERE id = $2', [pristine[1].hash, id(3)]);
     expect(await verify()).toMatchObject({ ok: false, broken_at: id(3), problem: 'hash_mismatch' });
   });
 
@@ -257,15 +257,15 @@ describe('audit chain tampering', () => {
   it('should catch a rewritten chain with an anchor', async () => {
     // An attacker who re-hashes every event after the edited one leaves a chain that links up.
     const all = await rows();
-    all[2]!.target_id = 'forged';
+    all[2].target_id = 'forged';
     for (let i = 2; i < all.length; i++) {
-      if (i > 2) all[i]!.prev_hash = all[i - 1]!.hash;
-      all[i]!.hash = rehash(all[i]!);
+      if (i > 2) all[i].prev_hash = all[i - 1].hash;
+      all[i].hash = rehash(all[i]);
       await db.query('UPDATE audit_events SET target_id = $1, prev_hash = $2, hash = $3 WHERE id = $4', [
-        all[i]!.target_id,
-        all[i]!.prev_hash,
-        all[i]!.hash,
-        all[i]!.id,
+        all[i].target_id,
+        all[i].prev_hash,
+        all[i].hash,
+        all[i].id,
       ]);
     }
     expect(await verify()).toMatchObject({ ok: true });

@@ -37,7 +37,7 @@ describe('secrets never leak', () => {
         return /sk_(live|test)_/i.test(String(chunk))
           ? true
           : (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-      }) as typeof stream.write);
+      }));
     }
     app = await TestApp.start(
       { LOG_LEVEL: 'trace', AUTH_FAILURE_LIMIT: 3, TRUSTED_PROXIES: '127.0.0.1' },

@@ -501,7 +501,7 @@ export function problemsWith(
       body: parse(answer.raw),
     } as never);
   } catch (err) {
-    wrong.push((err as Error).message.split('\n')[0]!);
+    wrong.push((err as Error).message.split('\n')[0]);
   }
   return wrong;
 }
