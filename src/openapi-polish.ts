@@ -116,7 +116,7 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
         response.headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
       continue;
     }
-    for (const media of Object.values(response.content ?? {}) as MediaTypeObject[]) {
+    for (const media of Object.values<MediaTypeObject>(response.content ?? {})) {
       if (media.example !== undefined || media.examples) continue;
       const composed = exampleOf(document, media.schema);
       const override = operation.operationId ? RESPONSE_EXAMPLES[operation.operationId]?.[status] : undefined;

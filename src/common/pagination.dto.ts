@@ -9,7 +9,9 @@ export class PageQueryDto {
   /** Items per page, 1 to 200. */
   @ApiPropertyOptional({ type: 'integer', default: 50 })
   @IsOptional()
-  @Transform(({ value }) => (typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value))
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value,
+  )
   @IsInt()
   @Min(1)
   @Max(200)

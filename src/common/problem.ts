@@ -83,7 +83,7 @@ export function toProblem(err: unknown, instance: string, requestId: string): { 
       error: _e,
       ...extensions
     } = typeof response === 'string' ? { message: response } : (response as Record<string, unknown>);
-    const detail = String(message ?? err.message);
+    const detail = Array.isArray(message) ? message.join(',') : typeof message === 'string' ? message : err.message;
     if (code) return { problem: { ...base(code, detail), ...extensions }, internal: status >= 500 };
     return { problem: { ...base('internal-error', detail), status, title: err.name }, internal: status >= 500 };
   }

@@ -37,6 +37,7 @@ function storable(value: unknown): boolean {
 }
 
 /** In a `u` regex a surrogate pair is one code point: only a lone surrogate is `Cs`. */
+// eslint-disable-next-line no-control-regex -- NUL is the character looked for: PostgreSQL text cannot hold it.
 const NUL_OR_LONE_SURROGATE = /[\u0000\p{Cs}]/u;
 
 function isStorableText(text: string): boolean {

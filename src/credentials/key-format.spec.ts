@@ -117,6 +117,7 @@ describe('npm run keygen', () => {
     }) as never);
     process.argv = ['node', 'keygen.js', ...args];
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the script runs as it is loaded: a fresh load per run.
       jest.isolateModules(() => require('../../scripts/keygen'));
     } catch (e) {
       if ((e as Error).message !== 'exit') throw e;

@@ -5,6 +5,7 @@ import { KeyCache } from './key-cache';
 import { KeyDigest } from './key-digest';
 import type { KeyRow, KeysRepository } from '../store/keys.repository';
 import { generateKey } from './key-format';
+import type { KeyRecord } from './key-record';
 import { KeyVerifier } from './key-verifier';
 
 const DIGEST = 'd'.repeat(64);
@@ -54,7 +55,7 @@ describe(KeyVerifier.name, () => {
   describe('find', () => {
     it('should send one query for concurrent misses of one key', async () => {
       const { sut, query, answer } = setUp();
-      const lookups = Array.from({ length: 20 }, () => sut.find(DIGEST));
+      const lookups = Array.from({ length: 20 }, () => sut.find(DIGEST) as Promise<KeyRecord | null>);
       answer([keyRow()]);
       const records = await Promise.all(lookups);
       expect(query).toHaveBeenCalledTimes(1);
@@ -73,7 +74,7 @@ describe(KeyVerifier.name, () => {
 
     it('should query for every lookup when the cache is off', async () => {
       const { sut, query, answer } = setUp({ CACHE_TTL_MS: 0 });
-      const lookups = [sut.find(DIGEST), sut.find(DIGEST), sut.find(DIGEST)];
+      const lookups = [sut.find(DIGEST), sut.find(DIGEST), sut.find(DIGEST)] as Promise<unknown>[];
       answer([keyRow()]);
       await Promise.all(lookups);
       expect(query).toHaveBeenCalledTimes(3);

@@ -53,7 +53,7 @@ export function lockDataDir(folder: string): DataDirLock {
   const aside = `${file}.${process.pid}`;
   writeFileSync(aside, `${mine}\n`, { mode: 0o600 });
   try {
-    takeOrRefuse(dir, file, aside, mine);
+    takeOrRefuse(dir, file, aside);
   } finally {
     unlinkSync(aside);
   }
@@ -74,7 +74,7 @@ export function lockDataDir(folder: string): DataDirLock {
   };
 }
 
-function takeOrRefuse(dir: string, file: string, aside: string, mine: string): void {
+function takeOrRefuse(dir: string, file: string, aside: string): void {
   for (let attempt = 0; attempt < 20; attempt++) {
     if (linked(aside, file)) return;
     const holder = readHolder(file);

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/unbound-method -- pg's methods are wrapped here and called with their own client as this. */
 import pg from 'pg';
 
 /** Why a connection may not go back to the pool: its last query failed in a way that leaves its state unknown. */

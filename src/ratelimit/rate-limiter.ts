@@ -56,7 +56,7 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
     if (!(await Promise.race([connected, timeout]))) this.startFallback(new Error('not reachable at start-up'));
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  onApplicationShutdown(): void {
     if (!this.redis) return;
     this.redis.disconnect(false);
   }

@@ -121,8 +121,8 @@ export class KeysRepository {
     let rows: Promise<{ rows: KeyRow[] }>;
     try {
       rows = this.pool.get().query<KeyRow>({ name: 'keyhouse_verify', text: KEY_RECORD_SQL, values: [digest] });
-    } catch (err) {
-      return Promise.reject(err);
+    } catch (err: unknown) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return rows.then((result) => result.rows[0]);
   }

@@ -18,7 +18,7 @@ export class ScopesRepository {
       .orIgnore()
       .returning('*')
       .execute();
-    if (inserted.identifiers.length === 0 || !inserted.raw[0]) return null;
+    if (inserted.identifiers.length === 0 || !(inserted.raw as unknown[])[0]) return null;
     return manager.findOneByOrFail(ScopeEntity, { name });
   }
 

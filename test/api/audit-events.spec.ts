@@ -328,8 +328,7 @@ describe('audit events', () => {
       expect((await asTenant(`&actor=${admin.id}`)).items.map((e) => e.target_id)).toEqual([own.id]);
 
       // A root reader sees the same events whole.
-      const whole = (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&target=${byRoot[0].target_id}`))
-        .items;
+      const whole = (await allPages<AuditEvent>(app, `/v1/audit-events?limit=200&target=${byRoot[0].target_id}`)).items;
       expect(whole[0]).toMatchObject({ actor_key_id: rootKeyId, source_ip: '127.0.0.1' });
     });
 

@@ -74,7 +74,8 @@ interface BadRequest {
   query: string;
   authorization: Record<string, string>;
   contentType: string | null;
-  body: string | 'INVALID_UTF8' | null;
+  /** The body's text; INVALID_UTF8 stands for bytes that are not UTF-8. */
+  body: string | null;
   /** The field the request spoils: a 400 must name it (or one of `or`); `refused` when nothing but a 400 will do. */
   field?: { name: string; refused: boolean; or?: string[] };
 }

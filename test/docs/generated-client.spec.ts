@@ -99,8 +99,8 @@ describe('a client generated from openapi/openapi.json', () => {
     writeFileSync(join(WORK, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
     await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', WORK], {
       cwd: ROOT,
-    }).catch((err: { stdout?: string }) => {
-      throw new Error(`the generated client does not type-check:\n${err.stdout ?? String(err)}`);
+    }).catch((err: Error & { stdout?: string }) => {
+      throw new Error(`the generated client does not type-check:\n${err.stdout ?? err.message}`);
     });
 
     const { stdout } = await run(process.execPath, [join(WORK, 'out', 'client.mjs')], {

@@ -43,7 +43,7 @@ describe('README', () => {
     const value = defaults[name];
     if (value === undefined) expect(cell).toMatch(/^(unset|generated)$/);
     else if (value === '') expect(cell).toBe('empty');
-    else expect(cell).toBe(`\`${String(value)}\``);
+    else expect(cell).toBe(`\`${String(value as string | number | boolean)}\``);
     expect(envExample).toMatch(new RegExp(`^(# )?${name}=`, 'm'));
   });
 

@@ -97,6 +97,7 @@ describe('database', () => {
  * PostgreSQL a throwaway database next to the run's, dropped afterwards.
  */
 async function withFreshDatabase(
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type for entity classes.
   entities: Function[],
   check: (dataSource: DataSource) => Promise<void>,
 ): Promise<void> {

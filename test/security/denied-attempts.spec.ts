@@ -179,9 +179,10 @@ describe('denied admin attempts', () => {
     expect(answers.every((res) => res.status === 403)).toBe(true);
     await app.app.get(DeniedAttempts).settled();
     const eventsOf = (actor: string) =>
-      db.query(`SELECT changes FROM audit_events WHERE action = 'access.denied' AND actor_key_id = $1`, [
-        actor,
-      ]) as Promise<{ changes: Record<string, any> }[]>;
+      db.query<{ changes: Record<string, any> }[]>(
+        `SELECT changes FROM audit_events WHERE action = 'access.denied' AND actor_key_id = $1`,
+        [actor],
+      );
     const flood = await eventsOf(flooder.id);
     const bystanders = await eventsOf(bystander.id);
     // One event per window of DENIAL_LIMITS.windowMs: a slow machine may cross one window end.

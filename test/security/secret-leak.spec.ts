@@ -31,13 +31,13 @@ describe('secrets never leak', () => {
   beforeAll(async () => {
     for (const stream of [process.stdout, process.stderr]) {
       const write = stream.write.bind(stream);
-      jest.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+      jest.spyOn(stream, 'write').mockImplementation((chunk: unknown, ...rest: unknown[]) => {
         consoleOutput.push(String(chunk));
         // Jest's own reporting goes through here too: let it by, unless it looks like a key.
         return /sk_(live|test)_/i.test(String(chunk))
           ? true
           : (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-      }));
+      });
     }
     app = await TestApp.start(
       { LOG_LEVEL: 'trace', AUTH_FAILURE_LIMIT: 3, TRUSTED_PROXIES: '127.0.0.1' },
