@@ -1,3 +1,5 @@
+import type { ClientsRepository } from '../store/clients.repository';
+import type { KeysRepository } from '../store/keys.repository';
 import type { FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
 import type { RequestContext } from '../auth/actor';
@@ -49,10 +51,11 @@ describe(DeniedAttempts.name, () => {
     } as unknown as AuditLog;
     const dataSource = {
       transaction: async (work: (m: unknown) => Promise<void>) => gate.then(() => work({})),
-      // Every key a 404 was about is another client's.
-      query: async () => lookupGate.then(() => [{ client_id: 'client-other' }]),
     } as unknown as DataSource;
-    sut = new DeniedAttempts(dataSource, audit, new Metrics(), {} as never);
+    // Every key a 404 was about is another client's.
+    const keys = { clientIdOf: async () => lookupGate.then(() => 'client-other') } as unknown as KeysRepository;
+    const clients = { exists: async () => lookupGate.then(() => true) } as unknown as ClientsRepository;
+    sut = new DeniedAttempts(dataSource, audit, new Metrics(), {} as never, keys, clients);
   });
   afterEach(() => sut.settled());
 

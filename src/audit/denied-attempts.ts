@@ -8,6 +8,8 @@ import { requestContext, RequestContext } from '../auth/actor';
 import { requiredScopesOf } from '../auth/admin.guard';
 import { coversAll, isScopeName } from '../credentials/scope-match';
 import { Metrics } from '../metrics/metrics';
+import { ClientsRepository } from '../store/clients.repository';
+import { KeysRepository } from '../store/keys.repository';
 import { AuditEntry, AuditLog } from './audit-log';
 
 /**
@@ -103,6 +105,8 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
     private readonly audit: AuditLog,
     private readonly metrics: Metrics,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly keys: KeysRepository,
+    private readonly clients: ClientsRepository,
   ) {}
 
   onModuleInit(): void {
@@ -257,16 +261,10 @@ export class DeniedAttempts implements OnModuleInit, BeforeApplicationShutdown {
 
   private async belongsToAnotherClient(target: Target, ownClientId: string): Promise<boolean> {
     if (target.type === 'key') {
-      const rows = await this.dataSource.query<{ client_id: string }[]>(
-        'SELECT client_id FROM api_keys WHERE id = $1',
-        [target.id],
-      );
-      return rows.length > 0 && rows[0].client_id !== ownClientId;
+      const clientId = await this.keys.clientIdOf(target.id);
+      return clientId !== undefined && clientId !== ownClientId;
     }
-    if (target.type === 'client') {
-      const rows = await this.dataSource.query<unknown[]>('SELECT 1 FROM clients WHERE id = $1', [target.id]);
-      return rows.length > 0 && target.id !== ownClientId;
-    }
+    if (target.type === 'client') return target.id !== ownClientId && (await this.clients.exists(target.id));
     return false;
   }
 }

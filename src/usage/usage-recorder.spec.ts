@@ -1,3 +1,5 @@
+import { KeysRepository } from '../store/keys.repository';
+import { UsageRepository } from '../store/usage.repository';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/config';
 import type { Metrics } from '../metrics/metrics';
@@ -11,6 +13,10 @@ interface Written {
   rows: Array<[string, number, string, number]>;
   touched: Array<[string, number]>;
 }
+
+/** The repositories the recorder writes through: their statements run on the fake manager. */
+const repositories = () =>
+  [new UsageRepository({} as DataSource), new KeysRepository({} as DataSource, {} as never)] as const;
 
 /** A data source whose transactions run `during` (calls arriving mid-flush), then fail or record what they were asked to write. */
 function fakeDatabase(during: () => void, fail: () => boolean) {
@@ -50,7 +56,7 @@ describe('UsageRecorder', () => {
       () => undefined,
       () => false,
     );
-    const recorder = new UsageRecorder(dataSource, {} as AppConfig, metrics);
+    const recorder = new UsageRecorder(dataSource, {} as AppConfig, metrics, ...repositories());
     recorder.record('a', 'valid', T);
     recorder.record('a', 'valid', T - 5);
     recorder.record('a', 'valid', T + 1000); // 11:00:00, the next hour
@@ -88,7 +94,7 @@ describe('UsageRecorder', () => {
       },
       () => failures-- > 0,
     );
-    const recorder = new UsageRecorder(dataSource, {} as AppConfig, metrics);
+    const recorder = new UsageRecorder(dataSource, {} as AppConfig, metrics, ...repositories());
     recorder.record('a', 'valid', T);
     recorder.record('a', 'valid', T + 30);
     recorder.record('b', 'valid', T);
@@ -116,7 +122,7 @@ describe('UsageRecorder', () => {
     const stuck = new Promise<void>((resolve) => (finish = resolve));
     const dataSource = { transaction: () => stuck } as unknown as DataSource;
     const env = { USAGE_FLUSH_INTERVAL_MS: 1000, DB_STATEMENT_TIMEOUT_MS: 1000 } as AppConfig;
-    const recorder = new UsageRecorder(dataSource, env, metrics);
+    const recorder = new UsageRecorder(dataSource, env, metrics, ...repositories());
     const at = Date.now();
     recorder.record('a', 'valid', at - 2000);
     const flushing = recorder.flush();
@@ -140,6 +146,7 @@ describe('UsageRecorder', () => {
       dataSource,
       { USAGE_FLUSH_INTERVAL_MS: 1000, DB_STATEMENT_TIMEOUT_MS: 1000 } as AppConfig,
       metrics,
+      ...repositories(),
     );
     recorder.record('a', 'valid', T);
     for (let i = 0; i < 3; i++) expect(await recorder.flush()).toBe(0);

@@ -2,6 +2,8 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@ne
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config';
+import { KeysRepository } from '../store/keys.repository';
+import { UsageRepository, type UsageCount } from '../store/usage.repository';
 import { Metrics } from '../metrics/metrics';
 
 const HOUR = 3_600_000;
@@ -15,12 +17,7 @@ const BATCH_ROWS = 5000;
 const EXIT_FLUSH_DEADLINE_MS = 10_000;
 const EXIT_FLUSH_RETRY_MS = 250;
 
-interface Pending {
-  keyId: string;
-  bucket: number;
-  outcome: string;
-  count: number;
-}
+type Pending = UsageCount;
 
 /** One key's counts not yet written, and its last use. */
 interface KeyUsage {
@@ -28,16 +25,6 @@ interface KeyUsage {
   /** A few rows: one per hour and outcome the key has seen since the last flush. */
   rows: Pending[];
 }
-
-const UPSERT_BUCKETS = `
-  INSERT INTO usage_buckets (key_id, bucket_start, outcome, count)
-  SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::varchar[], $4::bigint[])
-  ON CONFLICT (key_id, bucket_start, outcome) DO UPDATE SET count = usage_buckets.count + EXCLUDED.count`;
-
-/** The key triggers ignore last_used_at, so this invalidates no cache. */
-const TOUCH_KEYS = `
-  UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, u.at)
-  FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id`;
 
 /**
  * Counts hot-path outcomes in memory, per key, UTC hour and outcome, with each key's
@@ -67,6 +54,8 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly env: AppConfig,
     private readonly metrics: Metrics,
+    private readonly buckets: UsageRepository,
+    private readonly keys: KeysRepository,
   ) {}
 
   onModuleInit(): void {
@@ -178,17 +167,10 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     try {
       await this.dataSource.transaction(async (manager) => {
         for (let i = 0; i < rows.length; i += BATCH_ROWS) {
-          const batch = rows.slice(i, i + BATCH_ROWS);
-          await manager.query(UPSERT_BUCKETS, [
-            batch.map((r) => r.keyId),
-            batch.map((r) => new Date(r.bucket)),
-            batch.map((r) => r.outcome),
-            batch.map((r) => r.count),
-          ]);
+          await this.buckets.addCounts(rows.slice(i, i + BATCH_ROWS), manager);
         }
         for (let i = 0; i < touched.length; i += BATCH_ROWS) {
-          const batch = touched.slice(i, i + BATCH_ROWS);
-          await manager.query(TOUCH_KEYS, [batch.map(([id]) => id), batch.map(([, at]) => new Date(at))]);
+          await this.keys.touchLastUsed(touched.slice(i, i + BATCH_ROWS), manager);
         }
       });
     } catch (err) {

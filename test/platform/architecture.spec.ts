@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
  * The layering of docs/architecture.md, checked by dependency-cruiser with .dependency-cruiser.cjs:
  * no folder of src/ imports one of its own level or above, and there is no import cycle.
  */
-const ROOT = join(__dirname, '..');
+const ROOT = join(__dirname, '..', '..');
 
 interface Violation {
   type: string;
