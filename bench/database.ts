@@ -46,7 +46,7 @@ async function bulkInsert(
 ): Promise<void> {
   for (let i = 0; i < keys.length; i += BULK_CHUNK) {
     const chunk = keys.slice(i, i + BULK_CHUNK);
-    const first = chunk[0]!.record;
+    const first = chunk[0].record;
     await query(BULK_INSERT_SQL, [
       first.clientId,
       chunk.map((k) => k.record.keyId),
@@ -75,7 +75,7 @@ export class PostgresBench {
     const { rows } = await client.query<{ tables: string; mark: string | null }>(
       `SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = 'public') AS tables, obj_description('public'::regnamespace, 'pg_namespace') AS mark`,
     );
-    if (Number(rows[0]!.tables) > 0 && rows[0]!.mark !== SCRATCH_MARK) {
+    if (Number(rows[0].tables) > 0 && rows[0].mark !== SCRATCH_MARK) {
       await client.end();
       throw new Error(
         `DATABASE_URL's database already holds tables the bench did not make; the bench empties its database, so give it a scratch one (createdb kh_bench).`,
@@ -84,7 +84,7 @@ export class PostgresBench {
     await client.query(
       `DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; COMMENT ON SCHEMA public IS '${SCRATCH_MARK}'`,
     );
-    const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+    const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
     let statements = false;
     try {
       await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
@@ -117,9 +117,9 @@ export class PostgresBench {
         SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
            AND (query ~* '^\\s*(insert|update|delete|merge)\\M' OR (query ~* '^\\s*with\\M' AND query ~* '\\m(insert|update|delete)\\M'))`);
-      writeStatements = Number(s.rows[0]!.calls);
+      writeStatements = Number(s.rows[0].calls);
     }
-    const row = rows[0]!;
+    const row = rows[0];
     return {
       transactions: Number(row.transactions),
       rowsWritten: Number(row.rows_written),

@@ -21,8 +21,8 @@ export interface Machine {
 export function cpuTimes(): { total: number; steal: number } | null {
   try {
     // The first line adds up every CPU: user nice system idle iowait irq softirq steal (guest time is inside user and nice).
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    return fields.length === 8 ? { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! } : null;
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return fields.length === 8 ? { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] } : null;
   } catch {
     return null;
   }

@@ -55,7 +55,7 @@ export interface Report {
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
 /**
@@ -68,7 +68,7 @@ export function pairedRatio(
   baseline: RoundResult[],
   figure: (r: RoundResult) => number,
 ): number {
-  return median(service.map((s, i) => figure(s) / figure(baseline[i]!)));
+  return median(service.map((s, i) => figure(s) / figure(baseline[i])));
 }
 
 export function figures(rounds: RoundResult[]): SideFigures | null {
@@ -107,7 +107,7 @@ export function printReport(report: Report, write: (line: string) => void): void
   const header = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'CPU µs/req', 'RSS MB'];
   const widths = [34, 10, 9, 7, 7, 7, 6, 11, 7];
   const row = (cells: string[]) =>
-    write(cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' '));
+    write(cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' '));
   row(header);
   for (const c of report.cases) {
     if (!c.service) {

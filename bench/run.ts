@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   log(
     `Keyhouse bench (${profile.mode}) on ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${machine.database}${machine.redis ? `, ${machine.redis}` : ''}`,
   );
-  if (machine.loadAverageAtStart[0]! > 0.5)
+  if (machine.loadAverageAtStart[0] > 0.5)
     notes.push(
       `the machine was busy at the start (load average ${machine.loadAverageAtStart.join(' ')}): other work shares its ${machine.cores} cores, so the figures are noisy.`,
     );

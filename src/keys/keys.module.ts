@@ -13,6 +13,5 @@ import { RootKeyBootstrap } from './root-key.bootstrap';
   imports: [StoreModule, AuthModule, AuditModule, ClientsModule],
   controllers: [KeysController, LeakedKeysController],
   providers: [KeysService, LeakedKeysService, RootKeyBootstrap],
-  exports: [KeysService],
 })
 export class KeysModule {}
