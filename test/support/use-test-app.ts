@@ -4,18 +4,31 @@ import { TestApp } from './test-app';
 
 /**
  * A stand-in for a value that exists only once the suite's `beforeAll` hooks have run: every
- * property read and method call is forwarded to what `resolve` returns at that moment.
+ * property read, write and method call is forwarded to what `resolve` returns at that moment.
  * Reading it before then (in a describe body, say) throws with the reason.
+ * Methods of the prototype come bound to the value; its own properties come as they are, so
+ * `jest.spyOn(app, 'call')` puts the mock on the app itself and hands it back unwrapped.
  */
 function lazy<T extends object>(resolve: () => T): T {
   return new Proxy({} as T, {
     get(_, property) {
       const target = resolve();
       const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function' || Object.prototype.hasOwnProperty.call(target, property)) return value;
+      return value.bind(target);
     },
     set(_, property, value) {
       return Reflect.set(resolve(), property, value);
+    },
+    // Jest restores every spy once more after the file's last afterAll: nothing is left to undo then.
+    deleteProperty(_, property) {
+      let target: T;
+      try {
+        target = resolve();
+      } catch {
+        return true;
+      }
+      return Reflect.deleteProperty(target, property);
     },
     has(_, property) {
       return Reflect.has(resolve(), property);
