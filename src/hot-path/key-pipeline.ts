@@ -20,7 +20,7 @@ export type Decision =
  *
  *   1. format and checksum, and the published example keys   malformed
  *   2. digest, then the cache or one indexed query            not_found
- *   3. KEY_CHECKS (credentials/key-checks.ts), in order       revoked, expired, client_suspended,
+ *   3. failedCheck (credentials/key-checks.ts), in order      revoked, expired, client_suspended,
  *                                                             environment_mismatch, insufficient_scope,
  *                                                             ip_not_allowed
  *   4. a usage limit known to be spent                        usage_exceeded
