@@ -58,7 +58,9 @@ export class ForwardAuth {
     try {
       const url = call.req.url!;
       const mark = url.indexOf('?');
-      const query = mark < 0 ? NO_QUERY : parseQuery(url.slice(mark + 1));
+      // Every parameter counts (maxKeys 0): past querystring's default of 1,000, a gateway's
+      // ?environment= or ?scope= appended after the caller's own parameters would be dropped.
+      const query = mark < 0 ? NO_QUERY : parseQuery(url.slice(mark + 1), '&', '=', { maxKeys: 0 });
       answer = authorizeAnswer(this.pipeline, this.failures, call.req.headers, call.ip, query);
     } catch (err) {
       answer = bodilessError(err, call.log());

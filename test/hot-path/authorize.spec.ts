@@ -124,6 +124,13 @@ describe('GET /v1/authorize', () => {
     expect((await authorize(bearer(key.key), '/v1/authorize?environment=live')).status).toBe(403);
   });
 
+  it('should keep a requirement a gateway appends after a thousand parameters of the caller', async () => {
+    const key = await makeKey(app, client.id, { environment: 'test' });
+    const padding = Array.from({ length: 1000 }, (_, i) => `p${i}=x`).join('&');
+    expect((await authorize(bearer(key.key), `/v1/authorize?${padding}`)).status).toBe(204);
+    expect((await authorize(bearer(key.key), `/v1/authorize?${padding}&environment=live`)).status).toBe(403);
+  });
+
   it('should check the allowlist against X-Forwarded-For from a trusted proxy, IPv4 and IPv6', async () => {
     const key = await makeKey(app, client.id, { ip_allowlist: ['2001:db8::/32', '203.0.113.0/24'] });
     expect((await authorize({ ...bearer(key.key), 'x-forwarded-for': '2001:db8::42' })).status).toBe(204);
