@@ -47,8 +47,6 @@ export async function serveConsole(app: NestFastifyApplication, root = consoleDi
     prefix: '/console/',
     // Swagger UI registers the plugin too; one reply decoration is enough.
     decorateReply: false,
-    // /console answers a redirect to /console/.
-    redirect: true,
     index: 'index.html',
     setHeaders(reply, path) {
       void reply.header('Content-Security-Policy', CONSOLE_CSP);
@@ -57,4 +55,6 @@ export async function serveConsole(app: NestFastifyApplication, root = consoleDi
     },
     cacheControl: false,
   });
+  // The page's files are named relative to /console/.
+  fastify.get('/console', (_request, reply) => reply.redirect('/console/', 301));
 }

@@ -158,7 +158,7 @@ export async function api<T>(
     throw new Problem(0, 'Network failure', 'Keyhouse could not be reached: check the connection and try again.');
   }
   const text = await response.text();
-  let body: unknown = null;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : null;
   } catch {

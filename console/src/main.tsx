@@ -11,12 +11,7 @@ import './styles.css';
 /** The route is the location's hash (#/clients/…), so the service serves one page for all of them. */
 function useRoute(): string[] {
   const read = () =>
-    window.location.hash
-      .replace(/^#\/?/, '')
-      .split('?')[0]
-      .split('/')
-      .filter(Boolean)
-      .map(decodeURIComponent);
+    window.location.hash.replace(/^#\/?/, '').split('?')[0].split('/').filter(Boolean).map(decodeURIComponent);
   const [route, setRoute] = useState(read);
   useEffect(() => {
     const onChange = () => setRoute(read());

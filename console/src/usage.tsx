@@ -64,7 +64,9 @@ function perSlot(report: UsageReport, hours: string[], pick: (b: UsageReport['bu
 /** A report's calls per hour, one dataset per outcome. */
 export function byOutcome(report: UsageReport): { labels: string[]; datasets: Dataset[] } {
   const hours = slots(report);
-  const outcomes = Object.keys(report.totals.outcomes).sort((a, b) => (a === 'valid' ? -1 : b === 'valid' ? 1 : a < b ? -1 : 1));
+  const outcomes = Object.keys(report.totals.outcomes).sort((a, b) =>
+    a === 'valid' ? -1 : b === 'valid' ? 1 : a < b ? -1 : 1,
+  );
   let spare = 0;
   const datasets = outcomes.map((outcome) => ({
     label: outcome,
@@ -75,7 +77,10 @@ export function byOutcome(report: UsageReport): { labels: string[]; datasets: Da
 }
 
 /** Two keys of a rotation on one time line: each key's calls per hour. */
-export function byKey(reports: Array<{ label: string; report: UsageReport }>): { labels: string[]; datasets: Dataset[] } {
+export function byKey(reports: Array<{ label: string; report: UsageReport }>): {
+  labels: string[];
+  datasets: Dataset[];
+} {
   const hours = slots(reports[0].report);
   return {
     labels: hours,
@@ -128,7 +133,9 @@ export function StackedBars({ title, labels, datasets }: { title: string; labels
     });
     return () => chart.destroy();
   }, [labels, datasets]);
-  const rows = labels.map((hour, i) => ({ hour, values: datasets.map((d) => d.data[i]) })).filter((r) => r.values.some((v) => v > 0));
+  const rows = labels
+    .map((hour, i) => ({ hour, values: datasets.map((d) => d.data[i]) }))
+    .filter((r) => r.values.some((v) => v > 0));
   return (
     <figure class="chart">
       <figcaption>
@@ -183,7 +190,10 @@ export function RangePicker({ value, onChange }: { value: RangeId; onChange: (r:
 /** Hourly usage of one key or one client, stacked by outcome. */
 export function UsagePanel({ path, title }: { path: string; title: string }) {
   const [range, setRange] = useState<RangeId>('24h');
-  const { data, problem, reload } = useLoad(() => api<UsageReport>('GET', path, { query: rangeQuery(range) }), [path, range]);
+  const { data, problem, reload } = useLoad(
+    () => api<UsageReport>('GET', path, { query: rangeQuery(range) }),
+    [path, range],
+  );
   const chart = useMemo(() => (data ? byOutcome(data) : null), [data]);
   return (
     <section class="panel" aria-label={title}>
@@ -195,8 +205,17 @@ export function UsagePanel({ path, title }: { path: string; title: string }) {
         </button>
       </div>
       <ProblemBox problem={problem} />
-      {chart && <StackedBars title={`Calls per hour by outcome, last ${RANGES.find((r) => r.id === range)!.label}`} {...chart} />}
-      {data && <p class="muted">Last used: {data.last_used_at ?? 'never'}. Counts reach Keyhouse a few seconds after the calls.</p>}
+      {chart && (
+        <StackedBars
+          title={`Calls per hour by outcome, last ${RANGES.find((r) => r.id === range)!.label}`}
+          {...chart}
+        />
+      )}
+      {data && (
+        <p class="muted">
+          Last used: {data.last_used_at ?? 'never'}. Counts reach Keyhouse a few seconds after the calls.
+        </p>
+      )}
     </section>
   );
 }

@@ -47,7 +47,7 @@ function Diff({ changes }: { changes: Record<string, unknown> }) {
         {entries.map(([field, change]) => {
           const pair =
             change && typeof change === 'object' && 'from' in change && 'to' in change
-              ? (change as { from: unknown; to: unknown })
+              ? change
               : { from: undefined, to: change };
           return (
             <tr key={field}>
@@ -127,8 +127,8 @@ export function AuditPage() {
               </p>
             ) : (
               <p class="bad">
-                The chain is broken ({verification.problem}) at event {verification.broken_at}, after {verification.checked}{' '}
-                events checked.
+                The chain is broken ({verification.problem}) at event {verification.broken_at}, after{' '}
+                {verification.checked} events checked.
               </p>
             ))}
         </div>

@@ -37,7 +37,10 @@ export function ClientsPage() {
   const shown = (data?.clients ?? []).filter(
     (c) =>
       (!status || c.status === status) &&
-      (!needle || c.name.toLowerCase().includes(needle) || c.id.includes(needle) || (c.description ?? '').toLowerCase().includes(needle)),
+      (!needle ||
+        c.name.toLowerCase().includes(needle) ||
+        c.id.includes(needle) ||
+        (c.description ?? '').toLowerCase().includes(needle)),
   );
   return (
     <>
@@ -48,7 +51,12 @@ export function ClientsPage() {
         <div class="filters">
           <label>
             Search
-            <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder="name or id" />
+            <input
+              type="search"
+              value={search}
+              onInput={(e) => setSearch(e.currentTarget.value)}
+              placeholder="name or id"
+            />
           </label>
           <label>
             Status
@@ -123,10 +131,9 @@ function NewClient({ onCreated }: { onCreated: (c: Client) => void }) {
         onSubmit={(e) => {
           e.preventDefault();
           setProblem(null);
-          api<Client>('POST', '/v1/clients', { body: { name: name.trim(), ...(description.trim() ? { description: description.trim() } : {}) } }).then(
-            onCreated,
-            (err: unknown) => setProblem(asProblem(err)),
-          );
+          api<Client>('POST', '/v1/clients', {
+            body: { name: name.trim(), ...(description.trim() ? { description: description.trim() } : {}) },
+          }).then(onCreated, (err: unknown) => setProblem(asProblem(err)));
         }}
       >
         <label>
@@ -170,8 +177,9 @@ export function ClientPage({ id }: { id: string }) {
   function setStatus() {
     setConfirming(false);
     setActionProblem(null);
-    api<Client>('PATCH', `/v1/clients/${client.id}`, { body: { status: suspend ? 'suspended' : 'active' } }).then(reload, (err: unknown) =>
-      setActionProblem(asProblem(err)),
+    api<Client>('PATCH', `/v1/clients/${client.id}`, { body: { status: suspend ? 'suspended' : 'active' } }).then(
+      reload,
+      (err: unknown) => setActionProblem(asProblem(err)),
     );
   }
 
@@ -234,7 +242,11 @@ export function ClientPage({ id }: { id: string }) {
       />
       <section class="panel" aria-labelledby="client-keys-title">
         <h2 id="client-keys-title">Keys</h2>
-        {Array.isArray(keys) ? <KeyTable keys={keys} suspended={new Set(suspend ? [] : [client.id])} /> : <ProblemBox problem={keys} />}
+        {Array.isArray(keys) ? (
+          <KeyTable keys={keys} suspended={new Set(suspend ? [] : [client.id])} />
+        ) : (
+          <ProblemBox problem={keys} />
+        )}
       </section>
       <UsagePanel path={`/v1/clients/${client.id}/usage`} title="Usage of the client's keys" />
     </>

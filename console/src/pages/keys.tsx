@@ -19,7 +19,15 @@ function expiringSoon(key: Key, now: number): boolean {
   return ends.some((t) => t - now < SOON_DAYS * DAY);
 }
 
-export function KeyTable({ keys, suspended, clients }: { keys: Key[]; suspended: Set<string>; clients?: Map<string, Client> }) {
+export function KeyTable({
+  keys,
+  suspended,
+  clients,
+}: {
+  keys: Key[];
+  suspended: Set<string>;
+  clients?: Map<string, Client>;
+}) {
   if (keys.length === 0) return <p class="muted">No keys.</p>;
   return (
     <div class="table-wrap">
@@ -79,7 +87,9 @@ export function KeysPage() {
     return { keys, clients: new Map(clients.map((c) => [c.id, c])) };
   }, [environment, serverStatus]);
   const now = Date.now();
-  const suspended = new Set([...(data?.clients.values() ?? [])].filter((c) => c.status === 'suspended').map((c) => c.id));
+  const suspended = new Set(
+    [...(data?.clients.values() ?? [])].filter((c) => c.status === 'suspended').map((c) => c.id),
+  );
   const shown = (data?.keys ?? []).filter(
     (k) =>
       (status !== 'disabled' || keyChip(k, suspended.has(k.client_id)) === 'disabled') &&
@@ -200,7 +210,12 @@ export function IssueKeyForm({ clientId, onIssued }: { clientId: string; onIssue
         </label>
         <label>
           Scopes (comma separated)
-          <input name="scopes" value={scopes} onInput={(e) => setScopes(e.currentTarget.value)} placeholder="orders:read" />
+          <input
+            name="scopes"
+            value={scopes}
+            onInput={(e) => setScopes(e.currentTarget.value)}
+            placeholder="orders:read"
+          />
         </label>
         <label>
           Lifetime in days (empty: no expiry)
@@ -217,7 +232,12 @@ export function IssueKeyForm({ clientId, onIssued }: { clientId: string; onIssue
       </form>
       <ProblemBox problem={problem} />
       {confirming && (
-        <Confirm title={`Issue key "${name.trim()}"?`} confirmLabel="Issue" onConfirm={issue} onCancel={() => setConfirming(false)}>
+        <Confirm
+          title={`Issue key "${name.trim()}"?`}
+          confirmLabel="Issue"
+          onConfirm={issue}
+          onCancel={() => setConfirming(false)}
+        >
           <p>
             A new {environment} key is made and shown once. Scopes: {scopes.trim() || 'none'}.
           </p>
@@ -364,7 +384,12 @@ export function KeyPage({ id }: { id: string }) {
         </dl>
       </section>
       {action === 'rotate' && (
-        <Confirm title={`Rotate "${key.name}"?`} confirmLabel="Rotate" onConfirm={rotate} onCancel={() => setAction(null)}>
+        <Confirm
+          title={`Rotate "${key.name}"?`}
+          confirmLabel="Rotate"
+          onConfirm={rotate}
+          onCancel={() => setAction(null)}
+        >
           <p>A successor key is made and shown once. The old key keeps working for the grace period.</p>
           <label>
             Grace period
@@ -379,11 +404,23 @@ export function KeyPage({ id }: { id: string }) {
         </Confirm>
       )}
       {action === 'revoke' && (
-        <Confirm title={`Revoke "${key.name}"?`} confirmLabel="Revoke" danger onConfirm={revoke} onCancel={() => setAction(null)}>
+        <Confirm
+          title={`Revoke "${key.name}"?`}
+          confirmLabel="Revoke"
+          danger
+          onConfirm={revoke}
+          onCancel={() => setAction(null)}
+        >
           <p>The key stops working at once, everywhere. This cannot be undone.</p>
           <label>
             Reason
-            <input name="reason" value={reason} maxLength={500} onInput={(e) => setReason(e.currentTarget.value)} placeholder="compromised" />
+            <input
+              name="reason"
+              value={reason}
+              maxLength={500}
+              onInput={(e) => setReason(e.currentTarget.value)}
+              placeholder="compromised"
+            />
           </label>
         </Confirm>
       )}
