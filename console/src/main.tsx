@@ -84,6 +84,8 @@ function App() {
           onClick={() => {
             setKey(null);
             setSignedIn(false);
+            // The next sign-in, perhaps with another key, starts at the client list.
+            history.replaceState(null, '', window.location.pathname);
           }}
         >
           Sign out

@@ -1,7 +1,7 @@
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, type Key, type UsageReport } from './api';
-import { ProblemBox, useLoad } from './ui';
+import { ProblemBox, useLoad, when } from './ui';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -213,7 +213,8 @@ export function UsagePanel({ path, title }: { path: string; title: string }) {
       )}
       {data && (
         <p class="muted">
-          Last used: {data.last_used_at ?? 'never'}. Counts reach Keyhouse a few seconds after the calls.
+          Last used: {data.last_used_at ? when(data.last_used_at) : 'never'}. Counts reach Keyhouse a few seconds after
+          the calls.
         </p>
       )}
     </section>
@@ -244,7 +245,7 @@ export function RotationPanel({ older, newer }: { older: Key; newer: Key }) {
         </button>
       </div>
       <p class="muted">
-        Grace period of the old key ends {older.grace_ends_at ?? 'not set'}: callers still on the old key show in grey.
+        Grace period of the old key ends {when(older.grace_ends_at)}: callers still on the old key show in grey.
       </p>
       <ProblemBox problem={problem} />
       {data && <StackedBars title="Calls per hour, old and new key" {...data} />}

@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-// The page functions passed to page.evaluate run in the browser.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,12 +86,9 @@ if (!browserPresent && !process.env.CI) {
 
   /** axe-core in the page (evaluated through the debugger, so the page's CSP still holds): no serious or critical violation. */
   async function expectAccessible(name: string): Promise<void> {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+    if (!(await page.evaluate("'axe' in window"))) await page.evaluate(axeSource);
     const violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> =
-      await page.evaluate(async () => {
-        const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
-        return result.violations;
-      });
+      await page.evaluate("axe.run(document, { resultTypes: ['violations'] }).then((result) => result.violations)");
     const serious = violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
       .map((v) => `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
@@ -198,7 +193,7 @@ if (!browserPresent && !process.env.CI) {
       await page.keyboard.type(app.rootKey);
       await page.keyboard.press('Enter');
       await visible(page.getByRole('heading', { name: 'Clients', level: 1 }));
-      expect(await page.evaluate(() => window.localStorage.length)).toBe(0);
+      expect(await page.evaluate('window.localStorage.length')).toBe(0);
       expect((await context.cookies()).length).toBe(0);
       await expectAccessible('clients');
       await shot('clients');
@@ -229,7 +224,7 @@ if (!browserPresent && !process.env.CI) {
       expect(secret).toMatch(/^sk_live_/);
       expect(await page.locator('.secret .warning').innerText()).toContain('shown once');
       await page.getByRole('button', { name: 'Copy' }).click();
-      await waitUntil(async () => (await page.evaluate(() => navigator.clipboard.readText())) === secret);
+      await waitUntil(async () => (await page.evaluate('navigator.clipboard.readText()')) === secret);
       await expectAccessible('issued');
       await shot('key-issued');
       await page.getByRole('button', { name: 'I have stored the key' }).click();
@@ -348,7 +343,7 @@ if (!browserPresent && !process.env.CI) {
         await page.goto(`${base}/console/#/${route}`);
         await visible(page.getByRole('heading', { level: 1 }));
         await page.waitForLoadState('networkidle');
-        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+        expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
       }
       await expectAccessible('audit-phone');
       await shot('audit-phone');
@@ -359,7 +354,7 @@ if (!browserPresent && !process.env.CI) {
 
       // Sign out: the key is gone from the tab.
       await signOut();
-      expect(await page.evaluate(() => window.sessionStorage.length)).toBe(0);
+      expect(await page.evaluate('window.sessionStorage.length')).toBe(0);
 
       // A tenant's admin key sees its own client, not the other one; root-only calls are a 403 with its detail.
       const tenantClient = await makeClient(app);
@@ -393,7 +388,7 @@ if (!browserPresent && !process.env.CI) {
 
   /** Whether the chart's canvas has coloured (bar) pixels, not only axes and text. */
   async function chartHasBars(panel: Locator): Promise<boolean> {
-    return panel.locator('canvas').evaluate((canvas: HTMLCanvasElement) => {
+    return panel.locator('canvas').evaluate((canvas: any) => {
       const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
       for (let i = 0; i < data.length; i += 4) {
         const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
