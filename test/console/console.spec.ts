@@ -17,6 +17,7 @@ import { TestApp } from '../support/test-app';
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(__dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
+// The README's picture of the usage chart; rewritten only with UPDATE_DOCS_IMAGES=1, else the chart goes to test-artifacts.
 const USAGE_IMAGE = join(ROOT, 'docs', 'images', 'console-usage.png');
 const browserPresent = existsSync(CHROMIUM);
 // The console build, a browser start and a few dozen page round trips; generous, as CI machines are often busy.
@@ -240,6 +241,18 @@ if (!browserPresent && !process.env.CI) {
       // The client's usage, then the key's: stacked by outcome, non-empty.
       const clientUsage = page.getByRole('region', { name: "Usage of the client's keys" });
       expect(await waitForUsage(clientUsage, /^8 calls: valid 6, insufficient_scope 2\.$/)).toBeTruthy();
+      // Suspend (the client's keys show as disabled) and reactivate, each after a confirmation.
+      await page.getByRole('button', { name: 'Suspend client' }).click();
+      await (await visible(page.getByRole('dialog'))).getByRole('button', { name: 'Suspend' }).click();
+      await visible(page.locator('h1 .chip-suspended'));
+      await visible(page.getByRole('region', { name: 'Keys' }).locator('.chip-disabled'));
+      expect((await app.get(`/v1/clients/${clientId}`)).body.status).toBe('suspended');
+      await shot('client-suspended');
+      await page.getByRole('button', { name: 'Reactivate client' }).click();
+      await (await visible(page.getByRole('dialog'))).getByRole('button', { name: 'Reactivate' }).click();
+      await visible(page.locator('h1 .chip-active'));
+      expect((await app.get(`/v1/clients/${clientId}`)).body.status).toBe('active');
+
       await page.getByRole('link', { name: keyName }).click();
       const keyUsage = page.getByRole('region', { name: 'Usage of this key' });
       await waitForUsage(keyUsage, /^8 calls: valid 6, insufficient_scope 2\.$/);
@@ -249,7 +262,9 @@ if (!browserPresent && !process.env.CI) {
       await keyUsage.getByRole('button', { name: '24 hours' }).click();
       await waitForUsage(keyUsage, /^8 calls/);
       await expectAccessible('key');
-      await keyUsage.screenshot({ path: USAGE_IMAGE });
+      await keyUsage.screenshot({
+        path: process.env.UPDATE_DOCS_IMAGES ? USAGE_IMAGE : join(ARTIFACTS, 'usage-chart.png'),
+      });
       await shot('key-usage');
 
       // Rotate with a grace period: the successor's secret shown once; then the old and new key on one chart.
@@ -288,6 +303,12 @@ if (!browserPresent && !process.env.CI) {
 
       // Revoke the successor with a reason, after a confirmation.
       await page.goto(`${base}/console/#/keys/${old.replaced_by}`);
+      // Escape cancels a confirmation: nothing is revoked.
+      await page.getByRole('button', { name: 'Revoke' }).click();
+      await visible(page.getByRole('dialog'));
+      await page.keyboard.press('Escape');
+      await page.getByRole('dialog').waitFor({ state: 'detached' });
+      expect((await app.get(`/v1/keys/${old.replaced_by}`)).body.status).toBe('active');
       await page.getByRole('button', { name: 'Revoke' }).click();
       const revokeDialog = await visible(page.getByRole('dialog'));
       await revokeDialog.getByLabel('Reason').fill('rotated out in a drill');
@@ -337,6 +358,13 @@ if (!browserPresent && !process.env.CI) {
       await expectAccessible('audit');
       await shot('audit');
 
+      // The client list, searched: the new client, with its usable and all keys counted (the old key in its grace period, the revoked successor).
+      await page.goto(`${base}/console/#/clients`);
+      await page.getByLabel('Search').fill(hostile.slice(hostile.indexOf('acme')));
+      await waitUntil(async () => (await page.locator('tbody tr').count()) === 1);
+      expect(await page.locator('tbody tr').innerText()).toContain(hostile);
+      expect(await page.locator('tbody tr td').nth(2).innerText()).toBe('1 / 2');
+
       // Readable at a phone's width: nothing wider than the screen.
       await page.setViewportSize({ width: 390, height: 844 });
       for (const route of ['clients', `clients/${clientId}`, `keys/${issued.id}`, 'keys', 'audit']) {
@@ -365,6 +393,7 @@ if (!browserPresent && !process.env.CI) {
       await visible(page.getByRole('heading', { name: 'Clients', level: 1 }));
       await visible(page.getByRole('link', { name: tenantClient.name }));
       expect(await page.locator('tbody a').allInnerTexts()).toEqual([tenantClient.name]);
+      expect(await page.locator('tbody tr td').nth(2).innerText()).toBe('1 / 1');
       await shot('tenant-clients');
       await page.goto(`${base}/console/#/clients/${clientId}`);
       const notFound = await app.get(`/v1/clients/${clientId}`, { key: tenant.key });
