@@ -32,9 +32,12 @@ export function consoleDirectory(): string | undefined {
 /**
  * The operator's console at /console/: static files built by Vite, under CONSOLE_CSP. It calls
  * the public /v1 API with the key an operator signs in with, nothing else. Without a build, a
- * 404 problem says how to make one.
+ * 404 problem says how to make one. `root` is where the build is; null: there is none.
  */
-export async function serveConsole(app: NestFastifyApplication, root = consoleDirectory()): Promise<void> {
+export async function serveConsole(
+  app: NestFastifyApplication,
+  root: string | null = consoleDirectory() ?? null,
+): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   if (!root) {
     const notBuilt = new NotFound('The console is not built: run `npm run build` (or `npm run build:console`).');

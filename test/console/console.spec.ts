@@ -96,8 +96,9 @@ if (!browserPresent && !process.env.CI) {
     expect(serious).toEqual([]);
   }
 
+  /** A full-page screenshot; a secret shown once is masked, so no picture holds a usable key. */
   async function shot(name: string): Promise<void> {
-    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true, mask: [page.getByTestId('secret')] });
   }
 
   async function visible(locator: Locator): Promise<Locator> {
