@@ -10,7 +10,16 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['dist/', 'bench/results/', 'coverage/', 'test-artifacts/', 'data/', 'openapi/', 'test/fixtures/'],
+    ignores: [
+      'dist/',
+      'console/dist/',
+      'bench/results/',
+      'coverage/',
+      'test-artifacts/',
+      'data/',
+      'openapi/',
+      'test/fixtures/',
+    ],
   },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
@@ -59,6 +68,11 @@ export default defineConfig(
       '@typescript-eslint/unbound-method': 'off', // expect(mock.method).toHaveBeenCalled()
       '@typescript-eslint/require-await': 'off', // fakes that stand in for async methods
     },
+  },
+  {
+    // The console runs in the browser, as ES modules (console/tsconfig.json).
+    files: ['console/**/*.{ts,tsx,mts}'],
+    languageOptions: { globals: { ...globals.browser }, sourceType: 'module' },
   },
   {
     // Plain CommonJS tooling files (jest.config.js, the ts-jest transformers) are not in a tsconfig.

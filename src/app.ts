@@ -10,6 +10,7 @@ import { createLogger, NestPinoLogger } from './common/logger';
 import { refuseWhileClosing } from './common/refuse-while-closing';
 import { helmetHeaders } from './common/security-headers';
 import { AppConfig } from './config/config';
+import { serveConsole } from './console';
 import { HotPathServer } from './hot-path/hot-path.server';
 import { setUpOpenApi } from './openapi';
 
@@ -73,6 +74,7 @@ export async function createApp(env: AppConfig, options: AppOptions = {}): Promi
   fastify.addHook('onRequest', refuseForwardedNonAddress);
   fastify.addHook('onResponse', accessLog);
   setUpOpenApi(app);
+  await serveConsole(app);
   return app;
 }
 
