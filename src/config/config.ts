@@ -244,7 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       'KEY_HASH_SECRET',
       'KEY_HASH_SECRET and KEY_HASH_SECRETS are both set: set one (KEY_HASH_SECRET=x is KEY_HASH_SECRETS=initial:x)',
     );
-  if (parsed.DATABASE_URL && !parsed.KEY_HASH_SECRET && !parsed.KEY_HASH_SECRETS)
+  if (parsed.DATABASE_URL && !problems.has('DATABASE_URL') && !parsed.KEY_HASH_SECRET && !parsed.KEY_HASH_SECRETS)
     add('KEY_HASH_SECRET', 'KEY_HASH_SECRET (or KEY_HASH_SECRETS) is required when DATABASE_URL is set');
   if (problems.size > 0) {
     const lines = [...problems].map(([name, message]) => `  ${name}: ${message}`);

@@ -36,7 +36,8 @@ export function secretListProblem(value: string): string | null {
   const secrets = new Set<string>();
   const list = entries(value);
   for (const [index, { id, secret }] of list.entries()) {
-    const entry = `entry ${index + 1}${ID_PATTERN.test(id) ? ` (${id})` : ''}`;
+    // Without a colon the whole entry may be a secret: then it is named by position alone.
+    const entry = `entry ${index + 1}${secret !== undefined && ID_PATTERN.test(id) ? ` (${id})` : ''}`;
     if (secret === undefined) return `${entry} must be <id>:<secret> (for example 2026b:$(openssl rand -base64 48))`;
     if (!ID_PATTERN.test(id))
       return `${entry} has an id that is not 1 to 32 letters, digits, '.', '_' or '-' (starting with a letter or digit)`;
