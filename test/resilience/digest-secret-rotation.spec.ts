@@ -41,7 +41,7 @@ describe(`digest secret rotation (${usingPostgres ? 'PostgreSQL' : 'embedded'})`
   });
 
   async function start(secrets: string): Promise<TestApp> {
-    const app = await TestApp.start({ ...place, KEY_HASH_SECRET: undefined, KEY_HASH_SECRETS: secrets } as never);
+    const app = await TestApp.start({ ...place, KEY_HASH_SECRET: undefined, KEY_HASH_SECRETS: secrets });
     open.push(app);
     return app;
   }
@@ -66,7 +66,7 @@ describe(`digest secret rotation (${usingPostgres ? 'PostgreSQL' : 'embedded'})`
     const res = await app.get('/metrics', { key: null });
     expect(res.status).toBe(200);
     const found: Record<string, number> = {};
-    for (const [, secret, state, value] of (res.raw as string).matchAll(
+    for (const [, secret, state, value] of res.raw.matchAll(
       /^keyhouse_keys_by_digest_secret\{secret="([^"]+)",state="([^"]+)"\} (\d+)$/gm,
     ))
       found[`${secret}/${state}`] = Number(value);
