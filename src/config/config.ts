@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  getMetadataStorage,
   IsBoolean,
   IsIn,
   IsInt,
@@ -218,11 +219,13 @@ function Rule(problem: (value: unknown) => string | null) {
   });
 }
 
-/** The variables of AppConfig, decorated or given a default. */
+/** The variables of AppConfig: every decorated field, whether it has a default or not. */
 export function knownVariables(): string[] {
-  return [...new Set([...Object.keys(new AppConfig()), ...OPTIONAL_VARIABLES])];
+  const decorated = getMetadataStorage()
+    .getTargetValidationMetadatas(AppConfig, '', true, false)
+    .map((m) => m.propertyName);
+  return [...new Set([...Object.keys(new AppConfig()), ...decorated])];
 }
-const OPTIONAL_VARIABLES = ['DATABASE_URL', 'REDIS_URL', 'KEY_HASH_SECRET', 'KEY_HASH_SECRETS', 'BOOTSTRAP_ROOT_KEY'];
 
 /**
  * Parses and validates the environment; throws one error listing every bad variable, one
