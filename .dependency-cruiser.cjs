@@ -4,6 +4,7 @@
 
 /** Lowest first. Folders on one line are one level and do not import each other. */
 const LEVELS = [
+  ['format'],
   ['config'],
   ['common'],
   ['database', 'metrics'],

@@ -29,8 +29,8 @@ const BULK_CHUNK = 5000;
 
 const BULK_INSERT_SQL = `
   WITH k AS (
-    INSERT INTO api_keys (id, client_id, environment, name, digest, hint, metadata, created_at, updated_at)
-    SELECT t.id::uuid, $1::uuid, 'live', t.name, t.digest, t.hint, '{}'::jsonb, to_timestamp($6::float8 / 1000), to_timestamp($6::float8 / 1000)
+    INSERT INTO api_keys (id, client_id, environment, name, digest, digest_secret, hint, metadata, created_at, updated_at)
+    SELECT t.id::uuid, $1::uuid, 'live', t.name, t.digest, 'initial', t.hint, '{}'::jsonb, to_timestamp($6::float8 / 1000), to_timestamp($6::float8 / 1000)
       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, name, digest, hint)
     RETURNING id)
   INSERT INTO key_scopes (key_id, scope_name) SELECT id, $7 FROM k`;

@@ -3,7 +3,7 @@ import './gc-tuning';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app';
-import { InvalidConfiguration, loadConfig } from './config/config';
+import { configWarnings, InvalidConfiguration, loadConfig } from './config/config';
 import { DataDirInUse } from './database/data-dir-lock';
 
 /** Within the 25 s the README asks an orchestrator to give a stopping instance. */
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   } catch {
     // no .env file: the environment alone configures the service
   }
+  for (const warning of configWarnings(process.env)) process.stderr.write(`Warning: ${warning}\n`);
   let env;
   try {
     env = loadConfig(process.env);

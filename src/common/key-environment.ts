@@ -1,3 +1,2 @@
-/** The environments a key is issued for: the `<env>` of `sk_<env>_...`, stored with the key. */
-export const ENVIRONMENTS = ['live', 'test'] as const;
-export type KeyEnvironment = (typeof ENVIRONMENTS)[number];
+// The key environments are part of the key format (src/format/), which the configuration reads too.
+export { ENVIRONMENTS, type KeyEnvironment } from '../format/key-environment';

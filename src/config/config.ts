@@ -1,11 +1,11 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  getMetadataStorage,
   IsBoolean,
   IsIn,
   IsInt,
   IsOptional,
   IsString,
-  Matches,
   Max,
   MaxLength,
   Min,
@@ -13,10 +13,23 @@ import {
   ValidateBy,
   validateSync,
 } from 'class-validator';
-import { estimatedBits, MIN_SECRET_BITS } from './secret-strength';
+import { isExampleKey } from '../format/example-keys';
+import { parseKey } from '../format/key-format';
+import { nearMisses, oneMessage } from './config-messages';
+import {
+  corsOriginProblem,
+  hostProblem,
+  keyHashSecretsProblem,
+  singleSecretProblem,
+  trustedProxiesProblem,
+  urlProblem,
+} from './config-rules';
 
+export { keyHashSecrets, SINGLE_SECRET_ID, type KeyHashSecret } from './key-hash-secrets';
+
+/** Decimal digits only: `0x10`, `1e3` and `12abc` are refused, not read as numbers. */
 const toInt = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
 const toBool = ({ value }: { value: unknown }) =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const blankToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
@@ -29,7 +42,7 @@ export class AppConfig {
   @Max(65535)
   PORT = 8080;
 
-  @IsString()
+  @Rule(hostProblem)
   HOST = '0.0.0.0';
 
   @IsIn(['development', 'production', 'test'])
@@ -37,12 +50,12 @@ export class AppConfig {
 
   @Transform(blankToUndefined)
   @IsOptional()
-  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  @Rule(urlProblem(['postgres:', 'postgresql:']))
   DATABASE_URL?: string;
 
   @Transform(blankToUndefined)
   @IsOptional()
-  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @Rule(urlProblem(['redis:', 'rediss:']))
   REDIS_URL?: string;
 
   /** A rate-limit decision Redis has not answered in this time is made locally instead. */
@@ -53,27 +66,36 @@ export class AppConfig {
   REDIS_COMMAND_TIMEOUT_MS = 250;
 
   @IsString()
-  @MinLength(1)
+  @MinLength(1, { message: 'DATA_DIR must not be empty (a folder, or memory:// for a throwaway database)' })
   DATA_DIR = './data';
 
+  /** The one-secret form of KEY_HASH_SECRETS, whose id is `initial` (SINGLE_SECRET_ID). */
   @Transform(blankToUndefined)
   @IsOptional()
-  @IsString()
-  @MinLength(32, { message: 'KEY_HASH_SECRET must be at least 32 characters' })
-  @ValidateBy({
-    name: 'randomEnough',
-    validator: {
-      validate: (value: unknown) => typeof value !== 'string' || estimatedBits(value) >= MIN_SECRET_BITS,
-      defaultMessage: () =>
-        `KEY_HASH_SECRET is not random enough (repeated or sequential characters; at least ${MIN_SECRET_BITS} bits estimated): generate one with openssl rand -base64 48`,
-    },
-  })
+  @Rule(singleSecretProblem)
   KEY_HASH_SECRET?: string;
+
+  /**
+   * Secrets of the key digests with their ids, `<id>:<secret>` separated by commas, the one that
+   * digests new keys first; keys digested under a later one still verify and are moved to the
+   * first as they are used (see keyHashSecrets and docs/operations.md).
+   */
+  @Transform(blankToUndefined)
+  @IsOptional()
+  @Rule(keyHashSecretsProblem)
+  KEY_HASH_SECRETS?: string;
 
   @Transform(blankToUndefined)
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @Rule((value) =>
+    typeof value !== 'string' || parseKey(value)
+      ? isExampleKey(value as string)
+        ? 'is the documented example key, which Keyhouse never accepts (make a real one with `npm run keygen`)'
+        : null
+      : 'is not a well-formed Keyhouse key (make one with `npm run keygen`)',
+  )
   BOOTSTRAP_ROOT_KEY?: string;
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -81,6 +103,7 @@ export class AppConfig {
 
   /** Comma-separated addresses or CIDRs whose X-Forwarded-For is believed. */
   @IsString()
+  @Rule(trustedProxiesProblem)
   TRUSTED_PROXIES = '';
 
   @Transform(toBool)
@@ -174,6 +197,7 @@ export class AppConfig {
 
   /** Set to a comma-separated list of origins to allow browser calls from them. */
   @IsString()
+  @Rule(corsOriginProblem)
   CORS_ORIGINS = '';
 }
 
@@ -181,28 +205,64 @@ export const MAX_GRACE_PERIOD_SECONDS = 30 * 86400;
 
 export class InvalidConfiguration extends Error {}
 
-/** Parses and validates the environment; throws one error naming every bad variable. */
+/**
+ * A check of one variable: null when the value is good, else what is wrong with it, said
+ * after the variable's name (the value is never repeated: some are secrets).
+ */
+function Rule(problem: (value: unknown) => string | null) {
+  return ValidateBy({
+    name: 'rule',
+    validator: {
+      validate: (value: unknown) => problem(value) === null,
+      defaultMessage: (args) => `${args?.property} ${problem(args?.value)}`,
+    },
+  });
+}
+
+/** The variables of AppConfig: every decorated field, whether it has a default or not. */
+export function knownVariables(): string[] {
+  const decorated = getMetadataStorage()
+    .getTargetValidationMetadatas(AppConfig, '', true, false)
+    .map((m) => m.propertyName);
+  return [...new Set([...Object.keys(new AppConfig()), ...decorated])];
+}
+
+/**
+ * Parses and validates the environment; throws one error listing every bad variable, one
+ * line each, every line naming its variable. Variables it does not know are ignored here
+ * (configWarnings names those that look like a misspelt one).
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const known = Object.keys(new AppConfig()).concat([
-    'DATABASE_URL',
-    'REDIS_URL',
-    'KEY_HASH_SECRET',
-    'BOOTSTRAP_ROOT_KEY',
-  ]);
+  const known = knownVariables();
   const raw = Object.fromEntries(Object.entries(env).filter(([name]) => known.includes(name)));
   const parsed = plainToInstance(AppConfig, raw);
-  const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: true });
-  if (errors.length > 0) {
-    const lines = errors.map((e) => `  ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+  const problems = new Map<string, string>();
+  for (const error of validateSync(parsed, { whitelist: true, forbidUnknownValues: true }))
+    problems.set(error.property, oneMessage(AppConfig, error));
+  const add = (name: string, message: string) => problems.has(name) || problems.set(name, message);
+  if (!problems.has('HTTP_REQUEST_TIMEOUT_MS') && parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS)
+    add('HTTP_HEADERS_TIMEOUT_MS', 'HTTP_HEADERS_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS');
+  if (parsed.KEY_HASH_SECRET !== undefined && parsed.KEY_HASH_SECRETS !== undefined)
+    add(
+      'KEY_HASH_SECRET',
+      'KEY_HASH_SECRET and KEY_HASH_SECRETS are both set: set one (KEY_HASH_SECRET=x is KEY_HASH_SECRETS=initial:x)',
+    );
+  if (parsed.DATABASE_URL && !problems.has('DATABASE_URL') && !parsed.KEY_HASH_SECRET && !parsed.KEY_HASH_SECRETS)
+    add('KEY_HASH_SECRET', 'KEY_HASH_SECRET (or KEY_HASH_SECRETS) is required when DATABASE_URL is set');
+  if (problems.size > 0) {
+    const lines = [...problems].map(([name, message]) => `  ${name}: ${message}`);
     throw new InvalidConfiguration(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) {
-    throw new InvalidConfiguration(
-      'Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS',
-    );
-  }
-  if (parsed.DATABASE_URL && !parsed.KEY_HASH_SECRET) {
-    throw new InvalidConfiguration('Invalid configuration:\n  KEY_HASH_SECRET: required when DATABASE_URL is set');
-  }
   return parsed;
+}
+
+/**
+ * Warnings about the environment, one line each: a variable Keyhouse does not read that is one
+ * edit away from one it does (`PORTT`, `REDIS_ULR`), or one with a prefix Keyhouse's variables
+ * do not have (`KEYHOUSE_PORT`). Not errors: the environment holds other programs' variables too.
+ */
+export function configWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
+  return nearMisses(Object.keys(env), knownVariables()).map(
+    ([given, known]) => `${given} is not a Keyhouse variable and is ignored: did you mean ${known}?`,
+  );
 }

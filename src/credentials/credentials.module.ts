@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { StoreModule } from '../store/store.module';
 import { CacheGauges } from './cache-gauges';
+import { DigestMover } from './digest-mover';
 import { KeyCache } from './key-cache';
 import { KeyChangeListener } from './key-change-listener';
 import { KeyDigest } from './key-digest';
@@ -8,7 +9,7 @@ import { KeyVerifier } from './key-verifier';
 
 @Module({
   imports: [StoreModule],
-  providers: [KeyDigest, KeyCache, KeyVerifier, KeyChangeListener, CacheGauges],
-  exports: [KeyDigest, KeyCache, KeyVerifier],
+  providers: [KeyDigest, KeyCache, KeyVerifier, KeyChangeListener, CacheGauges, DigestMover],
+  exports: [KeyDigest, KeyCache, KeyVerifier, DigestMover],
 })
 export class CredentialsModule {}

@@ -39,6 +39,12 @@ export class KeyCache implements OnModuleDestroy {
   private broadAt = 0;
   /** The epoch of each digest's last invalidation since then. */
   private readonly digestAt = new Map<string, number>();
+  /**
+   * While digest secrets rotate: a key's digest under each older secret, to its digest under
+   * the current one (what the entry is keyed by). Made at the first alias; bounded like the cache.
+   */
+  private aliases: LRUCache<string, string> | null = null;
+  private readonly aliasOptions: { max: number; ttl: number };
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
 
   constructor(env: AppConfig) {
@@ -47,6 +53,7 @@ export class KeyCache implements OnModuleDestroy {
       env.CACHE_TTL_MS > 0 && env.CACHE_MAX_ENTRIES > 0
         ? new LRUCache({ max: env.CACHE_MAX_ENTRIES, ttl: env.CACHE_TTL_MS, ttlAutopurge: false })
         : null;
+    this.aliasOptions = { max: Math.max(env.CACHE_MAX_ENTRIES, 1), ttl: 2 * env.CACHE_TTL_MS };
     const sweepEvery = Math.max(Math.ceil(env.CACHE_TTL_MS / SWEEPS_PER_TTL), SWEEP_MIN_MS);
     this.sweeper = this.entries ? setInterval(() => this.entries!.purgeStale(), sweepEvery).unref() : null;
   }
@@ -93,7 +100,20 @@ export class KeyCache implements OnModuleDestroy {
     this.entries.set(digest, { value });
   }
 
+  /** Makes a change announced under `other` (a key's digest under an older secret) a change to `digest`'s entry. */
+  alias(other: string, digest: string): void {
+    if (!this.entries) return;
+    this.aliases ??= new LRUCache({ ...this.aliasOptions, ttlAutopurge: false });
+    this.aliases.set(other, digest);
+  }
+
   invalidateDigest(digest: string): void {
+    const aliased = this.aliases?.get(digest);
+    if (aliased !== undefined) this.invalidateOne(aliased);
+    this.invalidateOne(digest);
+  }
+
+  private invalidateOne(digest: string): void {
     this.stats.invalidations++;
     this.entries?.delete(digest);
     if (this.digestAt.size >= MAX_TRACKED_DIGESTS) return this.bumpAll();
@@ -113,6 +133,7 @@ export class KeyCache implements OnModuleDestroy {
     this.bumpAll();
     this.stats.invalidations++;
     this.entries?.clear();
+    this.aliases?.clear();
   }
 
   /** Every lookup under way is stale now; the per-digest epochs are covered by this one. */

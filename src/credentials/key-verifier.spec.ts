@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { DatabaseUnavailable } from '../common/errors';
 import { AppConfig } from '../config/config';
+import type { DigestMover } from './digest-mover';
 import { KeyCache } from './key-cache';
 import { KeyDigest } from './key-digest';
-import type { KeyRow, KeysRepository } from '../store/keys.repository';
+import type { FoundKeyRow, KeyRow, KeysRepository } from '../store/keys.repository';
 import { generateKey } from './key-format';
 import type { KeyRecord } from './key-record';
 import { KeyVerifier } from './key-verifier';
@@ -41,14 +42,30 @@ function setUp(overrides: Partial<AppConfig> = {}) {
         waiting.push({ resolve: (rows) => resolve({ rows, rowCount: rows.length }), reject }),
       ),
   );
+  const anyQuery = jest.fn(
+    (digests: string[]) =>
+      new Promise<{ rows: FoundKeyRow[]; rowCount: number }>((resolve, reject) =>
+        waiting.push({
+          resolve: (rows) => {
+            // What the database does: the row whose digest is among those asked for.
+            const found = (rows as FoundKeyRow[]).filter((r) => digests.includes(r.found_digest));
+            resolve({ rows: found, rowCount: found.length });
+          },
+          reject,
+        }),
+      ),
+  );
   const keys = {
     findRecordRowByDigest: (digest: string) => query(digest).then(({ rows }) => rows[0]),
+    findRecordRowByDigests: (digests: string[]) => anyQuery(digests).then(({ rows }) => rows[0]),
   } as unknown as KeysRepository;
   const cache = new KeyCache(env);
-  const sut = new KeyVerifier(keys, new KeyDigest(env), cache);
-  const answer = (rows: KeyRow[]) => waiting.splice(0).forEach((q) => q.resolve(rows));
+  const digest = new KeyDigest(env);
+  const mover = { enqueue: jest.fn() };
+  const sut = new KeyVerifier(keys, digest, cache, mover as unknown as DigestMover);
+  const answer = (rows: (KeyRow | FoundKeyRow)[]) => waiting.splice(0).forEach((q) => q.resolve(rows));
   const fail = () => waiting.splice(0).forEach((q) => q.reject(new Error('connection refused')));
-  return { sut, cache, query, answer, fail };
+  return { sut, cache, query, anyQuery, answer, fail, digest, mover };
 }
 
 describe(KeyVerifier.name, () => {
@@ -104,6 +121,83 @@ describe(KeyVerifier.name, () => {
       for (const behind of [1, 2_000, 60_000, 86_400_000]) {
         expect(sut.verifyNow(token, {}, revokedAt - behind)).toMatchObject({ active: false, reason: 'revoked' });
       }
+    });
+  });
+
+  describe('with several digest secrets (KEY_HASH_SECRETS)', () => {
+    const NEW = '2026b:' + 'N7q2Vx9Lm4Kp8Rt3Wz6Yb1Hc5Jd0Fg2S';
+    const OLD = '2026a:' + 'P3k8Wq1Zr6Tn4Yv9Xm2Lb7Hc5Jd0Fg2Q';
+
+    it('should make one digest and one query of the current secret when only one is configured', async () => {
+      const { sut, digest, query, anyQuery, answer } = setUp();
+      const others = jest.spyOn(digest, 'others');
+      const verdict = sut.verifyNow(generateKey('live'));
+      answer([]);
+      expect(await verdict).toMatchObject({ active: false, reason: 'not_found' });
+      expect(others).not.toHaveBeenCalled();
+      expect(query).toHaveBeenCalledTimes(1);
+      expect(anyQuery).not.toHaveBeenCalled();
+    });
+
+    it('should look an unknown key up under every secret in one query, and cache that it is unknown', async () => {
+      const { sut, digest, query, anyQuery, answer } = setUp({
+        KEY_HASH_SECRET: undefined,
+        KEY_HASH_SECRETS: `${NEW},${OLD}`,
+      });
+      const token = generateKey('live');
+      const first = sut.verifyNow(token);
+      answer([]);
+      expect(await first).toMatchObject({ active: false, reason: 'not_found' });
+      expect(query).not.toHaveBeenCalled();
+      expect(anyQuery).toHaveBeenCalledTimes(1);
+      expect(anyQuery.mock.calls[0][0]).toEqual([digest.of(token), ...digest.others(token)]);
+      expect(new Set(anyQuery.mock.calls[0][0]).size).toBe(2);
+      expect(sut.verifyNow(token)).toMatchObject({ active: false, reason: 'not_found' });
+      expect(anyQuery).toHaveBeenCalledTimes(1);
+    });
+
+    it('should verify a key found under an older secret and queue its move to the current one, without waiting for it', async () => {
+      const { sut, digest, anyQuery, answer, mover } = setUp({
+        KEY_HASH_SECRET: undefined,
+        KEY_HASH_SECRETS: `${NEW},${OLD}`,
+      });
+      const token = generateKey('live');
+      const [older] = digest.others(token);
+      const verdict = sut.verifyNow(token);
+      answer([{ ...keyRow(), found_digest: older }]);
+      expect(await verdict).toMatchObject({ active: true, record: { name: 'checkout' } });
+      expect(mover.enqueue).toHaveBeenCalledWith(keyRow().id, older, digest.of(token));
+      expect(digest.currentId).toBe('2026b');
+      // Cached under the current digest: the next call asks nothing.
+      expect(sut.verifyNow(token)).toMatchObject({ active: true });
+      expect(anyQuery).toHaveBeenCalledTimes(1);
+    });
+
+    it('should not queue a move for a key already under the current secret', async () => {
+      const { sut, digest, answer, mover } = setUp({ KEY_HASH_SECRET: undefined, KEY_HASH_SECRETS: `${NEW},${OLD}` });
+      const token = generateKey('live');
+      const verdict = sut.verifyNow(token);
+      answer([{ ...keyRow(), found_digest: digest.of(token) }]);
+      expect(await verdict).toMatchObject({ active: true });
+      expect(mover.enqueue).not.toHaveBeenCalled();
+    });
+
+    it('should drop the cached key when a change is announced under its older digest', async () => {
+      const { sut, digest, cache, anyQuery, answer } = setUp({
+        KEY_HASH_SECRET: undefined,
+        KEY_HASH_SECRETS: `${NEW},${OLD}`,
+      });
+      const token = generateKey('live');
+      const [older] = digest.others(token);
+      const first = sut.verifyNow(token);
+      answer([{ ...keyRow(), found_digest: older }]);
+      await first;
+      cache.invalidateDigest(older); // the key's row, still under the older digest, was revoked
+      const again = sut.verifyNow(token);
+      expect(again).toBeInstanceOf(Promise);
+      answer([{ ...keyRow(), revoked_at: new Date(Date.now() - 1000), found_digest: older }]);
+      expect(await again).toMatchObject({ active: false, reason: 'revoked' });
+      expect(anyQuery).toHaveBeenCalledTimes(2);
     });
   });
 });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseUnavailable } from '../common/errors';
-import { KeysRepository } from '../store/keys.repository';
+import { type FoundKeyRow, KeysRepository } from '../store/keys.repository';
+import { DigestMover } from './digest-mover';
 import { isExampleKey } from './example-keys';
 import { KeyCache } from './key-cache';
 import { failedCheck, type InactiveReason, type Requirements } from './key-checks';
@@ -34,6 +35,7 @@ export class KeyVerifier {
     private readonly keys: KeysRepository,
     private readonly digest: KeyDigest,
     private readonly cache: KeyCache,
+    private readonly mover: DigestMover,
   ) {}
 
   async verify(token: string, required: Requirements = {}, now = Date.now()): Promise<Verdict> {
@@ -52,7 +54,7 @@ export class KeyVerifier {
     // find(), written out: a cached key is judged without a union to test.
     const cached = this.cache.get(digest);
     if (cached !== undefined) return judge(cached, required, now);
-    return this.fetch(digest).then((record) => judge(record, required, now));
+    return this.fetch(digest, token).then((record) => judge(record, required, now));
   }
 
   /**
@@ -69,7 +71,8 @@ export class KeyVerifier {
   }
 
   /**
-   * The key with this digest: from the cache at once, else a promise of one indexed query.
+   * The key with this digest (under the current digest secret only: a key not yet moved from
+   * an older one is found by verify): from the cache at once, else a promise of one indexed query.
    * With the cache on, concurrent misses for one digest share a query: when an entry
    * expires under load, every connection asking for that key would otherwise query at
    * once. A miss after a change to its key was announced does not join a query begun
@@ -85,15 +88,15 @@ export class KeyVerifier {
    * rather than async functions: with the cache off every call comes here, and each
    * async layer adds promises and turns of the microtask queue.
    */
-  private fetch(digest: string): Promise<KeyRecord | null> {
+  private fetch(digest: string, token?: string): Promise<KeyRecord | null> {
     const startedAt = this.cache.begin();
-    if (!this.cache.enabled) return this.query(digest, startedAt);
+    if (!this.cache.enabled) return this.query(digest, startedAt, token);
     const pending = this.inflight.get(digest);
     if (pending && this.cache.current(digest, pending.epoch)) return pending.answer;
     const settled = () => {
       if (this.inflight.get(digest) === entry) this.inflight.delete(digest);
     };
-    const answer = this.query(digest, startedAt).then(
+    const answer = this.query(digest, startedAt, token).then(
       (record) => (settled(), record),
       (err: unknown) => {
         settled();
@@ -113,8 +116,17 @@ export class KeyVerifier {
     this.known.add(digest);
   }
 
-  private query(digest: string, startedAt: number): Promise<KeyRecord | null> {
-    return this.keys.findRecordRowByDigest(digest).then(
+  /**
+   * One query for the key, under the current digest secret alone, or, while secrets rotate
+   * (KEY_HASH_SECRETS lists more than one) and the key is at hand, under each of them at once.
+   * Either way the answer is cached under the current digest.
+   */
+  private query(digest: string, startedAt: number, token?: string): Promise<KeyRecord | null> {
+    const row =
+      this.digest.rotating && token !== undefined
+        ? this.keys.findRecordRowByDigests(this.digestsOf(token, digest)).then((found) => this.moved(found, digest))
+        : this.keys.findRecordRowByDigest(digest);
+    return row.then(
       (row) => {
         const record = row ? keyRecordFromRow(row) : null;
         if (record) this.remember(digest);
@@ -125,6 +137,23 @@ export class KeyVerifier {
         throw new DatabaseUnavailable(err);
       },
     );
+  }
+
+  /**
+   * The key's digests under every secret, the current one first. The others are made aliases
+   * of it in the cache: a change to the key is announced under the digest its row has, which
+   * is an older one until the key has been moved.
+   */
+  private digestsOf(token: string, digest: string): string[] {
+    const others = this.digest.others(token);
+    for (const other of others) this.cache.alias(other, digest);
+    return [digest, ...others];
+  }
+
+  /** A key found under an older secret is queued to be moved to the current one; the answer does not wait. */
+  private moved(row: FoundKeyRow | undefined, digest: string): FoundKeyRow | undefined {
+    if (row && row.found_digest !== digest) this.mover.enqueue(row.id, row.found_digest, digest);
+    return row;
   }
 }
 

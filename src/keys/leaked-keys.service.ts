@@ -40,7 +40,8 @@ export class LeakedKeysService {
     const digest = this.digest.of(parsed.key);
     const actor = ctx.actor!;
     return this.transactions.run(async (manager, afterCommit): Promise<LeakedKeyResponse> => {
-      const key = await this.keys.findByDigestForUpdate(digest, manager);
+      // A key not yet moved to the current digest secret is found under an older one.
+      const key = await this.keys.findByDigestForUpdate([digest, ...this.digest.others(parsed.key)], manager);
       if (!key) return NOT_OURS;
       const own = ownClientOnly(actor);
       const sees = own === null || own === key.clientId;

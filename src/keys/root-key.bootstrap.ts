@@ -49,6 +49,7 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
           environment: parseKey(key)!.environment,
           name: 'root',
           digest: this.digest.of(key),
+          digestSecret: this.digest.currentId,
           hint: keyHint(key),
           expiresAt: null,
           ipAllowlist: [],

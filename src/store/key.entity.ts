@@ -42,6 +42,11 @@ export class KeyEntity {
   @Column({ type: 'char', length: 64, select: false })
   digest!: string;
 
+  /** The id of the KEY_HASH_SECRETS entry the digest was made with (`initial`: KEY_HASH_SECRET's). */
+  @Index('idx_api_keys_digest_secret')
+  @Column({ name: 'digest_secret', type: 'varchar', length: 32 })
+  digestSecret!: string;
+
   @Column({ type: 'varchar', length: 32 })
   hint!: string;
 

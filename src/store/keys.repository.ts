@@ -36,6 +36,41 @@ export const KEY_RECORD_SQL = `
    WHERE k.digest = $1`;
 
 /**
+ * KEY_RECORD_SQL for a key looked up under every digest secret at once (one digest each,
+ * the current one first), with the digest it was found under: only while secrets rotate.
+ */
+export const KEY_RECORD_ANY_SQL = `${KEY_RECORD_SQL.replace(
+  'k.metadata\n',
+  'k.metadata, k.digest AS found_digest\n',
+).replace('WHERE k.digest = $1', 'WHERE k.digest = ANY($1::bpchar[])')}
+   LIMIT 1`;
+
+/** A KeyRow found under one of several digests, with the one it is stored under. */
+export type FoundKeyRow = KeyRow & { found_digest: string };
+
+/**
+ * Moves keys to the current digest secret: each row only if it still has the digest it was
+ * found under, so concurrent moves (other instances, a rolling change) write each row at most
+ * once and never undo one another's newer write.
+ */
+const REDIGEST_KEYS = `
+  UPDATE api_keys k SET digest = u.digest, digest_secret = u.secret
+    FROM unnest($1::uuid[], $2::bpchar[], $3::bpchar[], $4::varchar[]) AS u(id, found, digest, secret)
+   WHERE k.id = u.id AND k.digest = u.found`;
+
+/** One key to move to another digest secret: found under `from`, to be stored as `to` made with secret `secretId`. */
+export interface DigestMove {
+  keyId: string;
+  from: string;
+  to: string;
+  secretId: string;
+}
+
+/** Keys not yet dead (neither revoked nor run out), by the digest secret they depend on. */
+const KEYS_BY_SECRET = `
+  SELECT k.digest_secret AS secret, count(*)::int AS keys FROM api_keys k WHERE ${NOT_DEAD} GROUP BY k.digest_secret`;
+
+/**
  * The key whose count a use of `$1` draws on: the key itself, or, once it has been
  * rotated, the newest key of its rotation chain. A key in its grace period shares
  * the uses it handed to its successor instead of spending them a second time.
@@ -128,6 +163,42 @@ export class KeysRepository {
   }
 
   /**
+   * The verifier's row for a key looked up under several digests at once (`keyhouse_verify_any`),
+   * with the digest it is stored under: one query whatever the number of secrets.
+   */
+  findRecordRowByDigests(digests: string[]): Promise<FoundKeyRow | undefined> {
+    let rows: Promise<{ rows: FoundKeyRow[] }>;
+    try {
+      rows = this.pool
+        .get()
+        .query<FoundKeyRow>({ name: 'keyhouse_verify_any', text: KEY_RECORD_ANY_SQL, values: [digests] });
+    } catch (err: unknown) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return rows.then((result) => result.rows[0]);
+  }
+
+  /** Moves keys to another digest, each only if its digest is still the one it was found under; how many moved. */
+  async moveDigests(moves: readonly DigestMove[]): Promise<number> {
+    const result = await this.pool.get().query({
+      text: REDIGEST_KEYS,
+      values: [
+        moves.map((m) => m.keyId),
+        moves.map((m) => m.from),
+        moves.map((m) => m.to),
+        moves.map((m) => m.secretId),
+      ],
+    });
+    return result.rowCount ?? 0;
+  }
+
+  /** How many keys that are not dead depend on each digest secret, by its id. */
+  async countLiveBySecret(): Promise<Map<string, number>> {
+    const rows = await this.dataSource.query<{ secret: string; keys: number }[]>(KEYS_BY_SECRET);
+    return new Map(rows.map((r) => [r.secret, r.keys]));
+  }
+
+  /**
    * Takes one use from the head of the key's rotation chain (`keyhouse_consume_use`): true
    * when one was taken, false when none was (used up, rotated meanwhile, or no limit).
    */
@@ -202,11 +273,11 @@ export class KeysRepository {
     return manager.find(KeyEntity, { where: { id: In(ids) } });
   }
 
-  /** The key with this digest, its row locked until the transaction ends (a leak report). */
-  findByDigestForUpdate(digest: string, manager: EntityManager): Promise<KeyEntity | null> {
+  /** The key with one of these digests (one per digest secret), its row locked until the transaction ends (a leak report). */
+  findByDigestForUpdate(digests: string[], manager: EntityManager): Promise<KeyEntity | null> {
     return manager
       .createQueryBuilder(KeyEntity, 'k')
-      .where('k.digest = :digest', { digest })
+      .where('k.digest IN (:...digests)', { digests })
       .setLock('pessimistic_write')
       .getOne();
   }
