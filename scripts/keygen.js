@@ -9,8 +9,10 @@ const { join } = require('node:path');
 const root = join(__dirname, '..');
 
 function keyFormat() {
+  const source = join(root, 'src', 'credentials', 'key-format.ts');
   let ts;
   try {
+    if (!existsSync(source)) throw new Error('no sources');
     ts = require('typescript');
   } catch {
     const built = join(root, 'dist', 'src', 'credentials', 'key-format.js');
@@ -34,7 +36,7 @@ function keyFormat() {
     });
     module._compile(outputText, filename);
   };
-  return require(join(root, 'src', 'credentials', 'key-format.ts'));
+  return require(source);
 }
 
 const { ENVIRONMENTS, generateKey } = keyFormat();

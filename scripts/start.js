@@ -21,11 +21,22 @@ function newest(paths) {
   return latest;
 }
 
-const sources = ['src', 'migrations', 'scripts', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json', 'package.json'];
+const sources = [
+  'src',
+  'migrations',
+  'scripts',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'nest-cli.json',
+  'package.json',
+];
 if (!existsSync(main) || newest(sources.map((p) => join(root, p))) > statSync(main).mtimeMs) {
   process.stderr.write('building the service (dist/ is missing or older than the sources)\n');
   try {
-    execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], { cwd: root, stdio: 'inherit' });
+    execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
   } catch (err) {
     process.stderr.write(`the build failed (${err.message.split('\n')[0]}): not starting\n`);
     process.exit(typeof err.status === 'number' && err.status > 0 ? err.status : 1);

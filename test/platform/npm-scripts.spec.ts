@@ -43,7 +43,8 @@ class NpmRun {
     const run = new NpmRun(child, `http://127.0.0.1:${port}`);
     const deadline = Date.now() + 240_000; // `npm start` may build first
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`npm ${args.join(' ')} exited with ${child.exitCode}:\n${run.output}`);
+      if (child.exitCode !== null)
+        throw new Error(`npm ${args.join(' ')} exited with ${child.exitCode}:\n${run.output}`);
       if (Date.now() > deadline) throw new Error(`npm ${args.join(' ')} did not start the service:\n${run.output}`);
       if (await run.answers()) return run;
       await sleep(200);
