@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  let app;
+  let app: Awaited<ReturnType<typeof createApp>>;
   try {
     app = await createApp(env);
   } catch (err) {
@@ -36,21 +36,36 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // SIGTERM and SIGINT run the graceful shutdown (drain, write usage, close the pool), then
-  // exit 0: by default Nest re-raises the signal once done, which reads as a crash (143).
-  app.enableShutdownHooks([], { useProcessExit: true });
-  // The graceful shutdown is bounded (usage writes give up after 10 s); should anything still hang on
-  // a connection that does not answer, the process exits anyway, before an orchestrator's SIGKILL.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      setTimeout(() => {
-        process.stderr.write(`graceful shutdown did not finish in ${SHUTDOWN_LIMIT_MS / 1000} s: exiting\n`);
+  // SIGTERM and SIGINT run the graceful shutdown (drain, write usage, close the pool), then exit 0, not the
+  // signal re-raised, which reads as a crash (143). A second signal while stopping,
+  // as when a terminal's Ctrl-C or a process manager reaches both npm and this process, changes nothing.
+  const logger = new Logger('Keyhouse');
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    const started = Date.now();
+    logger.log(`${signal} received: shutting down (new calls refused, calls under way finish, usage written)`);
+    // The graceful shutdown is bounded (usage writes give up after 10 s); should anything still hang on a
+    // connection that does not answer, the process exits anyway, before an orchestrator's SIGKILL.
+    setTimeout(() => {
+      process.stderr.write(`graceful shutdown did not finish in ${SHUTDOWN_LIMIT_MS / 1000} s: exiting\n`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref();
+    app.close().then(
+      () => {
+        logger.log(`shutdown complete in ${Date.now() - started} ms: exiting 0`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
         process.exit(1);
-      }, SHUTDOWN_LIMIT_MS).unref();
-    });
-  }
+      },
+    );
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, stop);
   await app.listen({ port: env.PORT, host: env.HOST });
-  new Logger('Keyhouse').log(
+  logger.log(
     `Keyhouse listening on http://${env.HOST}:${env.PORT} (${env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`}); docs at /docs`,
   );
 }

@@ -14,8 +14,9 @@ const BOOTSTRAP_LOCK = 7_426_002;
 
 /**
  * On the first start, gives the operators a root key (`admin:*`): BOOTSTRAP_ROOT_KEY
- * when set, otherwise a new key printed once to standard output. Only while the
- * system client has never had a key, so a restart never brings a revoked root back.
+ * when set, otherwise a new key printed once, in a box of its own on standard error (never
+ * in the JSON log on standard output, which names where it went). Only while the system
+ * client has never had a key, so a restart never brings a revoked root back.
  */
 @Injectable()
 export class RootKeyBootstrap implements OnApplicationBootstrap {
@@ -74,12 +75,33 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
           },
         },
       );
-      this.logger.log(`root key ${root.hint} registered (${given ? 'from BOOTSTRAP_ROOT_KEY' : 'generated'})`);
+      this.logger.log(
+        given
+          ? `root key ${root.hint} registered (from BOOTSTRAP_ROOT_KEY)`
+          : `root key ${root.hint} registered (generated): printed once, in a box on standard error; store it now`,
+      );
       return given ? null : key;
     });
-    if (generated) {
-      // The one place a secret is written out: straight to stdout, on its own line, never through the logger.
-      process.stdout.write(`\nKeyhouse root key (admin:*), shown once and never again: ${generated}\n\n`);
-    }
+    // The one place a secret is written out: straight to stderr, never through the logger.
+    if (generated) process.stderr.write(rootKeyNotice(generated));
   }
+}
+
+/** The generated root key and what to do with it, boxed so that it stands out from the log lines around it. */
+export function rootKeyNotice(key: string): string {
+  const lines = [
+    'KEYHOUSE ROOT KEY (admin:*): shown this once, never again',
+    '',
+    key,
+    '',
+    'Store it in your secret manager now: Keyhouse keeps only its',
+    'digest and cannot show it again. Send it as',
+    '  Authorization: Bearer <key>',
+    'to create clients and their keys (see the README).',
+    'To choose the root key yourself, set BOOTSTRAP_ROOT_KEY',
+    '(npm run keygen) before the first start.',
+  ];
+  const width = Math.max(...lines.map((l) => l.length));
+  const edge = `+${'-'.repeat(width + 2)}+`;
+  return `\n${edge}\n${lines.map((l) => `| ${l.padEnd(width)} |`).join('\n')}\n${edge}\n\n`;
 }
