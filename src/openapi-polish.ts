@@ -60,6 +60,7 @@ export function polishOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
       schema: { type: 'integer', example: 1 },
     },
   };
+  for (const schema of Object.values(document.components.schemas ?? {})) nullableReferences(schema);
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method];
@@ -122,6 +123,20 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
       const override = operation.operationId ? RESPONSE_EXAMPLES[operation.operationId]?.[status] : undefined;
       media.example = override && isObject(composed) ? { ...composed, ...override } : composed;
     }
+  }
+}
+
+/**
+ * `{"allOf": [{"$ref": ...}], "nullable": true}`, as Nest writes a nullable object field, still
+ * refuses null in OpenAPI 3.0 (`nullable` does not reach into `allOf`): say "this, or null" as
+ * two alternatives instead.
+ */
+function nullableReferences(schema: Schema): void {
+  if ('$ref' in schema) return;
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    if ('$ref' in property || !property.nullable || property.allOf?.length !== 1) continue;
+    const { allOf, nullable: _nullable, type: _type, ...rest } = property;
+    schema.properties![name] = { ...rest, anyOf: [allOf[0], { type: 'object', nullable: true, enum: [null] }] };
   }
 }
 
