@@ -78,6 +78,7 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
     operation.description = operation.description ? `${operation.description}\n\n${need}` : need;
   }
   for (const parameter of (operation.parameters ?? []) as ParameterObject[]) {
+    if (parameter.in === 'query' || parameter.in === 'header') exampleIntoDescription(parameter);
     if (parameter.in === 'path' && parameter.name === 'id') {
       parameter.schema = { type: 'string', format: 'uuid' };
       parameter.description ??= 'A UUID. An id that is not a UUID names nothing: 404.';
@@ -124,6 +125,23 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
       media.example = override && isObject(composed) ? { ...composed, ...override } : composed;
     }
   }
+}
+
+/**
+ * Swagger UI's "Try it out" fills a parameter with its example, and an optional filter
+ * filled in silently narrows the answer (an audit list of `key.revoked` only, a usage
+ * range in the past, `anchor_id` without `anchor_hash`): the example goes into the
+ * description instead, where it still shows.
+ */
+function exampleIntoDescription(parameter: ParameterObject): void {
+  const schema = parameter.schema && !('$ref' in parameter.schema) ? parameter.schema : undefined;
+  const example: unknown = parameter.example ?? schema?.example;
+  if (example === undefined) return;
+  delete parameter.example;
+  if (schema) delete schema.example;
+  const text = `For example \`${typeof example === 'string' ? example : JSON.stringify(example)}\`.`;
+  if (!parameter.description?.includes(text))
+    parameter.description = parameter.description ? `${parameter.description} ${text}` : text;
 }
 
 /**

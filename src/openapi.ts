@@ -101,7 +101,8 @@ export function setUpOpenApi(app: INestApplication): void {
     // The top bar only offers to load another document.
     customCss: '.swagger-ui .topbar { display: none }',
     swaggerOptions: {
-      persistAuthorization: true,
+      // A root key pasted into Authorize stays in the page only: never in localStorage.
+      persistAuthorization: false,
       displayRequestDuration: true,
       tryItOutEnabled: false,
       docExpansion: 'list',
