@@ -41,7 +41,7 @@ type Schema = SchemaObject | ReferenceObject;
 /**
  * Completes what the controllers' decorators leave out, in one place for every
  * operation: the problem-details media type and examples, the responses any
- * operation can give (413, 415, 500, 503), the request id and Retry-After headers,
+ * operation can give (413, 415, 500, 503), the request id, CORS and Retry-After headers,
  * path id formats, the required scope in each description, and an example for
  * every request and response body.
  */
@@ -53,6 +53,11 @@ export function polishOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
       description: 'Identifies the request in the logs and audit events; also in every problem body.',
       required: true,
       schema: { type: 'string' },
+    },
+    'Access-Control-Allow-Origin': {
+      description:
+        'Only when `CORS_ORIGINS` is set, to a browser request whose `Origin` is one of them: that origin. Keyhouse sends no CORS headers by default.',
+      schema: { type: 'string', maxLength: 2048 },
     },
     'Retry-After': {
       description: 'Seconds to wait before trying again.',
@@ -104,7 +109,11 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
 
   for (const [status, response] of Object.entries(operation.responses) as [string, ResponseObject][]) {
     if (!response.description) response.description = DEFAULT_DESCRIPTIONS[status] ?? '';
-    response.headers = { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, ...response.headers };
+    response.headers = {
+      'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
+      'Access-Control-Allow-Origin': { $ref: '#/components/headers/Access-Control-Allow-Origin' },
+      ...response.headers,
+    };
     const isProblem =
       Number(status) >= 400 && (!response.content || isProblemSchema(response.content['application/json']?.schema));
     if (isProblem) {

@@ -157,7 +157,8 @@ if (!browserPresent && !process.env.CI) {
       const dialog = page.locator('.dialog-ux .modal-ux');
       const first = dialog.locator('.auth-container').first();
       await expectVisible(first);
-      expect(await first.innerText()).toMatch(/bearer/i);
+      // The first scheme offered is the bearer one, by its name.
+      expect((await first.locator('h4 code').first().innerText()).trim()).toBe('bearer');
       const field = first.locator('input').first();
       // In view without scrolling the dialog.
       await expectVisible(field);
