@@ -41,7 +41,7 @@ type Schema = SchemaObject | ReferenceObject;
 /**
  * Completes what the controllers' decorators leave out, in one place for every
  * operation: the problem-details media type and examples, the responses any
- * operation can give (413, 415, 500, 503), the request id and Retry-After headers,
+ * operation can give (413, 415, 500, 503), the request id, CORS and Retry-After headers,
  * path id formats, the required scope in each description, and an example for
  * every request and response body.
  */
@@ -54,12 +54,18 @@ export function polishOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
       required: true,
       schema: { type: 'string' },
     },
+    'Access-Control-Allow-Origin': {
+      description:
+        'Only when `CORS_ORIGINS` is set, to a browser request whose `Origin` is one of them: that origin. Keyhouse sends no CORS headers by default.',
+      schema: { type: 'string', maxLength: 2048 },
+    },
     'Retry-After': {
       description: 'Seconds to wait before trying again.',
       required: true,
       schema: { type: 'integer', example: 1 },
     },
   };
+  for (const schema of Object.values(document.components.schemas ?? {})) nullableReferences(schema);
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method];
@@ -77,6 +83,7 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
     operation.description = operation.description ? `${operation.description}\n\n${need}` : need;
   }
   for (const parameter of (operation.parameters ?? []) as ParameterObject[]) {
+    if (parameter.in === 'query' || parameter.in === 'header') exampleIntoDescription(parameter);
     if (parameter.in === 'path' && parameter.name === 'id') {
       parameter.schema = { type: 'string', format: 'uuid' };
       parameter.description ??= 'A UUID. An id that is not a UUID names nothing: 404.';
@@ -102,7 +109,11 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
 
   for (const [status, response] of Object.entries(operation.responses) as [string, ResponseObject][]) {
     if (!response.description) response.description = DEFAULT_DESCRIPTIONS[status] ?? '';
-    response.headers = { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, ...response.headers };
+    response.headers = {
+      'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' },
+      'Access-Control-Allow-Origin': { $ref: '#/components/headers/Access-Control-Allow-Origin' },
+      ...response.headers,
+    };
     const isProblem =
       Number(status) >= 400 && (!response.content || isProblemSchema(response.content['application/json']?.schema));
     if (isProblem) {
@@ -122,6 +133,37 @@ function polishOperation(document: OpenAPIObject, path: string, operation: Opera
       const override = operation.operationId ? RESPONSE_EXAMPLES[operation.operationId]?.[status] : undefined;
       media.example = override && isObject(composed) ? { ...composed, ...override } : composed;
     }
+  }
+}
+
+/**
+ * Swagger UI's "Try it out" fills a parameter with its example, and an optional filter
+ * filled in silently narrows the answer (an audit list of `key.revoked` only, a usage
+ * range in the past, `anchor_id` without `anchor_hash`): the example goes into the
+ * description instead, where it still shows.
+ */
+function exampleIntoDescription(parameter: ParameterObject): void {
+  const schema = parameter.schema && !('$ref' in parameter.schema) ? parameter.schema : undefined;
+  const example: unknown = parameter.example ?? schema?.example;
+  if (example === undefined) return;
+  delete parameter.example;
+  if (schema) delete schema.example;
+  const text = `For example \`${typeof example === 'string' ? example : JSON.stringify(example)}\`.`;
+  if (!parameter.description?.includes(text))
+    parameter.description = parameter.description ? `${parameter.description} ${text}` : text;
+}
+
+/**
+ * `{"allOf": [{"$ref": ...}], "nullable": true}`, as Nest writes a nullable object field, still
+ * refuses null in OpenAPI 3.0 (`nullable` does not reach into `allOf`): say "this, or null" as
+ * two alternatives instead.
+ */
+function nullableReferences(schema: Schema): void {
+  if ('$ref' in schema) return;
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    if ('$ref' in property || !property.nullable || property.allOf?.length !== 1) continue;
+    const { allOf, nullable: _nullable, type: _type, ...rest } = property;
+    schema.properties![name] = { ...rest, anyOf: [allOf[0], { type: 'object', nullable: true, enum: [null] }] };
   }
 }
 

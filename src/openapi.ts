@@ -1,8 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { API_KEY_SCHEME, BASIC_SCHEME, BEARER_SCHEME } from './auth/require-scopes.decorator';
 import { EXAMPLE_KEYS } from './credentials/example-keys';
 import { introspectionOpenApi } from './hot-path/hot-path.openapi';
+import { boundOpenApiDocument } from './openapi-limits';
 import { polishOpenApiDocument } from './openapi-polish';
 
 /** Swagger UI shows the groups in this order. */
@@ -46,11 +49,13 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const builder = new DocumentBuilder()
     .setTitle('Keyhouse')
     .setDescription(DESCRIPTION)
-    .setVersion('1.0.0')
+    .setVersion(packageVersion())
     .addBearerAuth(
       {
         type: 'http',
         scheme: 'bearer',
+        // Not a JWT: an opaque Keyhouse key.
+        bearerFormat: 'Keyhouse key',
         description: 'A Keyhouse key (`sk_live_…` or `sk_test_…`): paste the key alone, without "Bearer".',
       },
       BEARER_SCHEME,
@@ -74,7 +79,18 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const hotPath = introspectionOpenApi();
   Object.assign(document.paths, hotPath.paths);
   document.components = { ...document.components, schemas: { ...document.components?.schemas, ...hotPath.schemas } };
-  return polishOpenApiDocument(document);
+  polishOpenApiDocument(document);
+  boundOpenApiDocument(document);
+  return document;
+}
+
+/** The version in package.json, the one source of it, found from here in the sources and in the build. */
+export function packageVersion(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  throw new Error('package.json not found above the service');
 }
 
 /** Swagger UI at /docs and the document at /docs-json. */
@@ -85,7 +101,8 @@ export function setUpOpenApi(app: INestApplication): void {
     // The top bar only offers to load another document.
     customCss: '.swagger-ui .topbar { display: none }',
     swaggerOptions: {
-      persistAuthorization: true,
+      // A root key pasted into Authorize stays in the page only: never in localStorage.
+      persistAuthorization: false,
       displayRequestDuration: true,
       tryItOutEnabled: false,
       docExpansion: 'list',

@@ -290,7 +290,12 @@ const AUTHORIZE: Operation = {
         schema: { type: 'string' },
       },
     }),
-    403: bare(`A good key, not good for this request: ${reasonsFor(403)}.`),
+    403: bare(`A good key, not good for this request: ${reasonsFor(403)}.`, {
+      'WWW-Authenticate': {
+        description: 'RFC 6750, for `insufficient_scope`: `Bearer realm="keyhouse", error="insufficient_scope"`.',
+        schema: { type: 'string' },
+      },
+    }),
     429: bare(
       `Over its rate limit: ${reasonsFor(429)}. Also, without the rate-limit headers, a key that is not good from an address that sent too many of them (\`AUTH_FAILURE_LIMIT\` per \`AUTH_FAILURE_WINDOW_SECONDS\`, counted by the client address): good keys from that address still pass.`,
       {

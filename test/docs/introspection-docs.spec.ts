@@ -83,6 +83,8 @@ describe('docs/hot-path.md', () => {
             client: req.headers['x-client-id'] ?? null,
             key: req.headers['x-key-id'] ?? null,
             scopes: req.headers['x-scopes'] ?? null,
+            authorization: req.headers.authorization ?? null,
+            api_key: req.headers['x-api-key'] ?? null,
           }),
         );
       });
@@ -133,13 +135,17 @@ describe('docs/hot-path.md', () => {
         const key = await makeKey(app, client.id, { scopes: ['orders:read'] });
         const res = await through({ authorization: `Bearer ${key.key}` });
         expect(res.status).toBe(200);
-        expect(await res.json()).toEqual({ client: client.id, key: key.id, scopes: 'orders:read' });
-        expect((await through({ 'x-api-key': key.key }, 'POST')).status).toBe(200);
+        // The key itself never reaches the service, whichever header carried it.
+        const seen = { client: client.id, key: key.id, scopes: 'orders:read', authorization: null, api_key: null };
+        expect(await res.json()).toEqual(seen);
+        const posted = await through({ 'x-api-key': key.key }, 'POST');
+        expect(posted.status).toBe(200);
+        expect(await posted.json()).toEqual(seen);
       },
     );
 
     (nginx ? it : it.skip)(
-      'should pass 401 with WWW-Authenticate, 403 for a missing scope, and 429 with Retry-After',
+      'should pass 401 and 403 with WWW-Authenticate, and 429 with Retry-After and the rate-limit headers',
       async () => {
         const client = await makeClient(app);
         await makeScope(app, 'orders:read').catch(() => undefined);
@@ -147,15 +153,24 @@ describe('docs/hot-path.md', () => {
         expect(none.status).toBe(401);
         expect(none.headers.get('www-authenticate')).toBe('Bearer realm="keyhouse"');
         const unscoped = await makeKey(app, client.id);
-        expect((await through({ authorization: `Bearer ${unscoped.key}` })).status).toBe(403);
+        const refused = await through({ authorization: `Bearer ${unscoped.key}` });
+        expect(refused.status).toBe(403);
+        expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="keyhouse", error="insufficient_scope"');
         const limited = await makeKey(app, client.id, {
           scopes: ['orders:read'],
           rate_limit: { limit: 1, window_seconds: 60 },
         });
-        expect((await through({ authorization: `Bearer ${limited.key}` })).status).toBe(200);
+        const admitted = await through({ authorization: `Bearer ${limited.key}` });
+        expect(admitted.status).toBe(200);
+        expect(admitted.headers.get('x-ratelimit-limit')).toBe('1');
+        expect(admitted.headers.get('x-ratelimit-remaining')).toBe('0');
+        expect(Number(admitted.headers.get('x-ratelimit-reset'))).toBeGreaterThanOrEqual(1);
         const over = await through({ authorization: `Bearer ${limited.key}` });
         expect(over.status).toBe(429);
         expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(over.headers.get('x-ratelimit-limit')).toBe('1');
+        expect(over.headers.get('x-ratelimit-remaining')).toBe('0');
+        expect(Number(over.headers.get('x-ratelimit-reset'))).toBeGreaterThanOrEqual(1);
       },
     );
   });

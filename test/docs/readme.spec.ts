@@ -20,6 +20,20 @@ const variables = [
 ];
 const defaults = new AppConfig() as unknown as Record<string, unknown>;
 
+type Json = Record<string, unknown>;
+
+/** A JSON value's fields and their types, at every depth: what a reader relies on in a sample answer. */
+function shapeOf(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length ? [shapeOf(value[0])] : [];
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, shapeOf((value as Json)[k])]),
+  );
+}
+
 function hasCurl(): boolean {
   try {
     execFileSync('curl', ['--version'], { stdio: 'ignore' });
@@ -86,6 +100,22 @@ describe('README', () => {
         const successor = await app.get(`/v1/keys/${newId}`);
         expect(successor.body).toMatchObject({ status: 'active', replaces: oldId, scopes: [scope] });
         expect(stdout).toContain('"action":"key.revoked"');
+
+        // Each answer shown in the walk-through has the fields, and the types, of the real one.
+        const answers = stdout
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Json);
+        const samples = [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]) as Json);
+        expect(answers).toHaveLength(samples.length);
+        samples.forEach((sample, i) => expect(shapeOf(answers[i])).toEqual(shapeOf(sample)));
+        // The service introspected the successor, and the sample cursor is one the service writes.
+        expect(answers.find((a) => 'active' in a)).toMatchObject({ active: true, sub: newId, scope });
+        for (const page of [answers.at(-1)!, samples.at(-1)!]) {
+          const last = (page.data as Json[]).at(-1)!;
+          const cursor = JSON.parse(Buffer.from(page.next_cursor as string, 'base64url').toString('utf8')) as unknown;
+          expect(cursor).toEqual([last.occurred_at, last.id]);
+        }
       } finally {
         rmSync(cwd, { recursive: true, force: true });
         await app.close();

@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
 import { keyHint, parseKey } from '../../src/credentials/key-format';
-import { checkResponse } from '../support/openapi-validation';
+import { checkResponse, OPENAPI_FILE } from '../support/openapi-validation';
 import { TestApp } from '../support/test-app';
 
 /**
@@ -94,12 +94,17 @@ if (!browserPresent && !process.env.CI) {
       await operation.locator(`tr[data-param-name="${name}"] input`).fill(value);
     }
     await operation.locator('textarea.body-param__text').fill(JSON.stringify(input.body, null, 2));
+    // A response still shown from an earlier run would be read as this one's: clear it first.
+    const live = operation.locator('.live-responses-table');
+    const clear = operation.locator('button.btn-clear');
+    if (await clear.isVisible()) await clear.click();
+    await live.waitFor({ state: 'detached' });
     const answered = page.waitForResponse(
       (r) => r.request().method() !== 'OPTIONS' && new URL(r.url()).pathname.startsWith('/v1/'),
     );
     await operation.locator('button.execute').click();
     await answered;
-    const live = operation.locator('.live-responses-table');
+    await live.locator('tr.response .response-col_status').first().waitFor({ state: 'visible' });
     const status = Number((await live.locator('tr.response .response-col_status').first().innerText()).trim());
     const text = await live.locator('tr.response .response-col_description .highlight-code pre').first().innerText();
     const rendered = await live.locator('tr.response .response-col_description').first().innerText();
@@ -116,9 +121,89 @@ if (!browserPresent && !process.env.CI) {
     await bearer.locator('button.btn-done').click();
   }
 
+  /** The query parameters of an operation that have a default in the committed document, as text. */
+  function defaultsOf(operationId: string): Record<string, string> {
+    const document = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as {
+      paths: Record<string, Record<string, { operationId?: string; parameters?: any[] }>>;
+    };
+    const operation = Object.values(document.paths)
+      .flatMap((item) => Object.values(item))
+      .find((o) => o.operationId === operationId);
+    return Object.fromEntries(
+      (operation?.parameters ?? [])
+        .filter((p) => p.in === 'query' && p.schema?.default !== undefined)
+        .map((p) => [p.name as string, String(p.schema.default)]),
+    );
+  }
+
   async function expectVisible(locator: Locator): Promise<void> {
     await locator.waitFor({ state: 'visible' });
   }
+
+  it(
+    'should open Authorize on the bearer field, keep the key out of storage, and pre-fill no query filter',
+    async () => {
+      await page.goto(`${base}/docs`);
+      await expectVisible(page.locator('.swagger-ui .information-container .title'));
+      // The version shown is package.json's.
+      const version = (
+        JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+      ).version;
+      expect(await page.locator('.swagger-ui .information-container .title .version').first().innerText()).toContain(
+        version,
+      );
+
+      await page.locator('.auth-wrapper button.authorize').click();
+      const dialog = page.locator('.dialog-ux .modal-ux');
+      const first = dialog.locator('.auth-container').first();
+      await expectVisible(first);
+      // The first scheme offered is the bearer one, by its name.
+      expect((await first.locator('h4 code').first().innerText()).trim()).toBe('bearer');
+      const field = first.locator('input').first();
+      // In view without scrolling the dialog.
+      await expectVisible(field);
+      const box = await field.boundingBox();
+      expect(box).not.toBeNull();
+      expect(box!.y >= 0 && box!.y + box!.height <= page.viewportSize()!.height).toBe(true);
+      await dialog.locator('.close-modal').click();
+
+      await authorize(app.rootKey);
+      const stored = await page.evaluate<string>(
+        'JSON.stringify(Object.assign({}, localStorage)) + JSON.stringify(Object.assign({}, sessionStorage))',
+      );
+      expect(stored).not.toContain(app.rootKey);
+
+      // "Try it out" leaves every optional query parameter empty: no silent filter.
+      for (const [tag, operationId] of [
+        ['audit', 'listAudit'],
+        ['audit', 'verifyAudit'],
+        ['usage', 'ofKeyUsage'],
+      ] as const) {
+        const operation = page.locator(`#operations-${tag}-${operationId}`);
+        if (!(await operation.count())) throw new Error(`no operation ${operationId} under ${tag}`);
+        if (!(await operation.locator('.opblock-body').isVisible()))
+          await operation.locator('.opblock-summary').click();
+        await operation.locator('button.try-out__btn', { hasText: 'Try it out' }).click();
+        await expectVisible(operation.locator('button.execute'));
+        const filled: Record<string, string> = {};
+        const rows = await operation
+          .locator('tr[data-param-in="query"]')
+          .filter({ has: page.locator('input') })
+          .all();
+        expect(rows.length).toBeGreaterThan(0);
+        for (const row of rows) {
+          const value = await row.locator('input').first().inputValue();
+          if (value !== '') filled[(await row.getAttribute('data-param-name'))!] = value;
+        }
+        // Only a parameter's default may show (the service applies it anyway), never its example.
+        const defaults = defaultsOf(operationId);
+        expect(filled).toEqual(Object.fromEntries(Object.keys(filled).map((name) => [name, defaults[name]])));
+        await operation.locator('button.try-out__btn', { hasText: 'Cancel' }).click();
+      }
+      expect(mismatches).toEqual([]);
+    },
+    BROWSER_TIMEOUT_MS,
+  );
 
   it(
     'should authorize, create a client, issue a key, and show a problem for a bad request',

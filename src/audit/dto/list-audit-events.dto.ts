@@ -3,7 +3,7 @@ import { PageQueryDto } from '../../common/pagination.dto';
 import { IsTimestamp, PRINTABLE } from '../../common/validators';
 
 export class ListAuditEventsQueryDto extends PageQueryDto {
-  /** @example "key.revoked" */
+  /** Only events of this action. @example "key.revoked" */
   @IsOptional()
   @IsString()
   @MaxLength(64)

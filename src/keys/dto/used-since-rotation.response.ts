@@ -7,6 +7,7 @@ import { ApiProperty } from '@nestjs/swagger';
  */
 export class UsedSinceRotationResponse {
   /** When the key was rotated (its successor's creation). @example "2026-03-01T09:12:44.123Z" */
+  @ApiProperty({ format: 'date-time' })
   rotated_at!: string;
   /** Start of the UTC hour of the rotation: where `count` begins. @example "2026-03-01T09:00:00.000Z" */
   @ApiProperty({ format: 'date-time' })
