@@ -1,11 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { KeyChangeFeed } from '../../src/credentials/key-change-feed';
 import { KeyDigest } from '../../src/credentials/key-digest';
 import { KeyChangeStream } from '../../src/hot-path/key-changes';
 import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
-import { SseStream, type SseEvent } from '../support/sse';
+import { SseParser, SseStream, type SseEvent } from '../support/sse';
 import { TestApp } from '../support/test-app';
 import { useTestApp } from '../support/use-test-app';
 
@@ -148,6 +151,23 @@ describe('GET /v1/key-changes', () => {
     seen = stream.events.length;
     expect((await app.patch(`/v1/clients/${client.id}`, { allowed_scopes: [scope.name] })).status).toBe(200);
     await expectEvent('client', 'updated', seen);
+
+    // Only by hand: a key row or a client deleted.
+    const doomed = await makeKey(app, client.id);
+    const empty = await makeClient(app);
+    seen = stream.events.length;
+    await app.app.get(DataSource).query(`DELETE FROM api_keys WHERE id = $1`, [doomed.id]);
+    await app.app.get(DataSource).query(`DELETE FROM clients WHERE id = $1`, [empty.id]);
+    await stream.next(
+      (e) => e.event === 'key' && data(e).key_id === doomed.id && data(e).change === 'deleted',
+      'deleted',
+      seen,
+    );
+    await stream.next(
+      (e) => e.event === 'client' && data(e).client_id === empty.id && data(e).change === 'deleted',
+      'deleted',
+      seen,
+    );
 
     // The ids count up by one within the stream.
     const ids = stream.events.filter((e) => e.event === 'key' || e.event === 'client').map((e) => e.id!);
@@ -296,20 +316,85 @@ describe('GET /v1/key-changes', () => {
   });
 });
 
-describe('GET /v1/key-changes at shutdown', () => {
-  it('should end open streams and let the service close without waiting for them', async () => {
-    const app = await TestApp.start({ KEY_CHANGES_HEARTBEAT_SECONDS: 60 });
-    let stream: SseStream | undefined;
-    try {
-      const base = await listen(app);
-      stream = await SseStream.open(`${base}/v1/key-changes`, { authorization: `Bearer ${app.rootKey}` });
-      await stream.next((e) => e.event === 'ready', 'ready');
-    } finally {
-      const started = Date.now();
-      await app.close();
-      expect(Date.now() - started).toBeLessThan(5000);
+/**
+ * On an instance of its own, in this order: the curl line of docs/hot-path.md; the failure
+ * throttle (last but for shutdown: with Redis, the failures it makes are counted for this
+ * address on every instance); shutdown with a stream open, which ends the instance.
+ */
+describe('GET /v1/key-changes on an instance of its own', () => {
+  let app: TestApp;
+  let base: string;
+  let caller: string;
+  let closed = false;
+  beforeAll(async () => {
+    app = await TestApp.start({ AUTH_FAILURE_LIMIT: 3 });
+    base = await listen(app);
+    caller = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
+  });
+  afterAll(async () => {
+    if (!closed) await app.close();
+  });
+  const open = (key: string) => SseStream.open(`${base}/v1/key-changes`, { authorization: `Bearer ${key}` });
+
+  const curl = spawnSync('curl', ['--version']).status === 0;
+  (curl ? it : it.skip)(
+    `should run the curl line of docs/hot-path.md as written${curl ? '' : ' (skipped: curl is not installed)'}`,
+    async () => {
+      const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'hot-path.md'), 'utf8');
+      const section =
+        /<!-- key-changes-example:start -->([\s\S]*?)<!-- key-changes-example:end -->/.exec(doc)?.[1] ?? '';
+      const line = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+      expect(line).toContain('/v1/key-changes');
+      // curl ends the stream itself (--max-time): exit code 28, with what it received.
+      const run = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn('bash', ['-c', line.replaceAll('http://localhost:8080', base)], {
+          env: { ...process.env, SERVICE_KEY: caller },
+        });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+        child.on('close', (code) => resolve({ code, stdout }));
+      });
+      expect(run.code).toBe(28);
+      const parser = new SseParser();
+      parser.feed(run.stdout);
+      expect(parser.retry).toBe(2000);
+      expect(parser.events[0]?.event).toBe('ready');
+      expect(JSON.parse(parser.events[0].data)).toEqual({ stream: expect.any(String), heartbeat_seconds: 15 });
+    },
+  );
+
+  it('should answer 429 after too many keys that are not good from one address, as /v1/introspect does', async () => {
+    const bodyOf = async (stream: SseStream) => {
+      await stream.closedByServer();
+      return { status: stream.status, body: JSON.parse(stream.raw), headers: stream.res.headers, raw: stream.raw };
+    };
+    const before = await open(caller); // found once: a key the throttle lets through later
+    await before.next((e) => e.event === 'ready', 'ready');
+    before.close();
+    let throttled: Awaited<ReturnType<typeof bodyOf>> | undefined;
+    for (let i = 0; i < 10 && throttled === undefined; i++) {
+      const answer = await bodyOf(await open(`${caller.slice(0, -2)}${String(i).padStart(2, 'y')}`));
+      if (answer.status === 429) throttled = answer;
+      else expect(answer.status).toBe(401);
     }
+    expectProblem(throttled!, 429, '/v1/key-changes');
+    expect(Number(throttled!.headers['retry-after'])).toBeGreaterThan(0);
+    // The good key still passes.
+    const good = await open(caller);
+    expect(good.status).toBe(200);
+    good.close();
+  });
+
+  it('should end open streams at shutdown and let the service close without waiting for them', async () => {
+    const stream = await open(caller);
+    await stream.next((e) => e.event === 'ready', 'ready');
+    const started = Date.now();
+    closed = true;
+    await app.close();
+    expect(Date.now() - started).toBeLessThan(5000);
     await stream.closedByServer(2000);
     expect(stream.ended).toBe(true);
+    // Ended as a response ends (the chunked terminator), not cut.
+    expect(stream.res.complete).toBe(true);
   });
 });
