@@ -10,6 +10,7 @@ import { KeyChangeFeed, resetFrame } from '../credentials/key-change-feed';
 import type { KeyRecord } from '../credentials/key-record';
 import { KeyVerifier, type Verdict } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
+import { Metrics } from '../metrics/metrics';
 import type { Exchange } from './exchange';
 import { INTROSPECT_SCOPE } from './introspect';
 
@@ -79,6 +80,7 @@ export class KeyChangeStream implements OnModuleDestroy {
     private readonly verifier: KeyVerifier,
     private readonly failures: AuthFailureThrottle,
     private readonly denied: DeniedAttempts,
+    private readonly metrics: Metrics,
     config: AppConfig,
   ) {
     this.maxPending = config.KEY_CHANGES_MAX_PENDING_BYTES;
@@ -158,6 +160,7 @@ export class KeyChangeStream implements OnModuleDestroy {
       drained: true,
     };
     this.subscribers.add(subscriber);
+    this.metrics.keyChangeStreams.set(this.subscribers.size);
     subscriber.unsubscribe = this.feed.subscribe((frame) => this.send(subscriber, frame));
     res.on('close', () => this.drop(subscriber));
     res.on('drain', () => this.flush(subscriber));
@@ -205,6 +208,7 @@ export class KeyChangeStream implements OnModuleDestroy {
 
   private cut(subscriber: Subscriber): void {
     this.cutOff++;
+    this.metrics.keyChangeCutoffs.inc();
     this.drop(subscriber);
     subscriber.res.destroy();
   }
@@ -220,6 +224,7 @@ export class KeyChangeStream implements OnModuleDestroy {
     subscriber.unsubscribe();
     subscriber.queue = [];
     this.subscribers.delete(subscriber);
+    this.metrics.keyChangeStreams.set(this.subscribers.size);
     if (this.subscribers.size === 0) this.stopHeartbeat();
   }
 

@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { KeyChangeFeed } from '../../src/credentials/key-change-feed';
 import { KeyDigest } from '../../src/credentials/key-digest';
 import { KeyChangeStream } from '../../src/hot-path/key-changes';
+import { Metrics } from '../../src/metrics/metrics';
 import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
 import { SseParser, SseStream, type SseEvent } from '../support/sse';
 import { TestApp } from '../support/test-app';
@@ -272,6 +273,9 @@ describe('GET /v1/key-changes', () => {
     const again = await open();
     expect(again.status).toBe(200);
     await ready(again);
+    expect(await app.app.get(Metrics).registry.getSingleMetricAsString('keyhouse_key_change_streams')).toContain(
+      `keyhouse_key_change_streams ${MAX_SUBSCRIBERS}`,
+    );
   });
 
   it('should cut off a subscriber that does not read, and not one that reads a burst', async () => {
@@ -300,6 +304,13 @@ describe('GET /v1/key-changes', () => {
     }
     expect(hub.cutOff).toBe(cutBefore + 1);
     expect(hub.open).toBe(0);
+    const metrics = app.app.get(Metrics).registry;
+    expect(await metrics.getSingleMetricAsString('keyhouse_key_change_cutoffs_total')).toContain(
+      `keyhouse_key_change_cutoffs_total ${hub.cutOff}`,
+    );
+    expect(await metrics.getSingleMetricAsString('keyhouse_key_change_streams')).toContain(
+      'keyhouse_key_change_streams 0',
+    );
     socket.resume(); // reading now: what the kernel held, then the end
     const end = Date.now() + 5000;
     while (!closed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
