@@ -19,6 +19,8 @@ const REQUIRED = [INTROSPECT_SCOPE];
 /** How long an EventSource waits before reconnecting, sent as the stream's first line. */
 const RETRY_MS = 2000;
 const KEEP_ALIVE = ': keep-alive\n\n';
+/** How long shutdown lets a subscriber read the end of its stream. */
+const END_LINGER_MS = 1000;
 
 /** Answered when this instance already serves as many change streams as it may. */
 export class TooManySubscribers extends DomainError {
@@ -213,9 +215,17 @@ export class KeyChangeStream implements OnModuleDestroy {
     subscriber.res.destroy();
   }
 
+  /**
+   * Ends the stream as a response ends; a subscriber that has not read what its socket
+   * holds within END_LINGER_MS is disconnected, so that the server's close never waits on it.
+   */
   private end(subscriber: Subscriber): void {
     this.drop(subscriber);
-    subscriber.res.end();
+    const { res } = subscriber;
+    res.end();
+    const linger = setTimeout(() => res.destroy(), END_LINGER_MS);
+    linger.unref();
+    res.once('close', () => clearTimeout(linger));
   }
 
   private drop(subscriber: Subscriber): void {

@@ -339,7 +339,13 @@ describe('GET /v1/key-changes on an instance of its own', () => {
   let closed = false;
   beforeAll(async () => {
     // Request timeouts far below the curl line's 3 s: they bound receiving a request, never a stream being sent.
-    app = await TestApp.start({ AUTH_FAILURE_LIMIT: 3, HTTP_HEADERS_TIMEOUT_MS: 1000, HTTP_REQUEST_TIMEOUT_MS: 1000 });
+    // A pending bound far above what the shutdown test piles up for a subscriber that does not read.
+    app = await TestApp.start({
+      AUTH_FAILURE_LIMIT: 3,
+      HTTP_HEADERS_TIMEOUT_MS: 1000,
+      HTTP_REQUEST_TIMEOUT_MS: 1000,
+      KEY_CHANGES_MAX_PENDING_BYTES: 64 * 1024 * 1024,
+    });
     base = await listen(app);
     caller = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
   });
@@ -400,13 +406,41 @@ describe('GET /v1/key-changes on an instance of its own', () => {
   it('should end open streams at shutdown and let the service close without waiting for them', async () => {
     const stream = await open(caller);
     await stream.next((e) => e.event === 'ready', 'ready');
+    // And one that does not read, its socket full: it is disconnected rather than waited for.
+    const { port } = new URL(base);
+    const stuck = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((r) => stuck.once('connect', () => r()));
+    stuck.write(`GET /v1/key-changes HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${caller}\r\n\r\n`);
+    stuck.pause();
+    let stuckClosed = false;
+    stuck.on('close', () => (stuckClosed = true));
+    stuck.on('error', () => undefined);
+    const hub = app.app.get(KeyChangeStream);
+    const full = () =>
+      [...(hub as unknown as { subscribers: Set<{ waiting: boolean }> }).subscribers].some((s) => s.waiting);
+    for (let i = 0; i < 60 && !full(); i++) {
+      await app.app
+        .get(DataSource)
+        .query(
+          `SELECT pg_notify('keyhouse_key_changes', 'k:' || gen_random_uuid() || ':' || gen_random_uuid() || ':updated') FROM generate_series(1, 2000)`,
+        );
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(full()).toBe(true);
+    stream.close(); // the reading one has seen enough; it is ended below, once more
+    const again = await open(caller);
+    await again.next((e) => e.event === 'ready', 'ready');
     const started = Date.now();
     closed = true;
     await app.close();
     expect(Date.now() - started).toBeLessThan(5000);
-    await stream.closedByServer(2000);
-    expect(stream.ended).toBe(true);
+    await again.closedByServer(2000);
     // Ended as a response ends (the chunked terminator), not cut.
-    expect(stream.res.complete).toBe(true);
+    expect(again.res.complete).toBe(true);
+    // Reading again, it finds what the kernel held, then the disconnection.
+    stuck.resume();
+    const deadline = Date.now() + 5000;
+    while (!stuckClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(stuckClosed).toBe(true);
   });
 });
