@@ -72,7 +72,7 @@ export class Metrics {
 
   readonly authFailures = new Counter({
     name: 'keyhouse_auth_failures_total',
-    help: 'Requests refused for a presented key that is not good, by endpoint (admin, introspect, authorize) and answer: refused (401) or throttled (429, too many failures from the address).',
+    help: 'Requests refused for a presented key that is not good, by endpoint (admin, introspect, authorize, key_changes) and answer: refused (401) or throttled (429, too many failures from the address).',
     labelNames: ['endpoint', 'result'] as const,
     registers: [this.registry],
   });

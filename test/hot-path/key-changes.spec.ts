@@ -345,6 +345,7 @@ describe('GET /v1/key-changes on an instance of its own', () => {
       HTTP_HEADERS_TIMEOUT_MS: 1000,
       HTTP_REQUEST_TIMEOUT_MS: 1000,
       KEY_CHANGES_MAX_PENDING_BYTES: 64 * 1024 * 1024,
+      CORS_ORIGINS: 'https://console.example',
     });
     base = await listen(app);
     caller = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
@@ -380,6 +381,18 @@ describe('GET /v1/key-changes on an instance of its own', () => {
       expect(JSON.parse(parser.events[0].data)).toEqual({ stream: expect.any(String), heartbeat_seconds: 15 });
     },
   );
+
+  it('should serve a cross-origin call through Nest's instance, with its CORS headers', async () => {
+    const stream = await SseStream.open(`${base}/v1/key-changes`, {
+      authorization: `Bearer ${caller}`,
+      origin: 'https://console.example',
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.res.headers['access-control-allow-origin']).toBe('https://console.example');
+    expect(stream.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    await stream.next((e) => e.event === 'ready', 'ready');
+    stream.close();
+  });
 
   it('should answer 429 after too many keys that are not good from one address, as /v1/introspect does', async () => {
     const bodyOf = async (stream: SseStream) => {
