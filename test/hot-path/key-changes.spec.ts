@@ -382,7 +382,7 @@ describe('GET /v1/key-changes on an instance of its own', () => {
     },
   );
 
-  it('should serve a cross-origin call through Nest's instance, with its CORS headers', async () => {
+  it("should serve a cross-origin call through Nest's instance, with its CORS headers", async () => {
     const stream = await SseStream.open(`${base}/v1/key-changes`, {
       authorization: `Bearer ${caller}`,
       origin: 'https://console.example',
