@@ -72,7 +72,7 @@ export class Metrics {
 
   readonly authFailures = new Counter({
     name: 'keyhouse_auth_failures_total',
-    help: 'Requests refused for a presented key that is not good, by endpoint (admin, introspect, authorize) and answer: refused (401) or throttled (429, too many failures from the address).',
+    help: 'Requests refused for a presented key that is not good, by endpoint (admin, introspect, authorize, key_changes) and answer: refused (401) or throttled (429, too many failures from the address).',
     labelNames: ['endpoint', 'result'] as const,
     registers: [this.registry],
   });
@@ -81,6 +81,18 @@ export class Metrics {
     name: 'keyhouse_denied_attempts_total',
     help: 'Denied admin attempts, by what became of them: recorded (counted in an access.denied event) or failed (write error).',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly keyChangeStreams = new Gauge({
+    name: 'keyhouse_key_change_streams',
+    help: 'Change streams (GET /v1/key-changes) open on this instance.',
+    registers: [this.registry],
+  });
+
+  readonly keyChangeCutoffs = new Counter({
+    name: 'keyhouse_key_change_cutoffs_total',
+    help: 'Change streams closed because their subscriber did not read (KEY_CHANGES_MAX_PENDING_BYTES, or no drain within a heartbeat).',
     registers: [this.registry],
   });
 
