@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['dist/', 'bench/results/', 'coverage/', 'test-artifacts/', 'data/', 'openapi/', 'test/fixtures/'],
+    ignores: ['dist/', 'packages/*/dist/', 'packages/client/src/generated/', 'bench/results/', 'coverage/', 'test-artifacts/', 'data/', 'openapi/', 'test/fixtures/'],
   },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
