@@ -10,7 +10,7 @@ import type { RateLimit } from '../ratelimit/sliding-window';
 /** Addresses known to be over their limit, remembered locally so their flood costs no Redis call. */
 const MAX_BLOCKED_ADDRESSES = 100_000;
 
-export type AuthenticatingEndpoint = 'admin' | 'introspect' | 'authorize';
+export type AuthenticatingEndpoint = 'admin' | 'introspect' | 'authorize' | 'key_changes';
 
 /**
  * Failed authentication, counted per client address (request.ip, which honours

@@ -172,6 +172,34 @@ export class AppConfig {
   @Max(3_600_000)
   HTTP_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
+  /** Seconds between the change stream's keep-alive comments (GET /v1/key-changes). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(300)
+  KEY_CHANGES_HEARTBEAT_SECONDS = 15;
+
+  /** Changes the change stream keeps for subscribers that reconnect with Last-Event-ID. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  KEY_CHANGES_BUFFER_EVENTS = 10_000;
+
+  /** Open change streams one instance serves; beyond it, 503. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  KEY_CHANGES_MAX_SUBSCRIBERS = 1000;
+
+  /** Bytes a change stream may have waiting for a subscriber that does not read; beyond it, the stream is cut. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
+  KEY_CHANGES_MAX_PENDING_BYTES = 262_144;
+
   /** Set to a comma-separated list of origins to allow browser calls from them. */
   @IsString()
   CORS_ORIGINS = '';

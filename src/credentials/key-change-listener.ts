@@ -4,6 +4,7 @@ import { AppConfig } from '../config/config';
 import { SerializedPGlitePool } from '../database/pglite-pool';
 import { DatabasePool } from '../database/raw-pool';
 import { KeyCache } from './key-cache';
+import { CHANGES_CHANNEL, changeFromPayload, KeyChangeFeed } from './key-change-feed';
 
 /** The channel the triggers of migration KeyChangeNotifications announce on. */
 export const INVALIDATION_CHANNEL = 'keyhouse_invalidate';
@@ -24,6 +25,10 @@ const HEARTBEAT_TIMEOUT_MS = 2000;
  * keeps meanwhile, and the whole cache is dropped once listening again. It is not
  * dropped at the disconnect: when the database itself is down, cached keys are
  * still answered until their TTL, as the hot path promises.
+ *
+ * The same connection listens for the change stream's announcements (KeyChangeFeed):
+ * once listening again after a loss, the feed starts a new epoch and tells every
+ * subscriber to clear what it cached, as this instance clears its own cache.
  */
 @Injectable()
 export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestroy {
@@ -33,19 +38,24 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
   private retryDelayMs = 100;
   private retryTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
-  private unlisten: (() => Promise<void>) | null = null;
+  private unlisten: (() => Promise<void>)[] = [];
+  private everConnected = false;
   connected = false;
 
   constructor(
     private readonly pool: DatabasePool,
     private readonly cache: KeyCache,
     private readonly env: AppConfig,
+    private readonly feed: KeyChangeFeed,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const pool = this.pool.ifOpen();
     if (pool instanceof SerializedPGlitePool) {
-      this.unlisten = await pool.listen(INVALIDATION_CHANNEL, (payload) => this.onNotification(payload));
+      this.unlisten = [
+        await pool.listen(INVALIDATION_CHANNEL, (payload) => this.onNotification(payload)),
+        await pool.listen(CHANGES_CHANNEL, (payload) => this.onChange(payload)),
+      ];
       this.connected = true;
       return;
     }
@@ -56,7 +66,7 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.stopHeartbeat();
-    await this.unlisten?.();
+    await Promise.all(this.unlisten.map((unlisten) => unlisten()));
     const client = this.client;
     this.client = null;
     this.connected = false;
@@ -69,6 +79,11 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
     else this.cache.clear();
   }
 
+  private onChange(payload: string): void {
+    const change = changeFromPayload(payload);
+    if (change) this.feed.publish(change);
+  }
+
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const client = new Client({
@@ -78,12 +93,16 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
       query_timeout: HEARTBEAT_TIMEOUT_MS,
       application_name: 'keyhouse-listener',
     });
-    client.on('notification', (msg) => msg.payload && this.onNotification(msg.payload));
+    client.on('notification', (msg) => {
+      if (!msg.payload) return;
+      if (msg.channel === CHANGES_CHANNEL) this.onChange(msg.payload);
+      else this.onNotification(msg.payload);
+    });
     client.on('error', (err) => this.onLost(client, err));
     client.on('end', () => this.onLost(client));
     try {
       await client.connect();
-      await client.query(`LISTEN ${INVALIDATION_CHANNEL}`);
+      await client.query(`LISTEN ${INVALIDATION_CHANNEL}; LISTEN ${CHANGES_CHANNEL}`);
     } catch (err) {
       this.onLost(client, err as Error);
       return;
@@ -97,6 +116,8 @@ export class KeyChangeListener implements OnApplicationBootstrap, OnModuleDestro
     this.retryDelayMs = 100;
     this.startHeartbeat(client);
     this.cache.clear(); // whatever changed while we were not listening
+    if (this.everConnected) this.feed.restart('notifications_lost');
+    this.everConnected = true;
     this.logger.log('listening for key changes');
   }
 

@@ -90,6 +90,19 @@ export class Exchange {
     this.write(status, all);
   }
 
+  /**
+   * A 200 whose body is written later, for as long as the caller stays (the change
+   * stream): the head is sent now, the call leaves the drain gate (shutdown ends such
+   * answers itself, rather than waiting for them), and the response is handed back.
+   */
+  openStream(headers: OutgoingHttpHeaders): ServerResponse {
+    this.leave();
+    headers['x-request-id'] = this.id;
+    if (this.preset !== null) for (const name in this.preset) headers[name] ??= this.preset[name];
+    this.res.writeHead(200, headers);
+    return this.res;
+  }
+
   /** The caller went away before it could be answered: out of the gate, nothing written. */
   abandon(): void {
     this.leave();

@@ -8,12 +8,13 @@ import { UsageModule } from '../usage/usage.module';
 import { ForwardAuth } from './authorize';
 import { HotPathServer } from './hot-path.server';
 import { Introspection } from './introspect';
+import { KeyChangeStream } from './key-changes';
 import { KeyPipeline } from './key-pipeline';
 import { UsageLimit } from './usage-limit';
 
-/** POST /v1/introspect and forward auth on /v1/authorize: the hot path, entered at HotPathServer. */
+/** POST /v1/introspect, forward auth on /v1/authorize and the change stream GET /v1/key-changes: the hot path, entered at HotPathServer. */
 @Module({
   imports: [AuditModule, AuthModule, CredentialsModule, RateLimitModule, StoreModule, UsageModule],
-  providers: [KeyPipeline, UsageLimit, Introspection, ForwardAuth, HotPathServer],
+  providers: [KeyPipeline, UsageLimit, Introspection, ForwardAuth, KeyChangeStream, HotPathServer],
 })
 export class HotPathModule {}

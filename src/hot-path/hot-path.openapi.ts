@@ -5,6 +5,7 @@ import type { InactiveReason } from '../credentials/key-checks';
 import { AUTHORIZE_PATH } from './authorize';
 import { INTROSPECT_PATH, INTROSPECT_SCOPE } from './introspect';
 import { INTROSPECT_BODY_SCHEMA } from './introspect-body';
+import { KEY_CHANGES_PATH } from './key-changes';
 import { REASONS } from './reasons';
 
 const KEY_ID = '6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11';
@@ -79,6 +80,58 @@ const SCHEMAS: Record<string, SchemaObject> = {
         description: `Why the key is not good, the first check it failed:\n\n| reason | meaning |\n|---|---|\n${reasonTable((c) => REASONS[c].meaning)}`,
       },
       rate_limit: ref('IntrospectionRateLimit'),
+    },
+  },
+  KeyChangeEvent: {
+    type: 'object',
+    required: ['key_id', 'client_id', 'change'],
+    description:
+      'The data of a change stream `key` event: which key changed and how. Never the key, its digest or its hint.',
+    properties: {
+      key_id: { type: 'string', format: 'uuid', example: KEY_ID },
+      client_id: { type: 'string', format: 'uuid', example: CLIENT_ID },
+      change: {
+        type: 'string',
+        description:
+          'What changed. A subscriber drops what it cached for the key whatever the value (values may be added).',
+        enum: ['created', 'revoked', 'rotated', 'expired', 'updated', 'deleted'],
+        example: 'revoked',
+      },
+    },
+  },
+  ClientChangeEvent: {
+    type: 'object',
+    required: ['client_id', 'change'],
+    description: 'The data of a change stream `client` event: drop what is cached for every key of the client.',
+    properties: {
+      client_id: { type: 'string', format: 'uuid', example: CLIENT_ID },
+      change: { type: 'string', enum: ['suspended', 'reactivated', 'updated', 'deleted'], example: 'suspended' },
+    },
+  },
+  KeyChangesReady: {
+    type: 'object',
+    required: ['stream', 'heartbeat_seconds'],
+    description: 'The data of the `ready` event each change stream begins with.',
+    properties: {
+      stream: {
+        type: 'string',
+        description: "The epoch of this instance's buffer (the part of event ids before the dash).",
+        example: '9f2c4e1a7b30',
+      },
+      heartbeat_seconds: { type: 'integer', description: 'Seconds between keep-alive comments.', example: 15 },
+    },
+  },
+  KeyChangesReset: {
+    type: 'object',
+    required: ['reason'],
+    description: "The data of a `reset` event: clear everything cached, then go on from this event's id.",
+    properties: {
+      reason: {
+        type: 'string',
+        enum: ['unknown_stream', 'buffer_exceeded', 'notifications_lost'],
+        description:
+          '`unknown_stream`: Last-Event-ID names another epoch (another instance, an earlier run); `buffer_exceeded`: a position the buffer no longer holds (or never reached); `notifications_lost`: the instance lost its database notifications for a while.',
+      },
     },
   },
 };
@@ -318,12 +371,91 @@ const AUTHORIZE: Operation = {
   },
 };
 
+const KEY_CHANGES_DESCRIPTION = `A Server-Sent Events stream (\`text/event-stream\`) of every change that can alter an introspection answer, for services that cache answers: one event per change, naming the key or client, never a secret, digest or hint. Every instance serves the changes made through any instance (they come from the database's notifications). Callers holding \`${INTROSPECT_SCOPE}\` may introspect any key, so they see every change, of every client.
+
+\`\`\`
+retry: 2000
+
+id: 9f2c4e1a7b30-41
+event: ready
+data: {"stream":"9f2c4e1a7b30","heartbeat_seconds":15}
+
+id: 9f2c4e1a7b30-42
+event: key
+data: {"key_id":"${KEY_ID}","client_id":"${CLIENT_ID}","change":"revoked"}
+
+: keep-alive
+
+id: 9f2c4e1a7b30-43
+event: client
+data: {"client_id":"${CLIENT_ID}","change":"suspended"}
+\`\`\`
+
+- Ids are \`<stream>-<n>\`; \`n\` grows by one per change within a stream (an epoch of one instance's buffer). \`ready\` carries the current id when the request sent no \`Last-Event-ID\`.
+- Reconnect with \`Last-Event-ID\` (or \`?last_event_id=\`): the changes after it follow \`ready\`, in order. When the buffer cannot give them (another stream, too old) a \`reset\` event follows instead, with the id to go on from: clear everything cached. Every open stream also gets a \`reset\` when the instance listens to the database again after losing the connection (changes may have been missed).
+- \`: keep-alive\` comments every \`KEY_CHANGES_HEARTBEAT_SECONDS\` (15) keep proxies from closing an idle stream.
+- A subscriber that does not read is disconnected rather than buffered for (\`KEY_CHANGES_MAX_PENDING_BYTES\`); it reconnects with \`Last-Event-ID\`. At shutdown every stream ends; reconnect to another instance.
+
+Event data: \`ready\` KeyChangesReady, \`key\` KeyChangeEvent, \`client\` ClientChangeEvent, \`reset\` KeyChangesReset (see the schemas).`;
+
+const KEY_CHANGES: Operation = {
+  tags: ['introspection'],
+  operationId: 'streamKeyChanges',
+  summary: 'Stream key and client changes (Server-Sent Events)',
+  description: KEY_CHANGES_DESCRIPTION,
+  security: [{ bearer: [] }, { api_key: [] }, { basic: [] }],
+  'x-required-scopes': [INTROSPECT_SCOPE],
+  parameters: [
+    {
+      name: 'Last-Event-ID',
+      in: 'header',
+      description: 'The id of the last event received: resume after it.',
+      schema: { type: 'string', example: '9f2c4e1a7b30-42' },
+    },
+    {
+      name: 'last_event_id',
+      in: 'query',
+      description: 'As `Last-Event-ID`, for clients that cannot set headers; the header wins.',
+      schema: { type: 'string', example: '9f2c4e1a7b30-42' },
+    },
+  ],
+  responses: {
+    200: {
+      description: 'The stream, open until the caller or the instance ends it.',
+      headers: {
+        'Cache-Control': { description: 'Not to be cached.', schema: { type: 'string', example: 'no-cache' } },
+        'X-Accel-Buffering': {
+          description: 'Tells nginx not to buffer the stream.',
+          schema: { type: 'string', example: 'no' },
+        },
+      },
+      content: {
+        'text/event-stream': {
+          schema: { type: 'string', description: 'Server-Sent Events; see the description.' },
+          example: `retry: 2000\n\nid: 9f2c4e1a7b30-41\nevent: ready\ndata: {"stream":"9f2c4e1a7b30","heartbeat_seconds":15}\n\nid: 9f2c4e1a7b30-42\nevent: key\ndata: {"key_id":"${KEY_ID}","client_id":"${CLIENT_ID}","change":"revoked"}\n\n`,
+        },
+      },
+    },
+    401: { description: "The caller's own key is missing or not good." },
+    403: { description: `The caller's key lacks \`${INTROSPECT_SCOPE}\`.` },
+    429: {
+      description:
+        "Too many requests whose caller's own key was not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`).",
+    },
+    503: {
+      description:
+        "This instance already serves `KEY_CHANGES_MAX_SUBSCRIBERS` streams, the database does not answer and the caller's key is not cached, or the instance is shutting down; retry after `Retry-After` seconds.",
+    },
+  },
+};
+
 const PATHS: Record<string, PathItemObject> = {
   [INTROSPECT_PATH]: { post: INTROSPECT },
   [AUTHORIZE_PATH]: { get: AUTHORIZE },
+  [KEY_CHANGES_PATH]: { get: KEY_CHANGES },
 };
 
-/** The two operations served outside Nest's controllers, for the OpenAPI document (tag `introspection`). */
+/** The operations served outside Nest's controllers, for the OpenAPI document (tag `introspection`). */
 export function introspectionOpenApi(): { paths: OpenAPIObject['paths']; schemas: Record<string, SchemaObject> } {
   return { paths: structuredClone(PATHS), schemas: structuredClone(SCHEMAS) };
 }

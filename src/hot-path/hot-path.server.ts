@@ -11,15 +11,16 @@ import { ShuttingDown } from '../common/shutting-down';
 import { DrainGate } from './drain-gate';
 import { Exchange, type ExchangeContext } from './exchange';
 import { INTROSPECT_PATH, Introspection } from './introspect';
+import { KEY_CHANGES_PATH, KeyChangeStream } from './key-changes';
 
 /** How long shutdown waits for hot-path calls under way before writing the last usage counts. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-type Endpoint = 'introspect' | 'authorize';
+type Endpoint = 'introspect' | 'authorize' | 'key-changes';
 
 /**
- * Where the hot path's calls enter: `POST /v1/introspect` and forward auth on
- * `/v1/authorize[/...]`. The HTTP server hands them to `serve`, which answers them on
+ * Where the hot path's calls enter: `POST /v1/introspect`, forward auth on
+ * `/v1/authorize[/...]` and the change stream, `GET /v1/key-changes`. The HTTP server hands them to `serve`, which answers them on
  * node:http itself (Introspection, ForwardAuth), without Nest's per-request pipeline or
  * Fastify's, which together cost more than half a cached call. Calls that reach Nest's
  * instance instead (injected into it, cross-origin when CORS is on, paths the router must
@@ -35,6 +36,7 @@ export class HotPathServer implements OnModuleInit, BeforeApplicationShutdown {
     private readonly adapterHost: HttpAdapterHost,
     private readonly introspection: Introspection,
     private readonly forwardAuth: ForwardAuth,
+    private readonly keyChanges: KeyChangeStream,
     private readonly usage: UsageRecorder,
     private readonly config: AppConfig,
   ) {}
@@ -60,6 +62,7 @@ export class HotPathServer implements OnModuleInit, BeforeApplicationShutdown {
     // The routes only hand the call over: the hot path reads the body itself, logs and audits itself.
     const route = { logLevel: 'silent' as LogLevel, config: { hotPath: true }, handler: () => undefined };
     nest.route({ ...route, method: 'POST', url: INTROSPECT_PATH, onRequest: handOver('introspect') });
+    nest.route({ ...route, method: 'GET', url: KEY_CHANGES_PATH, onRequest: handOver('key-changes') });
     for (const url of [AUTHORIZE_PATH, `${AUTHORIZE_PATH}/*`]) {
       // HEAD is listed: Fastify's automatic HEAD route would not take the catch-all's methods.
       nest.route({
@@ -95,9 +98,10 @@ export class HotPathServer implements OnModuleInit, BeforeApplicationShutdown {
   private answer(endpoint: Endpoint, req: IncomingMessage, res: ServerResponse, preset: OutgoingHttpHeaders | null) {
     const entered = this.gate.enter();
     const call = new Exchange(req, res, this.context!, preset, entered);
-    if (endpoint === 'introspect') {
-      if (entered) this.introspection.answer(call);
-      else call.problem(new ShuttingDown());
+    if (endpoint === 'introspect' || endpoint === 'key-changes') {
+      if (!entered) call.problem(new ShuttingDown());
+      else if (endpoint === 'introspect') this.introspection.answer(call);
+      else this.keyChanges.answer(call);
     } else if (entered) this.forwardAuth.answer(call);
     else call.bodiless(CLOSING);
   }
@@ -111,6 +115,7 @@ function hotEndpoint(req: IncomingMessage): Endpoint | null {
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
   if (path === INTROSPECT_PATH) return req.method === 'POST' ? 'introspect' : null;
+  if (path === KEY_CHANGES_PATH) return req.method === 'GET' ? 'key-changes' : null;
   const authorize =
     path === AUTHORIZE_PATH ||
     (path.startsWith(AUTHORIZE_PREFIX) && path.length <= MAX_PLAIN_PATH && !path.includes('%'));
