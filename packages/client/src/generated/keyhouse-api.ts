@@ -265,6 +265,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/key-changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream key and client changes (Server-Sent Events)
+         * @description A Server-Sent Events stream (`text/event-stream`) of every change that can alter an introspection answer, for services that cache answers: one event per change, naming the key or client, never a secret, digest or hint. Every instance serves the changes made through any instance (they come from the database's notifications). Callers holding `admin:introspect` may introspect any key, so they see every change, of every client.
+         *
+         *     ```
+         *     retry: 2000
+         *
+         *     id: 9f2c4e1a7b30-41
+         *     event: ready
+         *     data: {"stream":"9f2c4e1a7b30","heartbeat_seconds":15}
+         *
+         *     id: 9f2c4e1a7b30-42
+         *     event: key
+         *     data: {"key_id":"6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11","client_id":"0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11","change":"revoked"}
+         *
+         *     : keep-alive
+         *
+         *     id: 9f2c4e1a7b30-43
+         *     event: client
+         *     data: {"client_id":"0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11","change":"suspended"}
+         *     ```
+         *
+         *     - Ids are `<stream>-<n>`; `n` grows by one per change within a stream (an epoch of one instance's buffer). `ready` carries the current id when the request sent no `Last-Event-ID`.
+         *     - Reconnect with `Last-Event-ID` (or `?last_event_id=`): the changes after it follow `ready`, in order. When the buffer cannot give them (another stream, too old) a `reset` event follows instead, with the id to go on from: clear everything cached. Every open stream also gets a `reset` when the instance listens to the database again after losing the connection (changes may have been missed).
+         *     - `: keep-alive` comments every `KEY_CHANGES_HEARTBEAT_SECONDS` (15) keep proxies from closing an idle stream.
+         *     - A subscriber that does not read is disconnected rather than buffered for (`KEY_CHANGES_MAX_PENDING_BYTES`); it reconnects with `Last-Event-ID`. At shutdown every stream ends; reconnect to another instance.
+         *
+         *     Event data: `ready` KeyChangesReady, `key` KeyChangeEvent, `client` ClientChangeEvent, `reset` KeyChangesReset (see the schemas).
+         *
+         *     **Requires** `admin:introspect` (or a wildcard covering it, such as `admin:*`).
+         */
+        get: operations["streamKeyChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys": {
         parameters: {
             query?: never;
@@ -602,6 +649,19 @@ export interface components {
              * @enum {string}
              */
             problem?: "hash_mismatch" | "prev_hash_mismatch" | "anchor_mismatch" | "anchor_missing";
+        };
+        /** @description The data of a change stream `client` event: drop what is cached for every key of the client. */
+        ClientChangeEvent: {
+            /**
+             * @example suspended
+             * @enum {string}
+             */
+            change: "suspended" | "reactivated" | "updated" | "deleted";
+            /**
+             * Format: uuid
+             * @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11
+             */
+            client_id: string;
         };
         ClientPage: {
             data: components["schemas"]["ClientResponse"][];
@@ -955,6 +1015,46 @@ export interface components {
              * @example null
              */
             used_since_rotation: components["schemas"]["UsedSinceRotationResponse"] | null;
+        };
+        /** @description The data of a change stream `key` event: which key changed and how. Never the key, its digest or its hint. */
+        KeyChangeEvent: {
+            /**
+             * @description What changed. A subscriber drops what it cached for the key whatever the value (values may be added).
+             * @example revoked
+             * @enum {string}
+             */
+            change: "created" | "revoked" | "rotated" | "expired" | "updated" | "deleted";
+            /**
+             * Format: uuid
+             * @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11
+             */
+            client_id: string;
+            /**
+             * Format: uuid
+             * @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11
+             */
+            key_id: string;
+        };
+        /** @description The data of the `ready` event each change stream begins with. */
+        KeyChangesReady: {
+            /**
+             * @description Seconds between keep-alive comments.
+             * @example 15
+             */
+            heartbeat_seconds: number;
+            /**
+             * @description The epoch of this instance's buffer (the part of event ids before the dash).
+             * @example 9f2c4e1a7b30
+             */
+            stream: string;
+        };
+        /** @description The data of a `reset` event: clear everything cached, then go on from this event's id. */
+        KeyChangesReset: {
+            /**
+             * @description `unknown_stream`: Last-Event-ID names another epoch (another instance, an earlier run); `buffer_exceeded`: a position the buffer no longer holds (or never reached); `notifications_lost`: the instance lost its database notifications for a while.
+             * @enum {string}
+             */
+            reason: "unknown_stream" | "buffer_exceeded" | "notifications_lost";
         };
         KeyPage: {
             data: components["schemas"]["KeyResponse"][];
@@ -3605,6 +3705,153 @@ export interface operations {
                      * @example {
                      *       "detail": "The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down; retry after Retry-After seconds. Never active: true on a guess.",
                      *       "instance": "/v1/introspect",
+                     *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
+                     *       "status": 503,
+                     *       "title": "Service Unavailable",
+                     *       "type": "urn:keyhouse:problem:service-unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemResponse"];
+                };
+            };
+        };
+    };
+    streamKeyChanges: {
+        parameters: {
+            query?: {
+                /** @description As `Last-Event-ID`, for clients that cannot set headers; the header wins. */
+                last_event_id?: string;
+            };
+            header?: {
+                /** @description The id of the last event received: resume after it. */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream, open until the caller or the instance ends it. */
+            200: {
+                headers: {
+                    /** @description Not to be cached. */
+                    "Cache-Control"?: string;
+                    /** @description Tells nginx not to buffer the stream. */
+                    "X-Accel-Buffering"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example retry: 2000
+                     *
+                     *     id: 9f2c4e1a7b30-41
+                     *     event: ready
+                     *     data: {"stream":"9f2c4e1a7b30","heartbeat_seconds":15}
+                     *
+                     *     id: 9f2c4e1a7b30-42
+                     *     event: key
+                     *     data: {"key_id":"6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11","client_id":"0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11","change":"revoked"}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The caller's own key is missing or not good. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "The caller's own key is missing or not good.",
+                     *       "instance": "/v1/key-changes",
+                     *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "urn:keyhouse:problem:unauthenticated"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemResponse"];
+                };
+            };
+            /** @description The caller's key lacks `admin:introspect`. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "The caller's key lacks admin:introspect.",
+                     *       "instance": "/v1/key-changes",
+                     *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
+                     *       "required_scopes": [
+                     *         "admin:introspect"
+                     *       ],
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:keyhouse:problem:forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemResponse"];
+                };
+            };
+            /** @description Too many requests whose caller's own key was not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`). */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Too many requests whose caller's own key was not good from this address (AUTH_FAILURE_LIMIT per AUTH_FAILURE_WINDOW_SECONDS).",
+                     *       "instance": "/v1/key-changes",
+                     *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "urn:keyhouse:problem:rate-limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemResponse"];
+                };
+            };
+            /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error; quote the request_id when reporting it. Never carries details.",
+                     *       "instance": "/v1/key-changes",
+                     *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "urn:keyhouse:problem:internal-error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemResponse"];
+                };
+            };
+            /** @description This instance already serves `KEY_CHANGES_MAX_SUBSCRIBERS` streams, the database does not answer and the caller's key is not cached, or the instance is shutting down; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "This instance already serves KEY_CHANGES_MAX_SUBSCRIBERS streams, the database does not answer and the caller's key is not cached, or the instance is shutting down; retry after Retry-After seconds.",
+                     *       "instance": "/v1/key-changes",
                      *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
                      *       "status": 503,
                      *       "title": "Service Unavailable",
