@@ -186,8 +186,16 @@ class KeyVerifier implements Verifier {
   /** By a hash of the token and the question; never the token itself. */
   private readonly cache = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<Decision>>();
-  /** Grows with every change the stream reports, and every time it goes down: an answer asked for before is not kept. */
+  /**
+   * Grows with every change the stream reports. An answer asked for before a change that may
+   * concern it is not kept: for an active answer, a change of its key or client, or anything
+   * that cleared everything (a reset, the stream going down); for an inactive one (it names no
+   * key), any change.
+   */
   private generation = 0;
+  private clearedAt = 0;
+  private readonly keyChangedAt = new Map<string, number>();
+  private readonly clientChangedAt = new Map<string, number>();
   private streamStatus: StreamStatus;
   private streamError: string | undefined;
   private since = new Date();
@@ -311,8 +319,27 @@ class KeyVerifier implements Verifier {
       throw new KeyhouseUnavailableError(`Keyhouse could not be asked: ${(error as Error).message}`);
     }
     const decision = toDecision(answer, startedAt);
-    if (generation === this.generation && cacheable(decision)) this.store(id, decision, covered, startedAt);
+    if (cacheable(decision) && this.unchangedSince(generation, decision)) this.store(id, decision, covered, startedAt);
     return decision;
+  }
+
+  private unchangedSince(generation: number, decision: Decision): boolean {
+    if (!decision.active) return generation === this.generation;
+    return (
+      this.clearedAt <= generation &&
+      (this.keyChangedAt.get(decision.keyId) ?? 0) <= generation &&
+      (this.clientChangedAt.get(decision.clientId) ?? 0) <= generation
+    );
+  }
+
+  /** Notes a change of one key or client; the notes are bounded (past the bound, it counts as a clear). */
+  private note(map: Map<string, number>, id: string): void {
+    this.generation++;
+    if (map.size >= 10_000) {
+      map.clear();
+      this.clearedAt = this.generation;
+    }
+    map.set(id, this.generation);
   }
 
   private store(id: string, decision: Decision, covered: boolean, storedAt: number): void {
@@ -395,7 +422,7 @@ class KeyVerifier implements Verifier {
       case 'key': {
         const data = parseJson(event.data) as { key_id?: string; change?: string } | undefined;
         if (!data || typeof data.key_id !== 'string') return this.clear();
-        this.generation++;
+        this.note(this.keyChangedAt, data.key_id);
         this.drop((entry) => entry.decision.active && entry.decision.keyId === data.key_id);
         // A revoked key stays revoked; any other change may make a refused answer good.
         if (data.change !== 'revoked') this.drop((entry) => !entry.decision.active);
@@ -404,7 +431,7 @@ class KeyVerifier implements Verifier {
       case 'client': {
         const data = parseJson(event.data) as { client_id?: string } | undefined;
         if (!data || typeof data.client_id !== 'string') return this.clear();
-        this.generation++;
+        this.note(this.clientChangedAt, data.client_id);
         this.drop((entry) => !entry.decision.active || entry.decision.clientId === data.client_id);
         return;
       }
@@ -425,13 +452,16 @@ class KeyVerifier implements Verifier {
 
   private clear(): void {
     this.generation++;
+    this.clearedAt = this.generation;
+    this.keyChangedAt.clear();
+    this.clientChangedAt.clear();
     this.cache.clear();
   }
 
   private setStatus(status: StreamStatus, error?: string): void {
     if (status === this.streamStatus) return;
-    // While the stream is down, changes may be missed: calls under way are not kept as covered.
-    if (status !== 'up') this.generation++;
+    // While the stream is down, changes may be missed: calls under way are not kept.
+    if (status !== 'up') this.clearedAt = ++this.generation;
     this.streamStatus = status;
     this.streamError = error;
     this.since = new Date();
