@@ -393,6 +393,8 @@ class KeyVerifier implements Verifier {
       this.setStatus('connecting', reason);
       this.streamDone = this.connect();
     }, this.retryMs);
+    // The service's own server keeps the process alive; a verifier waiting to reconnect does not.
+    this.reconnectTimer.unref();
   }
 
   private heartbeatMs = 15_000;
