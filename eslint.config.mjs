@@ -10,7 +10,17 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['dist/', 'packages/*/dist/', 'packages/client/src/generated/', 'bench/results/', 'coverage/', 'test-artifacts/', 'data/', 'openapi/', 'test/fixtures/'],
+    ignores: [
+      'dist/',
+      'packages/*/dist/',
+      'packages/client/src/generated/',
+      'bench/results/',
+      'coverage/',
+      'test-artifacts/',
+      'data/',
+      'openapi/',
+      'test/fixtures/',
+    ],
   },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
@@ -46,7 +56,7 @@ export default defineConfig(
   },
   {
     // Tests read replies as `any` (light-my-request, supertest-like `body`) and poke at internals.
-    files: ['test/**/*.ts', '**/*.spec.ts'],
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts', '**/*.spec.ts'],
     languageOptions: { globals: { ...globals.jest } },
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',

@@ -29,7 +29,10 @@ export const keyhousePlugin: FastifyPluginCallback<GuardOptions> = (fastify, opt
     const routeScopes = request.routeOptions.config?.keyhouseScopes ?? [];
     const result = await guardRequest(request.headers, request.raw.rawHeaders, request.ip, options, routeScopes);
     if (result.refusal) {
-      return reply.code(result.refusal.status).headers(result.refusal.headers).send(JSON.stringify(result.refusal.body));
+      return reply
+        .code(result.refusal.status)
+        .headers(result.refusal.headers)
+        .send(JSON.stringify(result.refusal.body));
     }
     request.keyhouse = result.identity;
   });

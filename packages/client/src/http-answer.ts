@@ -28,10 +28,21 @@ const PROBLEM_TYPE = 'urn:keyhouse:problem:';
  * sent), 403 with `error="insufficient_scope"` for a missing scope; 429 with `Retry-After`; 503
  * when Keyhouse is unavailable.
  */
-export function httpAnswer(decision: Decision | null, scopes: readonly string[] = [], error?: unknown): HttpAnswer | null {
+export function httpAnswer(
+  decision: Decision | null,
+  scopes: readonly string[] = [],
+  error?: unknown,
+): HttpAnswer | null {
   if (error !== undefined) {
-    if (!(error instanceof KeyhouseUnavailableError)) throw error;
-    return problem(503, { 'retry-after': '1' }, 'keyhouse-unavailable', 'Service unavailable', 'The key could not be checked right now.');
+    if (!(error instanceof KeyhouseUnavailableError))
+      throw error instanceof Error ? error : new Error('The verifier failed with something that is not an Error.');
+    return problem(
+      503,
+      { 'retry-after': '1' },
+      'keyhouse-unavailable',
+      'Service unavailable',
+      'The key could not be checked right now.',
+    );
   }
   if (decision === null) {
     return problem(401, { 'www-authenticate': 'Bearer' }, 'unauthenticated', 'Unauthorized', 'An API key is required.');

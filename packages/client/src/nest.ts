@@ -59,8 +59,7 @@ export class KeyhouseGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
     const request = http.getRequest<AnyRequest>();
-    const scopes =
-      this.reflector.getAllAndMerge<string[]>(SCOPES, [context.getHandler(), context.getClass()]) ?? [];
+    const scopes = this.reflector.getAllAndMerge<string[]>(SCOPES, [context.getHandler(), context.getClass()]) ?? [];
     const raw = request.raw ?? request;
     const result = await guardRequest(
       raw.headers,

@@ -307,7 +307,10 @@ class KeyVerifier implements Verifier {
       });
       if (response.status !== 200) {
         await response.body?.cancel().catch(() => undefined);
-        throw new KeyhouseUnavailableError(`Keyhouse answered the introspection with ${response.status}.`, response.status);
+        throw new KeyhouseUnavailableError(
+          `Keyhouse answered the introspection with ${response.status}.`,
+          response.status,
+        );
       }
       answer = (await response.json()) as IntrospectionBody;
       if (typeof answer !== 'object' || answer === null || typeof answer.active !== 'boolean') {
@@ -375,9 +378,10 @@ class KeyVerifier implements Verifier {
       const reader = response.body.getReader();
       this.armWatchdog(controller, 30_000);
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = (await reader.read()) as { done: boolean; value?: Uint8Array };
         if (done) break;
-        for (const event of parser.push(decoder.decode(value, { stream: true }))) this.onEvent(event, controller, resumed);
+        for (const event of parser.push(decoder.decode(value, { stream: true })))
+          this.onEvent(event, controller, resumed);
         if (parser.retry !== undefined && this.options.reconnectMs === undefined) this.retryMs = parser.retry;
         this.armWatchdog(controller);
       }
@@ -479,7 +483,11 @@ function cacheable(decision: Decision): boolean {
 
 function toDecision(body: IntrospectionBody, now: number): Decision {
   const rateLimit = body.rate_limit
-    ? { limit: body.rate_limit.limit, remaining: body.rate_limit.remaining, reset: new Date(body.rate_limit.reset * 1000) }
+    ? {
+        limit: body.rate_limit.limit,
+        remaining: body.rate_limit.remaining,
+        reset: new Date(body.rate_limit.reset * 1000),
+      }
     : undefined;
   if (!body.active) {
     const reason = (REASONS.has(body.reason ?? '') ? body.reason : 'not_found') as InactiveReason;

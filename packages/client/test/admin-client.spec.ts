@@ -50,7 +50,9 @@ describe('the admin client', () => {
         body: { reason: 'admin client test' },
       });
       expect(revoked.data).toMatchObject({ id: issued.data!.id, status: 'revoked' });
-      const missing = await admin.GET('/v1/keys/{id}', { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } });
+      const missing = await admin.GET('/v1/keys/{id}', {
+        params: { path: { id: '00000000-0000-4000-8000-000000000000' } },
+      });
       expect(missing.response.status).toBe(404);
       expect(missing.error).toMatchObject({ status: 404 });
     });

@@ -1,7 +1,13 @@
 import { Controller, Get, Module, Post, Req, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { KEYHOUSE_VERIFIER, KeyhouseGuard, KeyhouseIdentity, RequireScopes, type Identity } from '@keyhouse/client/nest';
+import {
+  KEYHOUSE_VERIFIER,
+  KeyhouseGuard,
+  KeyhouseIdentity,
+  RequireScopes,
+  type Identity,
+} from '@keyhouse/client/nest';
 import { middlewareSuite } from './middleware-suite';
 
 middlewareSuite('NestJS', async (verifier, scopes) => {

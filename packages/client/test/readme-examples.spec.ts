@@ -68,27 +68,35 @@ describe('README: Protect your service', () => {
     for (const { code } of examples) expect(code.trim().split('\n').length).toBeLessThanOrEqual(16);
   });
 
-  it.each(examples.map((e) => [e.framework, e.code]))('should run the %s example as written', async (framework, code) => {
-    const port = await freePort();
-    const file = join(WORK, `${framework.toLowerCase()}.ts`);
-    writeFileSync(file, code);
-    Object.assign(process.env, env, { PORT: String(port) });
-    jest.isolateModules(() => {
-      require(file);
-    });
-    const url = `http://127.0.0.1:${port}/orders`;
-    const ask = (headers: Record<string, string> = {}) =>
-      fetch(url, { headers }).then(async (res) => ({ status: res.status, body: await res.json().catch(() => null) }));
-    await until(
-      () => ask().then((res) => res.status === 401, () => false),
-      20_000,
-      `the ${framework} example listens on ${port}`,
-    );
-    await expect(ask({ authorization: `Bearer ${caller.key}` })).resolves.toEqual({
-      status: 200,
-      body: { client: caller.clientId, orders: [] },
-    });
-    await expect(ask({ 'x-api-key': caller.other })).resolves.toMatchObject({ status: 403 });
-    await expect(ask()).resolves.toMatchObject({ status: 401 });
-  });
+  it.each(examples.map((e) => [e.framework, e.code]))(
+    'should run the %s example as written',
+    async (framework, code) => {
+      const port = await freePort();
+      const file = join(WORK, `${framework.toLowerCase()}.ts`);
+      writeFileSync(file, code);
+      Object.assign(process.env, env, { PORT: String(port) });
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the example is loaded as the module it is
+        require(file);
+      });
+      const url = `http://127.0.0.1:${port}/orders`;
+      const ask = (headers: Record<string, string> = {}) =>
+        fetch(url, { headers }).then(async (res) => ({ status: res.status, body: await res.json().catch(() => null) }));
+      await until(
+        () =>
+          ask().then(
+            (res) => res.status === 401,
+            () => false,
+          ),
+        20_000,
+        `the ${framework} example listens on ${port}`,
+      );
+      await expect(ask({ authorization: `Bearer ${caller.key}` })).resolves.toEqual({
+        status: 200,
+        body: { client: caller.clientId, orders: [] },
+      });
+      await expect(ask({ 'x-api-key': caller.other })).resolves.toMatchObject({ status: 403 });
+      await expect(ask()).resolves.toMatchObject({ status: 401 });
+    },
+  );
 });

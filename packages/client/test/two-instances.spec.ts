@@ -13,49 +13,57 @@ import { until } from './middleware-suite';
 const describeOnPostgres = usingPostgres ? describe : describe.skip;
 const TRIALS = 100;
 
-describeOnPostgres(`a verifier subscribed to another instance${usingPostgres ? '' : ' (skipped: DATABASE_URL is not set)'}`, () => {
-  const a = useTestApp();
-  const b = useTestApp();
-  let verifier: Verifier;
-  let clientId: string;
+describeOnPostgres(
+  `a verifier subscribed to another instance${usingPostgres ? '' : ' (skipped: DATABASE_URL is not set)'}`,
+  () => {
+    const a = useTestApp();
+    const b = useTestApp();
+    let verifier: Verifier;
+    let clientId: string;
 
-  beforeAll(async () => {
-    await b.app.listen({ port: 0, host: '127.0.0.1' });
-    const service = await makeClientWithKey(a, ['admin:introspect']);
-    clientId = (await makeClient(a)).id;
-    verifier = createVerifier({ url: await b.app.getUrl(), key: service.key.key, cacheTtlMs: 600_000, reconnectMs: 100 });
-    await until(() => verifier.status().stream === 'up', 10_000, 'the stream of B is up');
-  });
-  afterAll(async () => {
-    await verifier?.close();
-  });
+    beforeAll(async () => {
+      await b.app.listen({ port: 0, host: '127.0.0.1' });
+      const service = await makeClientWithKey(a, ['admin:introspect']);
+      clientId = (await makeClient(a)).id;
+      verifier = createVerifier({
+        url: await b.app.getUrl(),
+        key: service.key.key,
+        cacheTtlMs: 600_000,
+        reconnectMs: 100,
+      });
+      await until(() => verifier.status().stream === 'up', 10_000, 'the stream of B is up');
+    });
+    afterAll(async () => {
+      await verifier?.close();
+    });
 
-  it(`should drop a key revoked through A from its cache, in each of ${TRIALS} trials`, async () => {
-    const delays: number[] = [];
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const before = verifier.status().lastEventId;
-      const key = await makeKey(a, clientId);
-      // The key's creation is a change too: an answer asked for before it arrives is not kept.
-      await until(() => verifier.status().lastEventId !== before, 10_000, 'the creation event');
-      expect(await verifier.verify(key.key)).toMatchObject({ active: true, cached: false });
-      expect(await verifier.verify(key.key)).toMatchObject({ active: true, cached: true });
-      const revoked = await a.post(`/v1/keys/${key.id}/revoke`, { reason: 'two instances' });
-      expect(revoked.status).toBe(200);
-      const answeredAt = performance.now();
-      let decision = await verifier.verify(key.key);
-      while (decision.active && performance.now() - answeredAt < 10_000) {
-        await new Promise((resolve) => setImmediate(resolve));
-        decision = await verifier.verify(key.key);
+    it(`should drop a key revoked through A from its cache, in each of ${TRIALS} trials`, async () => {
+      const delays: number[] = [];
+      for (let trial = 0; trial < TRIALS; trial++) {
+        const before = verifier.status().lastEventId;
+        const key = await makeKey(a, clientId);
+        // The key's creation is a change too: an answer asked for before it arrives is not kept.
+        await until(() => verifier.status().lastEventId !== before, 10_000, 'the creation event');
+        expect(await verifier.verify(key.key)).toMatchObject({ active: true, cached: false });
+        expect(await verifier.verify(key.key)).toMatchObject({ active: true, cached: true });
+        const revoked = await a.post(`/v1/keys/${key.id}/revoke`, { reason: 'two instances' });
+        expect(revoked.status).toBe(200);
+        const answeredAt = performance.now();
+        let decision = await verifier.verify(key.key);
+        while (decision.active && performance.now() - answeredAt < 10_000) {
+          await new Promise((resolve) => setImmediate(resolve));
+          decision = await verifier.verify(key.key);
+        }
+        expect(decision).toMatchObject({ active: false, reason: 'revoked' });
+        delays.push(performance.now() - answeredAt);
       }
-      expect(decision).toMatchObject({ active: false, reason: 'revoked' });
-      delays.push(performance.now() - answeredAt);
-    }
-    delays.sort((x, y) => x - y);
-    const at = (q: number) => delays[Math.min(delays.length - 1, Math.ceil(q * delays.length) - 1)].toFixed(1);
-    process.stdout.write(
-      `revocation through A seen by a verifier on B's stream, ${TRIALS} trials, ms after the revoke answered: ` +
-        `p50 ${at(0.5)}, p99 ${at(0.99)}, max ${delays.at(-1)!.toFixed(1)}\n`,
-    );
-    expect(verifier.status().stream).toBe('up');
-  }, 600_000);
-});
+      delays.sort((x, y) => x - y);
+      const at = (q: number) => delays[Math.min(delays.length - 1, Math.ceil(q * delays.length) - 1)].toFixed(1);
+      process.stdout.write(
+        `revocation through A seen by a verifier on B's stream, ${TRIALS} trials, ms after the revoke answered: ` +
+          `p50 ${at(0.5)}, p99 ${at(0.99)}, max ${delays.at(-1)!.toFixed(1)}\n`,
+      );
+      expect(verifier.status().stream).toBe('up');
+    }, 600_000);
+  },
+);
