@@ -10,6 +10,7 @@ import { KeyChangeFeed, resetFrame } from '../credentials/key-change-feed';
 import type { KeyRecord } from '../credentials/key-record';
 import { KeyVerifier, type Verdict } from '../credentials/key-verifier';
 import { coversAll } from '../credentials/scope-match';
+import { Metrics } from '../metrics/metrics';
 import type { Exchange } from './exchange';
 import { INTROSPECT_SCOPE } from './introspect';
 
@@ -18,6 +19,8 @@ const REQUIRED = [INTROSPECT_SCOPE];
 /** How long an EventSource waits before reconnecting, sent as the stream's first line. */
 const RETRY_MS = 2000;
 const KEEP_ALIVE = ': keep-alive\n\n';
+/** How long shutdown lets a subscriber read the end of its stream. */
+const END_LINGER_MS = 1000;
 
 /** Answered when this instance already serves as many change streams as it may. */
 export class TooManySubscribers extends DomainError {
@@ -79,6 +82,7 @@ export class KeyChangeStream implements OnModuleDestroy {
     private readonly verifier: KeyVerifier,
     private readonly failures: AuthFailureThrottle,
     private readonly denied: DeniedAttempts,
+    private readonly metrics: Metrics,
     config: AppConfig,
   ) {
     this.maxPending = config.KEY_CHANGES_MAX_PENDING_BYTES;
@@ -158,6 +162,7 @@ export class KeyChangeStream implements OnModuleDestroy {
       drained: true,
     };
     this.subscribers.add(subscriber);
+    this.metrics.keyChangeStreams.set(this.subscribers.size);
     subscriber.unsubscribe = this.feed.subscribe((frame) => this.send(subscriber, frame));
     res.on('close', () => this.drop(subscriber));
     res.on('drain', () => this.flush(subscriber));
@@ -205,13 +210,22 @@ export class KeyChangeStream implements OnModuleDestroy {
 
   private cut(subscriber: Subscriber): void {
     this.cutOff++;
+    this.metrics.keyChangeCutoffs.inc();
     this.drop(subscriber);
     subscriber.res.destroy();
   }
 
+  /**
+   * Ends the stream as a response ends; a subscriber that has not read what its socket
+   * holds within END_LINGER_MS is disconnected, so that the server's close never waits on it.
+   */
   private end(subscriber: Subscriber): void {
     this.drop(subscriber);
-    subscriber.res.end();
+    const { res } = subscriber;
+    res.end();
+    const linger = setTimeout(() => res.destroy(), END_LINGER_MS);
+    linger.unref();
+    res.once('close', () => clearTimeout(linger));
   }
 
   private drop(subscriber: Subscriber): void {
@@ -220,6 +234,7 @@ export class KeyChangeStream implements OnModuleDestroy {
     subscriber.unsubscribe();
     subscriber.queue = [];
     this.subscribers.delete(subscriber);
+    this.metrics.keyChangeStreams.set(this.subscribers.size);
     if (this.subscribers.size === 0) this.stopHeartbeat();
   }
 

@@ -84,6 +84,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly keyChangeStreams = new Gauge({
+    name: 'keyhouse_key_change_streams',
+    help: 'Change streams (GET /v1/key-changes) open on this instance.',
+    registers: [this.registry],
+  });
+
+  readonly keyChangeCutoffs = new Counter({
+    name: 'keyhouse_key_change_cutoffs_total',
+    help: 'Change streams closed because their subscriber did not read (KEY_CHANGES_MAX_PENDING_BYTES, or no drain within a heartbeat).',
+    registers: [this.registry],
+  });
+
   private poolStats: () => PoolStats | null = () => null;
   private cacheSize: () => number | null = () => null;
   private cacheStats: () => CacheStats | null = () => null;

@@ -1,11 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { KeyChangeFeed } from '../../src/credentials/key-change-feed';
 import { KeyDigest } from '../../src/credentials/key-digest';
 import { KeyChangeStream } from '../../src/hot-path/key-changes';
+import { Metrics } from '../../src/metrics/metrics';
 import { expectProblem, makeClient, makeClientWithKey, makeKey, makeScope } from '../support/factories';
-import { SseStream, type SseEvent } from '../support/sse';
+import { SseParser, SseStream, type SseEvent } from '../support/sse';
 import { TestApp } from '../support/test-app';
 import { useTestApp } from '../support/use-test-app';
 
@@ -149,6 +153,23 @@ describe('GET /v1/key-changes', () => {
     expect((await app.patch(`/v1/clients/${client.id}`, { allowed_scopes: [scope.name] })).status).toBe(200);
     await expectEvent('client', 'updated', seen);
 
+    // Only by hand: a key row or a client deleted.
+    const doomed = await makeKey(app, client.id);
+    const empty = await makeClient(app);
+    seen = stream.events.length;
+    await app.app.get(DataSource).query(`DELETE FROM api_keys WHERE id = $1`, [doomed.id]);
+    await app.app.get(DataSource).query(`DELETE FROM clients WHERE id = $1`, [empty.id]);
+    await stream.next(
+      (e) => e.event === 'key' && data(e).key_id === doomed.id && data(e).change === 'deleted',
+      'deleted',
+      seen,
+    );
+    await stream.next(
+      (e) => e.event === 'client' && data(e).client_id === empty.id && data(e).change === 'deleted',
+      'deleted',
+      seen,
+    );
+
     // The ids count up by one within the stream.
     const ids = stream.events.filter((e) => e.event === 'key' || e.event === 'client').map((e) => e.id!);
     for (let i = 1; i < ids.length; i++) expect(seqOf(ids[i])).toBe(seqOf(ids[i - 1]) + 1);
@@ -252,9 +273,12 @@ describe('GET /v1/key-changes', () => {
     const again = await open();
     expect(again.status).toBe(200);
     await ready(again);
+    expect(await app.app.get(Metrics).registry.getSingleMetricAsString('keyhouse_key_change_streams')).toContain(
+      `keyhouse_key_change_streams ${MAX_SUBSCRIBERS}`,
+    );
   });
 
-  it('should cut off a subscriber that does not read, holding no more than the bound for it', async () => {
+  it('should cut off a subscriber that does not read, and not one that reads a burst', async () => {
     const { port } = new URL(base);
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise<void>((r) => socket.once('connect', () => r()));
@@ -280,6 +304,13 @@ describe('GET /v1/key-changes', () => {
     }
     expect(hub.cutOff).toBe(cutBefore + 1);
     expect(hub.open).toBe(0);
+    const metrics = app.app.get(Metrics).registry;
+    expect(await metrics.getSingleMetricAsString('keyhouse_key_change_cutoffs_total')).toContain(
+      `keyhouse_key_change_cutoffs_total ${hub.cutOff}`,
+    );
+    expect(await metrics.getSingleMetricAsString('keyhouse_key_change_streams')).toContain(
+      'keyhouse_key_change_streams 0',
+    );
     socket.resume(); // reading now: what the kernel held, then the end
     const end = Date.now() + 5000;
     while (!closed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
@@ -296,20 +327,120 @@ describe('GET /v1/key-changes', () => {
   });
 });
 
-describe('GET /v1/key-changes at shutdown', () => {
-  it('should end open streams and let the service close without waiting for them', async () => {
-    const app = await TestApp.start({ KEY_CHANGES_HEARTBEAT_SECONDS: 60 });
-    let stream: SseStream | undefined;
-    try {
-      const base = await listen(app);
-      stream = await SseStream.open(`${base}/v1/key-changes`, { authorization: `Bearer ${app.rootKey}` });
-      await stream.next((e) => e.event === 'ready', 'ready');
-    } finally {
-      const started = Date.now();
-      await app.close();
-      expect(Date.now() - started).toBeLessThan(5000);
+/**
+ * On an instance of its own, in this order: the curl line of docs/hot-path.md; the failure
+ * throttle (last but for shutdown: with Redis, the failures it makes are counted for this
+ * address on every instance); shutdown with a stream open, which ends the instance.
+ */
+describe('GET /v1/key-changes on an instance of its own', () => {
+  let app: TestApp;
+  let base: string;
+  let caller: string;
+  let closed = false;
+  beforeAll(async () => {
+    // Request timeouts far below the curl line's 3 s: they bound receiving a request, never a stream being sent.
+    // A pending bound far above what the shutdown test piles up for a subscriber that does not read.
+    app = await TestApp.start({
+      AUTH_FAILURE_LIMIT: 3,
+      HTTP_HEADERS_TIMEOUT_MS: 1000,
+      HTTP_REQUEST_TIMEOUT_MS: 1000,
+      KEY_CHANGES_MAX_PENDING_BYTES: 64 * 1024 * 1024,
+    });
+    base = await listen(app);
+    caller = (await makeClientWithKey(app, ['admin:introspect'])).key.key;
+  });
+  afterAll(async () => {
+    if (!closed) await app.close();
+  });
+  const open = (key: string) => SseStream.open(`${base}/v1/key-changes`, { authorization: `Bearer ${key}` });
+
+  const curl = spawnSync('curl', ['--version']).status === 0;
+  (curl ? it : it.skip)(
+    `should run the curl line of docs/hot-path.md as written${curl ? '' : ' (skipped: curl is not installed)'}`,
+    async () => {
+      const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'hot-path.md'), 'utf8');
+      const section =
+        /<!-- key-changes-example:start -->([\s\S]*?)<!-- key-changes-example:end -->/.exec(doc)?.[1] ?? '';
+      const line = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+      expect(line).toContain('/v1/key-changes');
+      // curl ends the stream itself (--max-time): exit code 28, with what it received; the server kept it open.
+      const run = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn('bash', ['-c', line.replaceAll('http://localhost:8080', base)], {
+          env: { ...process.env, SERVICE_KEY: caller },
+        });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+        child.on('close', (code) => resolve({ code, stdout }));
+      });
+      expect(run.code).toBe(28);
+      const parser = new SseParser();
+      parser.feed(run.stdout);
+      expect(parser.retry).toBe(2000);
+      expect(parser.events[0]?.event).toBe('ready');
+      expect(JSON.parse(parser.events[0].data)).toEqual({ stream: expect.any(String), heartbeat_seconds: 15 });
+    },
+  );
+
+  it('should answer 429 after too many keys that are not good from one address, as /v1/introspect does', async () => {
+    const bodyOf = async (stream: SseStream) => {
+      await stream.closedByServer();
+      return { status: stream.status, body: JSON.parse(stream.raw), headers: stream.res.headers, raw: stream.raw };
+    };
+    const before = await open(caller); // found once: a key the throttle lets through later
+    await before.next((e) => e.event === 'ready', 'ready');
+    before.close();
+    let throttled: Awaited<ReturnType<typeof bodyOf>> | undefined;
+    for (let i = 0; i < 10 && throttled === undefined; i++) {
+      const answer = await bodyOf(await open(`${caller.slice(0, -2)}${String(i).padStart(2, 'y')}`));
+      if (answer.status === 429) throttled = answer;
+      else expect(answer.status).toBe(401);
     }
-    await stream.closedByServer(2000);
-    expect(stream.ended).toBe(true);
+    expectProblem(throttled!, 429, '/v1/key-changes');
+    expect(Number(throttled!.headers['retry-after'])).toBeGreaterThan(0);
+    // The good key still passes.
+    const good = await open(caller);
+    expect(good.status).toBe(200);
+    good.close();
+  });
+
+  it('should end open streams at shutdown and let the service close without waiting for them', async () => {
+    const stream = await open(caller);
+    await stream.next((e) => e.event === 'ready', 'ready');
+    // And one that does not read, its socket full: it is disconnected rather than waited for.
+    const { port } = new URL(base);
+    const stuck = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((r) => stuck.once('connect', () => r()));
+    stuck.write(`GET /v1/key-changes HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${caller}\r\n\r\n`);
+    stuck.pause();
+    let stuckClosed = false;
+    stuck.on('close', () => (stuckClosed = true));
+    stuck.on('error', () => undefined);
+    const hub = app.app.get(KeyChangeStream);
+    const full = () =>
+      [...(hub as unknown as { subscribers: Set<{ waiting: boolean }> }).subscribers].some((s) => s.waiting);
+    for (let i = 0; i < 60 && !full(); i++) {
+      await app.app
+        .get(DataSource)
+        .query(
+          `SELECT pg_notify('keyhouse_key_changes', 'k:' || gen_random_uuid() || ':' || gen_random_uuid() || ':updated') FROM generate_series(1, 2000)`,
+        );
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(full()).toBe(true);
+    stream.close(); // the reading one has seen enough; it is ended below, once more
+    const again = await open(caller);
+    await again.next((e) => e.event === 'ready', 'ready');
+    const started = Date.now();
+    closed = true;
+    await app.close();
+    expect(Date.now() - started).toBeLessThan(8000);
+    await again.closedByServer(2000);
+    // Ended as a response ends (the chunked terminator), not cut.
+    expect(again.res.complete).toBe(true);
+    // Reading again, it finds what the kernel held, then the disconnection.
+    stuck.resume();
+    const deadline = Date.now() + 5000;
+    while (!stuckClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(stuckClosed).toBe(true);
   });
 });

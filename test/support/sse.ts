@@ -5,17 +5,20 @@ export interface SseEvent {
   id?: string;
   event: string;
   data: string;
-  retry?: number;
 }
 
 /**
  * Parses a Server-Sent Events text stream, fed in chunks of any size: fields per line
  * (`field: value`, one leading space dropped), events dispatched at a blank line,
- * `data` lines joined by newlines, a line starting with `:` a comment.
+ * `data` lines joined by newlines (an event without data is not dispatched), a line
+ * starting with `:` a comment.
  */
 export class SseParser {
   private pending = '';
-  private current: { id?: string; event?: string; data: string[]; retry?: number } = { data: [] };
+  private current: { id?: string; event?: string; data: string[] } = { data: [] };
+  /** The last `id` field seen (an EventSource's last event id), and the last `retry`. */
+  lastEventId = '';
+  retry: number | undefined;
   readonly events: SseEvent[] = [];
   readonly comments: string[] = [];
 
@@ -32,15 +35,10 @@ export class SseParser {
 
   private line(line: string): void {
     if (line === '') {
-      const { id, event, data, retry } = this.current;
-      if (data.length > 0 || event !== undefined || id !== undefined || retry !== undefined) {
-        this.events.push({
-          ...(id !== undefined ? { id } : {}),
-          event: event ?? 'message',
-          data: data.join('\n'),
-          ...(retry !== undefined ? { retry } : {}),
-        });
-      }
+      const { id, event, data } = this.current;
+      // As an EventSource: an event without data is not dispatched.
+      if (data.length > 0)
+        this.events.push({ ...(id !== undefined ? { id } : {}), event: event ?? 'message', data: data.join('\n') });
       this.current = { data: [] };
       return;
     }
@@ -54,8 +52,8 @@ export class SseParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'data') this.current.data.push(value);
     else if (field === 'event') this.current.event = value;
-    else if (field === 'id') this.current.id = value;
-    else if (field === 'retry' && /^\d+$/.test(value)) this.current.retry = Number(value);
+    else if (field === 'id' && !value.includes('\0')) this.current.id = this.lastEventId = value;
+    else if (field === 'retry' && /^\d+$/.test(value)) this.retry = Number(value);
   }
 }
 
