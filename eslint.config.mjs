@@ -13,6 +13,8 @@ export default defineConfig(
     ignores: [
       'dist/',
       'console/dist/',
+      'packages/*/dist/',
+      'packages/client/src/generated/',
       'bench/results/',
       'coverage/',
       'test-artifacts/',
@@ -55,7 +57,7 @@ export default defineConfig(
   },
   {
     // Tests read replies as `any` (light-my-request, supertest-like `body`) and poke at internals.
-    files: ['test/**/*.ts', '**/*.spec.ts'],
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts', '**/*.spec.ts'],
     languageOptions: { globals: { ...globals.jest } },
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',

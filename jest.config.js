@@ -24,7 +24,13 @@ module.exports = {
   rootDir: '.',
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts', '<rootDir>/packages/*/test/**/*.spec.ts'],
+  // The client package imports its own modules as `./x.js` (as ES modules must) and is imported by name in its tests.
+  moduleNameMapper: {
+    '^@keyhouse/client$': '<rootDir>/packages/client/src/index.ts',
+    '^@keyhouse/client/(.*)$': '<rootDir>/packages/client/src/$1.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   transform: {
     '^.+\\.ts$': [
       'ts-jest',

@@ -16,6 +16,7 @@ import { AppConfig } from '../src/config/config';
 import { KeyDigest } from '../src/credentials/key-digest';
 import { generateKey, keyHint } from '../src/credentials/key-format';
 import { BenchCases, caseDefinitions, checkSameShape, Phase } from './cases';
+import { runConsumerCase } from './consumer';
 import { BenchDatabase, countersDelta, EmbeddedBench, PostgresBench, SettledCounters } from './database';
 import { writeFixture, writeTokens, type SeededKey } from './fixture';
 import { cpuTimes, describeMachine, stealPercent } from './machine';
@@ -256,6 +257,23 @@ async function main(): Promise<void> {
         db.kind === 'postgres' ? await Baseline.start(smallFixture, baselineEnv, true, profileArgs) : null;
       for (const def of byPhase(3)) results.push(await runner({ service, baseline: null, pgBaseline }).run(def));
       await Promise.all([service.stop(), pgBaseline?.stop()]);
+    }
+
+    // The consumer: a service checking keys through the client package, against a bare Map lookup.
+    if (selected('consumer')) {
+      service = await startService();
+      const consumer = await runConsumerCase({
+        url: service.url,
+        rootKey,
+        seed,
+        loader,
+        seconds: profile.measureSeconds,
+        connections: profile.connections,
+        rounds: profile.rounds,
+        log,
+      });
+      notes.push(...consumer.notes);
+      await service.stop();
     }
   } finally {
     await loader.stop();

@@ -22,13 +22,15 @@ function keyFormat() {
     }
     return require(built);
   }
-  const sources = join(root, 'src') + require('node:path').sep;
+  const { sep } = require('node:path');
+  // The service's sources, and the client package's, where the key format's parsing lives.
+  const sources = [join(root, 'src') + sep, join(root, 'packages', 'client', 'src') + sep];
   const previous = require.extensions['.ts'];
   // Transpile only (no type check), as CommonJS: just the few files key-format.ts imports.
   require.extensions['.ts'] = (module, filename) => {
-    if (!filename.startsWith(sources)) {
+    if (!sources.some((dir) => filename.startsWith(dir))) {
       if (previous) return previous(module, filename);
-      throw new Error(`keygen loads TypeScript from src/ only, not ${filename}`);
+      throw new Error(`keygen loads TypeScript from src/ and packages/client/src/ only, not ${filename}`);
     }
     const { outputText } = ts.transpileModule(readFileSync(filename, 'utf8'), {
       fileName: filename,

@@ -48,42 +48,5 @@ export function requestContext(request: FastifyRequest): RequestContext {
   return { actor: request.actor ?? null, requestId: String(request.id), sourceIp };
 }
 
-/**
- * Reads a key from `Authorization: Bearer <key>`, from `Authorization: Basic` (RFC 7617) as
- * RFC 7662 clients authenticate (client_secret_basic: the key as the password, under any user
- * name) or as `curl -u key:` sends it (the key as the user name, no password), or from
- * `X-API-Key: <key>`.
- */
-export function presentedKey(headers: FastifyRequest['headers']): string | null {
-  const authorization = headers.authorization;
-  if (typeof authorization === 'string') {
-    const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    if (bearer) return bearer[1];
-    const basic = /^Basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(authorization);
-    if (basic) return basicCredential(basic[1]);
-  }
-  const apiKey = headers['x-api-key'];
-  return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey.trim() : null;
-}
-
-function basicCredential(encoded: string): string | null {
-  const pair = Buffer.from(encoded, 'base64').toString('utf8');
-  const colon = pair.indexOf(':');
-  if (colon < 0) return null;
-  const secret = formDecoded(pair.slice(colon + 1) || pair.slice(0, colon));
-  return secret ? secret : null;
-}
-
-/**
- * RFC 6749 §2.3.1: a client form-urlencodes its id and secret before Basic encoding them, so
- * `sk_live_…` may arrive as `sk%5Flive%5F…`. A key has no `%` or `+` of its own, so a key sent
- * unencoded (`curl -u key:`) decodes to itself. Bad percent-encoding is no credential.
- */
-function formDecoded(text: string): string | null {
-  if (!text.includes('%') && !text.includes('+')) return text;
-  try {
-    return decodeURIComponent(text.replaceAll('+', ' '));
-  } catch {
-    return null;
-  }
-}
+// The key is read from a request as the client package's middleware reads it: one function for both.
+export { presentedKey } from '../../packages/client/src/extract-key';

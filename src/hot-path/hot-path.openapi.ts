@@ -60,6 +60,12 @@ const SCHEMAS: Record<string, SchemaObject> = {
         example: { team: 'payments' },
       },
       rate_limit: ref('IntrospectionRateLimit'),
+      usage_limited: {
+        type: 'boolean',
+        enum: [true],
+        description:
+          'Present when the key has a usage limit: each good call takes one use, so a consumer must not answer this key from a cache of its own.',
+      },
     },
   },
   InactiveIntrospection: {

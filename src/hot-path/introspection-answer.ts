@@ -22,6 +22,7 @@ export interface ActiveIntrospection {
   metadata: Record<string, unknown>;
   exp?: number;
   rate_limit?: RateLimitBody;
+  usage_limited?: true;
 }
 
 export interface InactiveIntrospection {
@@ -52,6 +53,8 @@ export function introspectionBody(decision: Decision, now = Date.now()): ActiveI
   // While a rotated key is in grace, this is the end of its grace (or its own expiry, if sooner).
   if (key.goodUntil !== null) body.exp = Math.floor(key.goodUntil / 1000);
   if (decision.rate) body.rate_limit = rateLimitBody(decision.rate, now);
+  // Each good call of such a key takes a use: a consumer's own cache must not answer for it.
+  if (key.hasUsageLimit) body.usage_limited = true;
   return body;
 }
 
