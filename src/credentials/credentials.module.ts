@@ -9,6 +9,6 @@ import { KeyVerifier } from './key-verifier';
 @Module({
   imports: [StoreModule],
   providers: [KeyDigest, KeyCache, KeyVerifier, KeyChangeListener, CacheGauges],
-  exports: [KeyDigest, KeyCache, KeyVerifier],
+  exports: [KeyDigest, KeyCache, KeyVerifier, KeyChangeListener],
 })
 export class CredentialsModule {}
