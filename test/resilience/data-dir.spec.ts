@@ -60,6 +60,10 @@ describe('the embedded data folder, between processes', () => {
     expect(second.log).toContain(`The data folder ${dataDir} is in use by process ${first.pid}`);
     expect(took).toBeLessThan(15_000);
     expect((await fetch(`${first.url}/health`)).status).toBe(200);
+    // The built service opens its management listener and names both in its start-up line.
+    expect(first.log).toContain(`docs at ${first.url}/docs; metrics at ${first.managementUrl}/metrics`);
+    expect((await fetch(`${first.managementUrl}/metrics`)).status).toBe(200);
+    expect((await fetch(`${first.url}/metrics`)).status).toBe(404);
   });
 
   it('should free the folder when its process stops, and take over a lock left by a process that died', async () => {
