@@ -50,7 +50,10 @@ export async function createApp(env: AppConfig, options: AppOptions = {}): Promi
           return refuseHeaderFlood(req, res) || handler(req, res);
         }, env);
       }
-      return httpServer((req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res), env);
+      return httpServer(
+        (req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res),
+        env,
+      );
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env, logger), adapter, {
@@ -92,8 +95,8 @@ export async function createApp(env: AppConfig, options: AppOptions = {}): Promi
   fastify.addHook('onSend', answerHeaders(securityHeaders));
   refuseWhileClosing(fastify);
   fastify.addHook('onRequest', refuseForwardedNonAddress);
-  // Made by serverFactory, which the adapter called above (control flow does not see into it).
-  const server = management as Server | undefined;
+  // Made by serverFactory, which the adapter called above.
+  const server = management;
   if (server) {
     managementServers.set(app, server);
     fastify.addHook('onRequest', keepToListener);

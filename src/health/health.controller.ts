@@ -74,15 +74,22 @@ export class HealthController {
       'Whether this instance should take traffic. 503 (`unavailable`) while the database does not answer or usage counts are not written; 200 otherwise. ' +
       'Redis and the change listener are reported too: while either is down the answer is still 200, with `status: degraded` and the check under `down`.',
   })
-  @ApiOkResponse({ type: ReadinessResponse, description: 'Ready: `ok`, or `degraded` with the optional checks that are down.' })
+  @ApiOkResponse({
+    type: ReadinessResponse,
+    description: 'Ready: `ok`, or `degraded` with the optional checks that are down.',
+  })
   @ApiServiceUnavailableResponse({ type: ReadinessResponse, description: 'Not ready: a required check is down.' })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadinessResponse> {
     const [database, redis] = await Promise.all([this.database(), this.redis()]);
-    const checks: ReadinessChecks = { database, usage: this.usageCheck(), redis, change_listener: this.changeListener() };
-    const down = Object.entries(checks)
-      .filter(([, check]) => check.status === 'down')
-      .map(([name]) => name);
-    const unavailable = Object.values(checks).some((check) => check.required && check.status === 'down');
+    const checks: ReadinessChecks = {
+      database,
+      usage: this.usageCheck(),
+      redis,
+      change_listener: this.changeListener(),
+    };
+    const entries = Object.entries(checks) as Array<[keyof ReadinessChecks, ReadinessCheck]>;
+    const down = entries.filter(([, check]) => check.status === 'down').map(([name]) => name);
+    const unavailable = entries.some(([, check]) => check.required && check.status === 'down');
     if (unavailable) void reply.status(503);
     return { status: unavailable ? 'unavailable' : down.length > 0 ? 'degraded' : 'ok', down, checks };
   }

@@ -8,7 +8,11 @@ export type ReadinessStatus = (typeof READINESS_STATUSES)[number];
 
 /** One dependency as readiness sees it. */
 export class ReadinessCheck {
-  @ApiProperty({ enum: CHECK_STATUSES, example: 'up', description: '`disabled`: not configured (Redis without `REDIS_URL`).' })
+  @ApiProperty({
+    enum: CHECK_STATUSES,
+    example: 'up',
+    description: '`disabled`: not configured (Redis without `REDIS_URL`).',
+  })
   status!: CheckStatus;
   /** Whether the instance is ready without it: a required check that is down makes it unavailable (503), any other degraded (200). */
   @ApiProperty({ example: true })
