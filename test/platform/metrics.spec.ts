@@ -279,6 +279,19 @@ describe('metrics', () => {
     expect(names.filter((n) => n.startsWith('keyhouse_')).length).toBeGreaterThan(10);
   });
 
+  it('should be what docs/operations.md lists, no more and no fewer', async () => {
+    const guide = readFileSync(join(__dirname, '..', '..', 'docs', 'operations.md'), 'utf8');
+    const section = guide.slice(guide.indexOf('## Scrape metrics'), guide.indexOf('## Health'));
+    const documented = [...section.matchAll(/^\| `([a-z_]+)(?:\{[^`]*\})?` /gm)].map((m) => m[1]).sort();
+    await app.get('/v1/clients', { query: { limit: '1' } });
+    const served = families((await scrape()).raw)
+      .map((f) => f.name)
+      .filter((name) => !/^(process|nodejs)_/.test(name))
+      .sort();
+    // keyhouse_redis_up is served only with REDIS_URL set.
+    expect(served).toEqual(documented.filter((name) => name !== 'keyhouse_redis_up' || app.env.REDIS_URL));
+  });
+
   it('should say which version and commit run', async () => {
     const info = samples((await scrape()).raw).filter((s) => s.name === 'keyhouse_build_info');
     expect(info).toEqual([
