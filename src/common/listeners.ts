@@ -21,7 +21,8 @@ export function markManagement(req: IncomingMessage): void {
   (req as IncomingMessage & { [MANAGEMENT]?: true })[MANAGEMENT] = true;
 }
 
-function onManagement(req: IncomingMessage): boolean {
+/** Whether the management listener received the request (never, when the public listener serves everything). */
+export function onManagement(req: IncomingMessage): boolean {
   return (req as IncomingMessage & { [MANAGEMENT]?: true })[MANAGEMENT] === true;
 }
 

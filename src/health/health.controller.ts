@@ -1,4 +1,4 @@
-import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import {
@@ -9,11 +9,11 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { KeyChangeListener } from '../credentials/key-change-listener';
 import { RateLimiter } from '../ratelimit/rate-limiter';
 import { UsageRecorder } from '../usage/usage-recorder';
-import type { ServedOn } from '../common/listeners';
+import { onManagement, type ServedOn } from '../common/listeners';
 import { LivenessResponse, ReadinessCheck, ReadinessChecks, ReadinessResponse } from './readiness.response';
 
 const DATABASE_TIMEOUT_MS = 2000;
@@ -79,8 +79,12 @@ export class HealthController {
     description: 'Ready: `ok`, or `degraded` with the optional checks that are down.',
   })
   @ApiServiceUnavailableResponse({ type: ReadinessResponse, description: 'Not ready: a required check is down.' })
-  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadinessResponse> {
-    const [database, redis] = await Promise.all([this.database(), this.redis()]);
+  async ready(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ReadinessResponse> {
+    // The driver's error names hosts and ports of the private network: told on the management listener only.
+    const [database, redis] = await Promise.all([this.database(onManagement(request.raw)), this.redis()]);
     const checks: ReadinessChecks = {
       database,
       usage: this.usageCheck(),
@@ -94,7 +98,7 @@ export class HealthController {
     return { status: unavailable ? 'unavailable' : down.length > 0 ? 'degraded' : 'ok', down, checks };
   }
 
-  private async database(): Promise<ReadinessCheck> {
+  private async database(withMessage: boolean): Promise<ReadinessCheck> {
     const result = await this.db.pingCheck('database', { timeout: DATABASE_TIMEOUT_MS });
     const { status, message } = result.database as { status: string; message?: unknown };
     if (status === 'up') return { status: 'up', required: true };
@@ -102,7 +106,7 @@ export class HealthController {
       status: 'down',
       required: true,
       impact: 'admin calls answer 503; introspection answers cached keys only',
-      ...(typeof message === 'string' ? { message } : {}),
+      ...(withMessage && typeof message === 'string' ? { message } : {}),
     };
   }
 

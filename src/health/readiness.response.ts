@@ -20,7 +20,7 @@ export class ReadinessCheck {
   /** What a check that is not up means for the service. */
   @ApiProperty({ required: false, example: 'rate limits are counted per instance until Redis answers' })
   impact?: string;
-  /** Why it is down, when known. */
+  /** Why it is down, when known: on the management listener only (a driver's error names private hosts). */
   @ApiProperty({ required: false, example: 'timeout of 2000ms exceeded' })
   message?: string;
   /** usage only: age in seconds of the oldest usage count not yet written. */

@@ -62,13 +62,17 @@ describe('health', () => {
   it('should not be ready (503) while the database does not answer, and live all the same', async () => {
     const query = jest.spyOn(app.app.get(DataSource), 'query').mockRejectedValue(new Error('connection refused'));
     try {
-      const res = await ready(app);
+      const res = await ready(app, 'management');
       expect(res.status).toBe(503);
       expect(res.body).toMatchObject({
         status: 'unavailable',
         down: ['database'],
         checks: { database: { status: 'down', required: true, message: 'connection refused' } },
       });
+      // The public listener says the same without the driver's message.
+      const told = await ready(app, 'public');
+      expect(told.status).toBe(503);
+      expect(told.body.checks.database).toEqual({ status: 'down', required: true, impact: expect.any(String) });
       expect((await app.get('/health/live', { key: null })).status).toBe(200);
       expect((await app.get('/health', { key: null })).status).toBe(503);
     } finally {
