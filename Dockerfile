@@ -14,6 +14,7 @@ RUN npm prune --omit=dev
 FROM node:${NODE_VERSION}-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
+    MANAGEMENT_HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/data
 WORKDIR /app
@@ -25,7 +26,8 @@ COPY --from=build /app/console/dist ./console/dist
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
-EXPOSE 8080
+# 8080: the API, /docs, /console and health; 9464: /metrics and health (the management listener).
+EXPOSE 8080 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Migrations as a deploy step instead of on start: docker run ... node dist/src/migrate.js (with MIGRATIONS_RUN=false here).

@@ -78,6 +78,8 @@ export class Service {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
+        // Instances started side by side: each its own management listener.
+        MANAGEMENT_PORT: String(await freePort()),
         ...env,
         NODE_ENV: 'production',
         HOST: '127.0.0.1',

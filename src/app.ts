@@ -1,4 +1,5 @@
 import { createServer, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
@@ -6,12 +7,15 @@ import { AppModule } from './app.module';
 import { useBodyParsers } from './common/body-parsers';
 import { accessLog, answerHeaders, fastifyOptions, refuseForwardedNonAddress } from './common/fastify-setup';
 import { clientErrorHandler, frameworkErrorHandler, tooManyHeaders } from './common/framework-errors';
+import { keepToListener, markManagement } from './common/listeners';
 import { createLogger, NestPinoLogger } from './common/logger';
 import { refuseWhileClosing } from './common/refuse-while-closing';
 import { helmetHeaders } from './common/security-headers';
 import { AppConfig } from './config/config';
 import { serveConsole } from './console';
 import { HotPathServer } from './hot-path/hot-path.server';
+import { Metrics } from './metrics/metrics';
+import { requestDuration } from './metrics/request-duration';
 import { setUpOpenApi } from './openapi';
 
 export interface AppOptions {
@@ -19,19 +23,39 @@ export interface AppOptions {
   logDestination?: DestinationStream;
 }
 
-/** Builds the whole service on Fastify; `main.ts` listens, tests inject. */
+/** Each app's management listener, when it has one of its own (MANAGEMENT_PORT is not PORT). */
+const managementServers = new WeakMap<NestFastifyApplication, Server>();
+
+/** The management listener's server (/metrics, /health*), or null when the public listener serves everything. */
+export function managementServer(app: NestFastifyApplication): Server | null {
+  return managementServers.get(app) ?? null;
+}
+
+/** Builds the whole service on Fastify; `listen` (main.ts) opens its listeners, tests inject. */
 export async function createApp(env: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const logger = createLogger(env.LOG_LEVEL, options.logDestination);
   const securityHeaders = Object.entries(await helmetHeaders({ contentSecurityPolicy: false }));
   let hotPath: HotPathServer | undefined;
+  let management: Server | undefined;
   const refuseHeaderFlood = tooManyHeaders(logger, securityHeaders);
   const adapter = new FastifyAdapter({
     ...fastifyOptions(env, logger),
     frameworkErrors: frameworkErrorHandler(securityHeaders),
     clientErrorHandler: clientErrorHandler(logger, securityHeaders),
     // The hot path's calls are answered by HotPathServer.serve on node:http, every other request by Nest's instance.
-    serverFactory: (handler: RequestListener) =>
-      httpServer((req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res), env),
+    // The management listener hands every request to Nest's instance, marked, for keepToListener.
+    serverFactory: (handler: RequestListener) => {
+      if (env.MANAGEMENT_PORT !== env.PORT) {
+        management = httpServer((req, res) => {
+          markManagement(req);
+          return refuseHeaderFlood(req, res) || handler(req, res);
+        }, env);
+      }
+      return httpServer(
+        (req, res) => refuseHeaderFlood(req, res) || hotPath?.serve(req, res) || handler(req, res),
+        env,
+      );
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forEnvironment(env, logger), adapter, {
     logger: new NestPinoLogger(logger.child({ component: 'nest' })),
@@ -72,10 +96,57 @@ export async function createApp(env: AppConfig, options: AppOptions = {}): Promi
   fastify.addHook('onSend', answerHeaders(securityHeaders));
   refuseWhileClosing(fastify);
   fastify.addHook('onRequest', refuseForwardedNonAddress);
+  // Made by serverFactory, which the adapter called above.
+  const server = management;
+  if (server) {
+    managementServers.set(app, server);
+    fastify.addHook('onRequest', keepToListener);
+    fastify.addHook('onClose', (_instance, done) => {
+      if (!server.listening) return done();
+      server.close(() => done());
+      server.closeIdleConnections();
+    });
+  }
   fastify.addHook('onResponse', accessLog);
-  setUpOpenApi(app);
+  fastify.addHook('onResponse', requestDuration(app.get(Metrics)));
+  if (env.DOCS_ENABLED) setUpOpenApi(app);
   await serveConsole(app);
   return app;
+}
+
+/** Where the listeners are, once open. */
+export interface Listening {
+  url: string;
+  /** Null when the public listener serves /metrics too. */
+  managementUrl: string | null;
+}
+
+/**
+ * Opens the public listener (HOST:PORT) and the management one (MANAGEMENT_HOST:
+ * MANAGEMENT_PORT). A management port that cannot be had stops the start with a
+ * message naming the variables, rather than a service without metrics.
+ */
+export async function listen(app: NestFastifyApplication, env: AppConfig): Promise<Listening> {
+  await app.listen({ port: env.PORT, host: env.HOST });
+  const url = await app.getUrl();
+  const server = managementServer(app);
+  if (!server) return { url, managementUrl: null };
+  await new Promise<void>((resolve, reject) => {
+    const refuse = (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          `MANAGEMENT_PORT: cannot listen on ${env.MANAGEMENT_HOST}:${env.MANAGEMENT_PORT} (${err.code ?? err.message}); ` +
+            'set MANAGEMENT_PORT to a free port, or to PORT to serve /metrics on the public listener',
+        ),
+      );
+    server.once('error', refuse);
+    server.listen(env.MANAGEMENT_PORT, env.MANAGEMENT_HOST, () => {
+      server.off('error', refuse);
+      resolve();
+    });
+  });
+  const { address, family, port } = server.address() as AddressInfo;
+  return { url, managementUrl: `http://${family === 'IPv6' ? `[${address}]` : address}:${port}` };
 }
 
 /**

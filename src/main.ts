@@ -2,7 +2,7 @@
 import './gc-tuning';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { createApp } from './app';
+import { createApp, listen } from './app';
 import { configWarnings, InvalidConfiguration, loadConfig } from './config/config';
 import { DataDirInUse } from './database/data-dir-lock';
 
@@ -64,9 +64,18 @@ async function main(): Promise<void> {
     );
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, stop);
-  await app.listen({ port: env.PORT, host: env.HOST });
+  let listening;
+  try {
+    listening = await listen(app, env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    await app.close().catch(() => undefined);
+    process.exit(1);
+  }
+  const docs = env.DOCS_ENABLED ? `; docs at ${listening.url}/docs` : '';
+  const metrics = `; metrics at ${listening.managementUrl ?? listening.url}/metrics`;
   logger.log(
-    `Keyhouse listening on http://${env.HOST}:${env.PORT} (${env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`}); docs at /docs`,
+    `Keyhouse listening on http://${env.HOST}:${env.PORT} (${env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`})${docs}${metrics}`,
   );
 }
 

@@ -4,13 +4,16 @@ import { redactKeys } from './redact';
 
 /**
  * One JSON logger for the service, to standard output unless given a destination (the
- * tests capture it). Headers are never logged; the redaction is a second line of defence
+ * tests capture it). Each line has an ISO 8601 `time` and the level by name, as log
+ * shippers read them. Headers are never logged; the redaction is a second line of defence
  * for anything that carries a key by mistake.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
     base: { service: 'keyhouse' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
     redact: {
       paths: [
         'req.headers.authorization',

@@ -227,6 +227,34 @@ export class AppConfig {
   @IsString()
   @Rule(corsOriginProblem)
   CORS_ORIGINS = '';
+
+  // Monitoring and the management listener (docs/operations.md, "Scrape metrics").
+
+  /**
+   * Port of the management listener, which serves /metrics and /health*, and which the
+   * public listener does not serve /metrics on. The same value as PORT serves everything
+   * on the one listener; `0`, a free port.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  MANAGEMENT_PORT = 9464;
+
+  /** Address of the management listener: loopback unless the scraper is elsewhere. */
+  @IsString()
+  @MinLength(1)
+  MANAGEMENT_HOST = '127.0.0.1';
+
+  /** Swagger UI at /docs and the document at /docs-json, on the public listener. */
+  @Transform(toBool)
+  @IsBoolean()
+  DOCS_ENABLED = true;
+
+  /** The commit keyhouse_build_info reports; else the one `npm run build` recorded, else `unknown`. */
+  @IsString()
+  @MaxLength(100)
+  KEYHOUSE_COMMIT = '';
 }
 
 export const MAX_GRACE_PERIOD_SECONDS = 30 * 86400;

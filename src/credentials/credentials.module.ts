@@ -11,6 +11,6 @@ import { KeyVerifier } from './key-verifier';
 @Module({
   imports: [StoreModule],
   providers: [KeyDigest, KeyCache, KeyVerifier, KeyChangeFeed, KeyChangeListener, CacheGauges, DigestMover],
-  exports: [KeyDigest, KeyCache, KeyVerifier, KeyChangeFeed, DigestMover],
+  exports: [KeyDigest, KeyCache, KeyVerifier, KeyChangeFeed, KeyChangeListener, DigestMover],
 })
 export class CredentialsModule {}

@@ -1,6 +1,22 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { Counter, Gauge, Histogram, collectDefaultMetrics, Registry, type Metric } from 'prom-client';
+import { AppConfig } from '../config/config';
+import { readBuildInfo } from './build-info';
 import { HOT_ENDPOINTS, HotPathTally, TallyHistogram, type HotEndpoint } from './hot-path-tally';
+import { ReadGauge } from './read-gauge';
+
+/**
+ * prom-client's default metrics that are gauges named like counters: each is the sum of
+ * its labelled sibling (`sum(nodejs_active_handles)`), so they are left out.
+ */
+const GAUGES_NAMED_TOTAL = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** OpenTelemetry's advised bounds for `http.server.request.duration`, in seconds. */
+export const HTTP_DURATION_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 export interface CacheStats {
   hits: number;
@@ -16,7 +32,10 @@ export interface PoolStats {
 
 /**
  * The service's Prometheus metrics, one registry per app. Labels carry only
- * bounded values (endpoint, reason code, outcome): never a key, digest or id.
+ * bounded values (endpoint, reason code, outcome, route template): never a key,
+ * digest or id. Keyhouse's own are named `keyhouse_*`; the process and Node.js ones
+ * and the admin API's request duration carry their usual names, so stock dashboards
+ * read them.
  */
 @Injectable()
 export class Metrics {
@@ -101,21 +120,62 @@ export class Metrics {
   private cacheStats: () => CacheStats | null = () => null;
   private readonly cacheStatsSeen: CacheStats = { hits: 0, misses: 0, invalidations: 0 };
   private usageLag: () => number = () => 0;
+  private redisState: () => Promise<boolean | null> = () => Promise.resolve(null);
+  private listenerState: () => boolean | null = () => null;
 
-  readonly dbPoolConnections = new Gauge({
+  readonly dbPoolConnections: Gauge<'state'> = new Gauge({
     name: 'keyhouse_db_pool_connections',
-    help: 'Database pool connections by state: total, idle, and waiting (requests queued for a connection). Embedded: one, and total only.',
+    help: 'Open database pool connections, by state: idle or used. Embedded database: one, in neither (no state label).',
     labelNames: ['state'] as const,
     registers: [this.registry],
-    collect: () => {
+    collect: (): void => {
       this.dbPoolConnections.reset();
       const stats = this.poolStats();
-      if (!stats) return;
-      for (const state of ['total', 'idle', 'waiting'] as const) {
-        const value = stats[state];
-        if (typeof value === 'number') this.dbPoolConnections.set({ state }, value);
-      }
+      if (typeof stats?.total !== 'number') return;
+      if (typeof stats.idle !== 'number') return this.dbPoolConnections.set(stats.total);
+      this.dbPoolConnections.set({ state: 'idle' }, stats.idle);
+      this.dbPoolConnections.set({ state: 'used' }, stats.total - stats.idle);
     },
+  });
+
+  readonly dbPoolPendingRequests = new ReadGauge(
+    'keyhouse_db_pool_pending_requests',
+    'Requests waiting for a database pool connection (PostgreSQL only).',
+    () => this.poolStats()?.waiting ?? null,
+  );
+
+  readonly redisUp = new ReadGauge(
+    'keyhouse_redis_up',
+    'Whether Redis answered a PING at this scrape (1) or not (0); absent without REDIS_URL.',
+    async () => {
+      const up = await this.redisState();
+      return up === null ? null : Number(up);
+    },
+  );
+
+  readonly changeListenerUp = new ReadGauge(
+    'keyhouse_change_listener_up',
+    'Whether this instance listens for key and client changes (1) or not (0: the cache TTL alone bounds staleness).',
+    () => {
+      const up = this.listenerState();
+      return up === null ? null : Number(up);
+    },
+  );
+
+  readonly buildInfo = new Gauge({
+    name: 'keyhouse_build_info',
+    help: 'Always 1: the version and commit of the running Keyhouse.',
+    labelNames: ['version', 'commit'] as const,
+    registers: [this.registry],
+  });
+
+  /** The admin API's request duration (every route but introspect and authorize), as OpenTelemetry's http.server.request.duration. */
+  readonly httpRequestDuration = new Histogram({
+    name: 'http_server_request_duration_seconds',
+    help: 'Duration of HTTP server requests of the admin API, operations and docs (introspect and authorize: keyhouse_hot_path_duration_seconds).',
+    labelNames: ['http_request_method', 'http_route', 'http_response_status_code'] as const,
+    buckets: HTTP_DURATION_BOUNDS,
+    registers: [this.registry],
   });
 
   readonly keyCacheEntries = new Gauge({
@@ -140,6 +200,16 @@ export class Metrics {
   /** The key cache's running totals, turned into counter increments at each scrape. */
   observeCacheEvents(stats: () => CacheStats | null): void {
     this.cacheStats = stats;
+  }
+
+  /** Whether Redis answers (null: no Redis configured), asked at each scrape. */
+  observeRedis(up: () => Promise<boolean | null>): void {
+    this.redisState = up;
+  }
+
+  /** Whether the change listener is connected (null: not started). */
+  observeChangeListener(up: () => boolean | null): void {
+    this.listenerState = up;
   }
 
   /** Seconds since the oldest usage count still in memory was recorded (0 when none). */
@@ -169,8 +239,12 @@ export class Metrics {
     }
   }
 
-  constructor() {
-    this.registry.registerMetric(this.hotPathLatency as unknown as Metric);
-    collectDefaultMetrics({ register: this.registry, prefix: 'keyhouse_' });
+  constructor(@Optional() env?: AppConfig) {
+    for (const metric of [this.hotPathLatency, this.dbPoolPendingRequests, this.redisUp, this.changeListenerUp])
+      this.registry.registerMetric(metric as unknown as Metric);
+    collectDefaultMetrics({ register: this.registry });
+    for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
+    const build = readBuildInfo(env?.KEYHOUSE_COMMIT);
+    this.buildInfo.set({ version: build.version, commit: build.commit }, 1);
   }
 }

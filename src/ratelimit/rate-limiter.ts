@@ -43,6 +43,20 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
     // Errors surface through the commands that fail; without a listener ioredis prints each reconnection attempt.
     this.redis?.on('error', () => undefined);
     this.shared = this.redis ? new RedisWindows(this.redis) : null;
+    metrics.observeRedis(() => this.redisAnswers());
+  }
+
+  /**
+   * Whether Redis answers a PING within REDIS_COMMAND_TIMEOUT_MS: what readiness and
+   * `keyhouse_redis_up` report. Null without REDIS_URL.
+   */
+  async redisAnswers(): Promise<boolean | null> {
+    if (!this.redis) return null;
+    if (this.redis.status !== 'ready') return false;
+    return this.redis.ping().then(
+      () => true,
+      () => false,
+    );
   }
 
   async onModuleInit(): Promise<void> {

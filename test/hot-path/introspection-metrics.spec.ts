@@ -16,7 +16,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe('hot-path metrics', () => {
-  const scrape = async () => (await app.get('/metrics', { key: null })).raw;
+  const scrape = async () => (await app.get('/metrics', { key: null, listener: 'management' })).raw;
 
   // No timed flush: the lag and the flush below are the test's own.
   const app = useTestApp({ USAGE_FLUSH_INTERVAL_MS: 3_600_000 });

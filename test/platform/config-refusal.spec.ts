@@ -27,7 +27,13 @@ describe('the service started with bad variables', () => {
     return new Promise((done) => {
       const child = spawn(process.execPath, [build.main], {
         cwd,
-        env: { PATH: process.env.PATH ?? '', DATA_DIR: join(cwd, 'data'), HOST: '127.0.0.1', ...env },
+        env: {
+          PATH: process.env.PATH ?? '',
+          DATA_DIR: join(cwd, 'data'),
+          HOST: '127.0.0.1',
+          MANAGEMENT_PORT: '0',
+          ...env,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

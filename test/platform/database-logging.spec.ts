@@ -47,7 +47,7 @@ describe(`database errors in the log (${usingPostgres ? 'PostgreSQL' : 'embedded
     await expect(run(app.app.get(DataSource), secret)).rejects.toThrow();
     const failed = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'query failed');
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ level: 40, component: 'database', query: expect.stringContaining('$1') });
+    expect(failed[0]).toMatchObject({ level: 'warn', component: 'database', query: expect.stringContaining('$1') });
     expect(typeof failed[0].error).toBe('string');
     expect(lines.filter((l) => l.includes(secret))).toEqual([]);
     expect(raw).toEqual([]);

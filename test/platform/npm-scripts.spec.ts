@@ -36,6 +36,7 @@ class NpmRun {
         ...env,
         HOST: '127.0.0.1',
         PORT: String(port),
+        MANAGEMENT_PORT: '0', // any free port: parallel suites must not meet on 9464
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

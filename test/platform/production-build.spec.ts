@@ -146,6 +146,7 @@ describe(`the production build, pruned, as an unprivileged user (${usingPostgres
         MIGRATIONS_RUN: 'false',
         HOST: '127.0.0.1',
         PORT: String(port),
+        MANAGEMENT_PORT: '0', // any free port: parallel suites must not meet on 9464
         ...(database ? { KEY_HASH_SECRET: process.env.KEYHOUSE_TEST_HASH_SECRET! } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -60,6 +60,23 @@ describe('the embedded data folder, between processes', () => {
     expect(second.log).toContain(`The data folder ${dataDir} is in use by process ${first.pid}`);
     expect(took).toBeLessThan(15_000);
     expect((await fetch(`${first.url}/health`)).status).toBe(200);
+    // The built service opens its management listener and names both in its start-up line.
+    expect(first.log).toContain(`docs at ${first.url}/docs; metrics at ${first.managementUrl}/metrics`);
+    expect((await fetch(`${first.managementUrl}/metrics`)).status).toBe(200);
+    expect((await fetch(`${first.url}/metrics`)).status).toBe(404);
+  });
+
+  it('should not start on a management port another process holds, naming the variable', async () => {
+    const first = await start();
+    const second = await Service.spawn(main, work, {
+      ...env(),
+      DATA_DIR: `${dataDir}-second`,
+      MANAGEMENT_PORT: new URL(first.managementUrl).port,
+    });
+    running.push(second);
+    expect((await second.exited).code).toBe(1);
+    expect(second.log).toMatch(/MANAGEMENT_PORT: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
+    expect((await fetch(`${first.managementUrl}/metrics`)).status).toBe(200);
   });
 
   it('should free the folder when its process stops, and take over a lock left by a process that died', async () => {

@@ -194,7 +194,7 @@ describe('throttling failed authentication', () => {
     });
 
     it('should count failures and throttles in metrics', async () => {
-      const res = await app.get('/metrics', { key: null });
+      const res = await app.get('/metrics', { key: null, listener: 'management' });
       expect(res.raw).toMatch(/keyhouse_auth_failures_total\{endpoint="admin",result="refused"\} [1-9]/);
       expect(res.raw).toMatch(/keyhouse_auth_failures_total\{endpoint="authorize",result="throttled"\} [1-9]/);
     });

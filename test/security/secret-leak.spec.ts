@@ -157,7 +157,7 @@ describe('secrets never leak', () => {
     keep(await app.get(`/v1/keys/${live.id}/usage`));
     keep(await app.get(`/v1/clients/${client.id}/usage`));
     keep(await app.get('/v1/audit-events/verify'));
-    keep(await app.get('/metrics', { key: null }));
+    keep(await app.get('/metrics', { key: null, listener: 'management' }));
     const audit = await allPages(app, `/v1/audit-events?limit=200`);
     responses.push(JSON.stringify(audit.items));
     await app.app.get(DataSource).query('SELECT 1');

@@ -68,7 +68,7 @@ describe('security headers', () => {
       200,
     ],
     ['the health check', () => app.get('/health', { key: null }), 200],
-    ['the metrics', () => app.get('/metrics', { key: null }), 200],
+    ['the metrics', () => app.get('/metrics', { key: null, listener: 'management' }), 200],
   ];
 
   it.each(answers)('should send them with %s', async (_, send, status) => {

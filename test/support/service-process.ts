@@ -46,6 +46,8 @@ export class Service {
   private constructor(
     private readonly child: ChildProcess,
     readonly url: string,
+    /** The management listener: /metrics and health. */
+    readonly managementUrl: string,
   ) {
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
@@ -72,12 +74,21 @@ export class Service {
   /** Starts the service without waiting for it. */
   static async spawn(main: string, cwd: string, env: Record<string, string>): Promise<Service> {
     const port = await freePort();
+    // A port of its own for the management listener too: services started side by side never share one.
+    const managementPort = await freePort();
     const child = spawn(process.execPath, [main], {
       cwd, // no .env of the checkout
-      env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        MANAGEMENT_PORT: String(managementPort),
+        ...env,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new Service(child, `http://127.0.0.1:${port}`);
+    return new Service(child, `http://127.0.0.1:${port}`, `http://127.0.0.1:${managementPort}`);
   }
 
   get pid(): number {

@@ -1,7 +1,7 @@
 import type { RequestListener } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import inject from 'light-my-request';
-import { AppOptions, createApp } from '../../src/app';
+import { AppOptions, createApp, managementServer } from '../../src/app';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { checkResponse, exempt, recordTally } from './openapi-validation';
 
@@ -16,6 +16,8 @@ export interface Call {
    * requests no client should send; every other response is checked.
    */
   skipOpenApiValidation?: string;
+  /** `management`: the request reaches the management listener (/metrics), as Prometheus's would; the public one by default. */
+  listener?: 'public' | 'management';
 }
 
 export interface Reply<T = any> {
@@ -76,7 +78,8 @@ export class TestApp {
       headers['content-type'] ??= 'application/json';
       payload = typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
     }
-    const listener = this.app.getHttpServer().listeners('request')[0] as RequestListener;
+    const server = (call.listener === 'management' && managementServer(this.app)) || this.app.getHttpServer();
+    const listener = server.listeners('request')[0] as RequestListener;
     const res = await inject(listener, { method: method as 'GET', url, headers, payload, query: call.query });
     let body: unknown = res.body;
     try {
