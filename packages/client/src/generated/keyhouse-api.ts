@@ -12,10 +12,50 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Liveness and readiness
-         * @description 200 when the service is up, its database answers and usage counts are being written; 503 otherwise (`usage` is down once the oldest unwritten count is older than two flush intervals and two statement timeouts).
+         * Database and usage writes (the original combined check)
+         * @description 200 when the service is up, its database answers and usage counts are being written; 503 otherwise (`usage` is down once the oldest unwritten count is older than two flush intervals and two statement timeouts). Kept as it was for existing load balancers: prefer `/health/live` and `/health/ready`, which also report Redis and the change listener.
          */
         get: operations["checkHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness
+         * @description Always 200 while the process answers HTTP: no dependency is asked, so a database or Redis outage never gets the instance restarted.
+         */
+        get: operations["liveHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness
+         * @description Whether this instance should take traffic. 503 (`unavailable`) while the database does not answer or usage counts are not written; 200 otherwise. Redis and the change listener are reported too: while either is down the answer is still 200, with `status: degraded` and the check under `down`.
+         */
+        get: operations["readyHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -33,7 +73,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description Prometheus text format, without authentication: labels carry only bounded values (endpoint, outcome, state), never a key, digest or id. Expose it only where your Prometheus scrapes, not through the public load balancer.
+         * @description Prometheus text format, without authentication: labels carry only bounded values (endpoint, outcome, state), never a key, digest or id. Served on the management listener (`MANAGEMENT_HOST`:`MANAGEMENT_PORT`, by default 127.0.0.1:9464), not on the public one, unless `MANAGEMENT_PORT` is the same as `PORT`.
          */
         get: operations["scrapeMetrics"];
         put?: never;
@@ -514,11 +554,13 @@ export interface components {
             /** @enum {string} */
             environment: "live" | "test";
             /**
+             * Format: int64
              * @description When the key stops being good, in seconds since the epoch: its expiry, or while a rotated key is in grace, the end of its grace. Absent when it never expires.
              * @example 1774994400
              */
             exp?: number;
             /**
+             * Format: int64
              * @description When the key was issued, in seconds since the epoch.
              * @example 1767225600
              */
@@ -566,6 +608,7 @@ export interface components {
             /** @example key.revoked */
             action: string;
             /**
+             * Format: uuid
              * @description The key that made the change; null for the service itself (bootstrap), and, to a non-root reader, for any key not of its own client (an operator's).
              * @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11
              */
@@ -580,6 +623,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Format: uuid
              * @description The client the target belongs to.
              * @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11
              */
@@ -686,7 +730,10 @@ export interface components {
             created_at: string;
             /** @example Checkout service, team Payments */
             description: string;
-            /** @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11 */
+            /**
+             * Format: uuid
+             * @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11
+             */
             id: string;
             /**
              * @example {
@@ -712,7 +759,10 @@ export interface components {
         ClientUsageResponse: {
             /** @description Buckets with at least one call, oldest first; buckets without calls are left out. */
             buckets: components["schemas"]["UsageBucket"][];
-            /** @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11 */
+            /**
+             * Format: uuid
+             * @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11
+             */
             client_id: string;
             /**
              * Format: date-time
@@ -823,16 +873,19 @@ export interface components {
         /** @description The key's rate limit after this call (present only for keys that have one). */
         IntrospectionRateLimit: {
             /**
+             * Format: int64
              * @description Calls admitted per window.
              * @example 100
              */
             limit: number;
             /**
+             * Format: int64
              * @description Calls still admitted now.
              * @example 99
              */
             remaining: number;
             /**
+             * Format: int64
              * @description When `remaining` next grows (when refused: when a call is admitted again), in seconds since the epoch.
              * @example 1767225660
              */
@@ -898,7 +951,7 @@ export interface components {
             };
             /** @example checkout production */
             name: string;
-            rate_limit?: components["schemas"]["RateLimitDto"] | null;
+            rate_limit?: components["schemas"]["RateLimitDto"] | (never | null);
             /**
              * @description Catalogued scopes; a trailing `:*` scope covers everything below it.
              * @example [
@@ -919,7 +972,10 @@ export interface components {
             usage_limit?: number | null;
         };
         IssuedKeyResponse: {
-            /** @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11 */
+            /**
+             * Format: uuid
+             * @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11
+             */
             client_id: string;
             /**
              * Format: date-time
@@ -947,7 +1003,10 @@ export interface components {
              * @example sk_live_0000...GV2H
              */
             hint: string;
-            /** @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11 */
+            /**
+             * Format: uuid
+             * @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11
+             */
             id: string;
             /** @example [] */
             ip_allowlist: string[];
@@ -971,7 +1030,7 @@ export interface components {
             };
             /** @example checkout production */
             name: string;
-            rate_limit: components["schemas"]["RateLimitDto"] | null;
+            rate_limit: components["schemas"]["RateLimitDto"] | (never | null);
             /**
              * @description Uses left under the usage limit.
              * @example null
@@ -1014,7 +1073,7 @@ export interface components {
              * @description For a rotated key: its use since the rotation, to tell when callers have moved to the successor.
              * @example null
              */
-            used_since_rotation: components["schemas"]["UsedSinceRotationResponse"] | null;
+            used_since_rotation: components["schemas"]["UsedSinceRotationResponse"] | (never | null);
         };
         /** @description The data of a change stream `key` event: which key changed and how. Never the key, its digest or its hint. */
         KeyChangeEvent: {
@@ -1038,6 +1097,7 @@ export interface components {
         /** @description The data of the `ready` event each change stream begins with. */
         KeyChangesReady: {
             /**
+             * Format: int64
              * @description Seconds between keep-alive comments.
              * @example 15
              */
@@ -1065,7 +1125,10 @@ export interface components {
             next_cursor: string | null;
         };
         KeyResponse: {
-            /** @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11 */
+            /**
+             * Format: uuid
+             * @example 0b7e7dc4-1b4e-4c53-a7b2-6f2e8f2f4c11
+             */
             client_id: string;
             /**
              * Format: date-time
@@ -1093,7 +1156,10 @@ export interface components {
              * @example sk_live_0000...GV2H
              */
             hint: string;
-            /** @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11 */
+            /**
+             * Format: uuid
+             * @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11
+             */
             id: string;
             /** @example [] */
             ip_allowlist: string[];
@@ -1112,7 +1178,7 @@ export interface components {
             };
             /** @example checkout production */
             name: string;
-            rate_limit: components["schemas"]["RateLimitDto"] | null;
+            rate_limit: components["schemas"]["RateLimitDto"] | (never | null);
             /**
              * @description Uses left under the usage limit.
              * @example null
@@ -1155,7 +1221,7 @@ export interface components {
              * @description For a rotated key: its use since the rotation, to tell when callers have moved to the successor.
              * @example null
              */
-            used_since_rotation: components["schemas"]["UsedSinceRotationResponse"] | null;
+            used_since_rotation: components["schemas"]["UsedSinceRotationResponse"] | (never | null);
         };
         KeyUsageResponse: {
             /** @description Buckets with at least one call, oldest first; buckets without calls are left out. */
@@ -1168,7 +1234,10 @@ export interface components {
             from: string;
             /** @enum {string} */
             granularity: "hour" | "day";
-            /** @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11 */
+            /**
+             * Format: uuid
+             * @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11
+             */
             key_id: string;
             /**
              * Format: date-time
@@ -1187,7 +1256,10 @@ export interface components {
         KeyUsageSummary: {
             /** @example sk_live_7Gq2...x9Qa */
             hint: string;
-            /** @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11 */
+            /**
+             * Format: uuid
+             * @example 6f1c1e9e-3b0a-4f57-9d36-0d1f0e0b7a11
+             */
             key_id: string;
             /**
              * Format: date-time
@@ -1232,8 +1304,16 @@ export interface components {
             /** @description True when this report revoked it; false when it was no key, or already revoked or expired. */
             revoked: boolean;
         };
+        LivenessResponse: {
+            /**
+             * @example ok
+             * @enum {string}
+             */
+            status: "ok";
+        };
         ProblemResponse: {
             /**
+             * Format: int64
              * @description On the same 409: how many such keys there are in all.
              * @example 1
              */
@@ -1251,6 +1331,7 @@ export interface components {
              */
             expires_at_limit?: string;
             /**
+             * Format: int64
              * @description On a 409 for deleting a scope: how many keys still hold it.
              * @example 2
              */
@@ -1280,7 +1361,10 @@ export interface components {
              *     ]
              */
             required_scopes?: string[];
-            /** @example 404 */
+            /**
+             * Format: int32
+             * @example 404
+             */
             status: number;
             /** @example Not Found */
             title: string;
@@ -1292,6 +1376,64 @@ export interface components {
             limit: number;
             /** @example 60 */
             window_seconds: number;
+        };
+        ReadinessCheck: {
+            /**
+             * Format: date-time
+             * @description usage only: when usage writes began to fail, or null.
+             * @example null
+             */
+            failing_since?: string | null;
+            /**
+             * @description What a check that is not up means for the service.
+             * @example rate limits are counted per instance until Redis answers
+             */
+            impact?: string;
+            /**
+             * @description usage only: age in seconds of the oldest usage count not yet written.
+             * @example 0
+             */
+            lag_seconds?: number;
+            /**
+             * @description Why it is down, when known: on the management listener only (a driver's error names private hosts).
+             * @example timeout of 2000ms exceeded
+             */
+            message?: string;
+            /**
+             * @description Whether the instance is ready without it: a required check that is down makes it unavailable (503), any other degraded (200).
+             * @example true
+             */
+            required: boolean;
+            /**
+             * @description `disabled`: not configured (Redis without `REDIS_URL`).
+             * @example up
+             * @enum {string}
+             */
+            status: "up" | "down" | "disabled";
+        };
+        ReadinessChecks: {
+            /** @description This instance listens for key and client changes (LISTEN), so its cache drops a revoked key at once. Optional. */
+            change_listener: components["schemas"]["ReadinessCheck"];
+            /** @description PostgreSQL or the embedded database answers a query. Required. */
+            database: components["schemas"]["ReadinessCheck"];
+            /** @description Redis answers a PING, so rate limits are shared by every instance. Optional. */
+            redis: components["schemas"]["ReadinessCheck"];
+            /** @description Usage counts are being written (the oldest unwritten count is younger than two flush intervals and two statement timeouts). Required. */
+            usage: components["schemas"]["ReadinessCheck"];
+        };
+        ReadinessResponse: {
+            checks: components["schemas"]["ReadinessChecks"];
+            /**
+             * @description The checks that are down, required or not: empty when `ok`.
+             * @example []
+             */
+            down: string[];
+            /**
+             * @description `ok`: every check is up (or disabled). `degraded`: a required check is up but an optional one is down; still ready (200). `unavailable`: a required check is down (503).
+             * @example ok
+             * @enum {string}
+             */
+            status: "ok" | "degraded" | "unavailable";
         };
         RefusedScopeResponse: {
             /**
@@ -1397,7 +1539,7 @@ export interface components {
             };
             /** @example checkout production (eu) */
             name?: string;
-            rate_limit?: components["schemas"]["RateLimitDto"] | null;
+            rate_limit?: components["schemas"]["RateLimitDto"] | (never | null);
             /**
              * @description Replaces the key's scopes.
              * @example [
@@ -1470,6 +1612,7 @@ export interface components {
              */
             last_used_at: string | null;
             /**
+             * Format: date-time
              * @description When the key was rotated (its successor's creation).
              * @example 2026-03-01T09:12:44.123Z
              */
@@ -1480,6 +1623,8 @@ export interface components {
     parameters: never;
     requestBodies: never;
     headers: {
+        /** @description Only when `CORS_ORIGINS` is set, to a browser request whose `Origin` is one of them: that origin. Keyhouse sends no CORS headers by default. */
+        "Access-Control-Allow-Origin": string;
         /** @description Seconds to wait before trying again. */
         "Retry-After": number;
         /** @description Identifies the request in the logs and audit events; also in every problem body. */
@@ -1501,6 +1646,7 @@ export interface operations {
             /** @description The Health Check is successful */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1582,6 +1728,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1602,6 +1749,7 @@ export interface operations {
             /** @description The Health Check is not successful */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1706,6 +1854,188 @@ export interface operations {
             };
         };
     };
+    liveHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LivenessResponse"];
+                };
+            };
+            /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error; quote the request_id when reporting it. Never carries details.",
+                     *       "instance": "/health/live",
+                     *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "urn:keyhouse:problem:internal-error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemResponse"];
+                };
+            };
+        };
+    };
+    readyHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready: `ok`, or `degraded` with the optional checks that are down. */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "checks": {
+                     *         "change_listener": {
+                     *           "failing_since": null,
+                     *           "impact": "rate limits are counted per instance until Redis answers",
+                     *           "lag_seconds": 0,
+                     *           "message": "timeout of 2000ms exceeded",
+                     *           "required": true,
+                     *           "status": "up"
+                     *         },
+                     *         "database": {
+                     *           "failing_since": null,
+                     *           "impact": "rate limits are counted per instance until Redis answers",
+                     *           "lag_seconds": 0,
+                     *           "message": "timeout of 2000ms exceeded",
+                     *           "required": true,
+                     *           "status": "up"
+                     *         },
+                     *         "redis": {
+                     *           "failing_since": null,
+                     *           "impact": "rate limits are counted per instance until Redis answers",
+                     *           "lag_seconds": 0,
+                     *           "message": "timeout of 2000ms exceeded",
+                     *           "required": true,
+                     *           "status": "up"
+                     *         },
+                     *         "usage": {
+                     *           "failing_since": null,
+                     *           "impact": "rate limits are counted per instance until Redis answers",
+                     *           "lag_seconds": 0,
+                     *           "message": "timeout of 2000ms exceeded",
+                     *           "required": true,
+                     *           "status": "up"
+                     *         }
+                     *       },
+                     *       "down": [],
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ReadinessResponse"];
+                };
+            };
+            /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error; quote the request_id when reporting it. Never carries details.",
+                     *       "instance": "/health/ready",
+                     *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "urn:keyhouse:problem:internal-error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemResponse"];
+                };
+            };
+            /** @description Not ready: a required check is down. */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "checks": {
+                     *         "change_listener": {
+                     *           "failing_since": null,
+                     *           "impact": "rate limits are counted per instance until Redis answers",
+                     *           "lag_seconds": 0,
+                     *           "message": "timeout of 2000ms exceeded",
+                     *           "required": true,
+                     *           "status": "up"
+                     *         },
+                     *         "database": {
+                     *           "failing_since": null,
+                     *           "impact": "rate limits are counted per instance until Redis answers",
+                     *           "lag_seconds": 0,
+                     *           "message": "timeout of 2000ms exceeded",
+                     *           "required": true,
+                     *           "status": "up"
+                     *         },
+                     *         "redis": {
+                     *           "failing_since": null,
+                     *           "impact": "rate limits are counted per instance until Redis answers",
+                     *           "lag_seconds": 0,
+                     *           "message": "timeout of 2000ms exceeded",
+                     *           "required": true,
+                     *           "status": "up"
+                     *         },
+                     *         "usage": {
+                     *           "failing_since": null,
+                     *           "impact": "rate limits are counted per instance until Redis answers",
+                     *           "lag_seconds": 0,
+                     *           "message": "timeout of 2000ms exceeded",
+                     *           "required": true,
+                     *           "status": "up"
+                     *         }
+                     *       },
+                     *       "down": [],
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ReadinessResponse"];
+                };
+            };
+        };
+    };
     scrapeMetrics: {
         parameters: {
             query?: never;
@@ -1718,6 +2048,7 @@ export interface operations {
             /** @description The metrics, in the Prometheus text exposition format (version 0.0.4). */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1726,9 +2057,31 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Asked on the public listener while the management listener is a listener of its own. */
+            404: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Asked on the public listener while the management listener is a listener of its own.",
+                     *       "instance": "/metrics",
+                     *       "request_id": "8f14e45f-ceea-467f-a0e6-1a2b3c4d5e6f",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "urn:keyhouse:problem:not-found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemResponse"];
+                };
+            };
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1753,10 +2106,11 @@ export interface operations {
             query?: {
                 /** @description Items per page, 1 to 200. */
                 limit?: number;
-                /** @description RFC 3339 date-time with a time zone; events at or after. */
+                /** @description RFC 3339 date-time with a time zone; events at or after. For example `2026-01-01T00:00:00Z`. */
                 from?: string;
-                /** @description RFC 3339 date-time with a time zone; events before. */
+                /** @description RFC 3339 date-time with a time zone; events before. For example `2026-02-01T00:00:00Z`. */
                 to?: string;
+                /** @description Only events of this action. For example `key.revoked`. */
                 action?: string;
                 /** @description Key id of the actor. */
                 actor?: string;
@@ -1774,6 +2128,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1807,6 +2162,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1833,6 +2189,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1853,6 +2210,7 @@ export interface operations {
             /** @description The key lacks `admin:audit:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1876,6 +2234,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -1897,6 +2256,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1917,6 +2277,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -1940,7 +2301,7 @@ export interface operations {
     verifyAudit: {
         parameters: {
             query?: {
-                /** @description Id of the anchored event (`head_id` of an earlier answer). Give it with `anchor_hash`. */
+                /** @description Id of the anchored event (`head_id` of an earlier answer). Give it with `anchor_hash`. For example `1042`. */
                 anchor_id?: string;
                 /** @description Hash of the anchored event (`head` of an earlier answer). */
                 anchor_hash?: string;
@@ -1954,6 +2315,7 @@ export interface operations {
             /** @description Always 200: `ok` says whether the chain is intact. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1964,6 +2326,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1990,6 +2353,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2010,6 +2374,7 @@ export interface operations {
             /** @description The key lacks `admin:audit:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2033,6 +2398,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2054,6 +2420,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2074,6 +2441,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2097,17 +2465,17 @@ export interface operations {
     authorizeRequest: {
         parameters: {
             query?: {
-                /** @description Scopes the key must cover, as `X-Required-Scopes` (both count). */
+                /** @description Scopes the key must cover, as `X-Required-Scopes` (both count). For example `orders:read`. */
                 scope?: string;
                 /** @description As `X-Required-Environment`. */
                 environment?: "live" | "test";
             };
             header?: {
-                /** @description Scopes the key must cover, space- or comma-separated. */
+                /** @description Scopes the key must cover, space- or comma-separated. For example `orders:read`. */
                 "X-Required-Scopes"?: string;
                 /** @description The environment the key must belong to. */
                 "X-Required-Environment"?: "live" | "test";
-                /** @description The caller's address, believed only from a proxy in `TRUSTED_PROXIES`. */
+                /** @description The caller's address, believed only from a proxy in `TRUSTED_PROXIES`. For example `203.0.113.7`. */
                 "X-Forwarded-For"?: string;
                 /** @description Answer a good key with 200 instead of 204 (Envoy allows only 200). */
                 "X-Keyhouse-Success-Status"?: "200" | "204";
@@ -2120,6 +2488,7 @@ export interface operations {
             /** @description Good, when asked for with `X-Keyhouse-Success-Status: 200`; the same headers as 204. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     /** @description The client the key belongs to. */
                     "X-Client-Id": string;
                     /** @description The key's id. */
@@ -2140,6 +2509,7 @@ export interface operations {
             /** @description Good: the gateway lets the request through and may pass these headers upstream. */
             204: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     /** @description The client the key belongs to. */
                     "X-Client-Id": string;
                     /** @description The key's id. */
@@ -2160,6 +2530,7 @@ export interface operations {
             /** @description No key, or a key that is not good: `malformed`, `not_found`, `revoked`, `expired`, `client_suspended`. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     /** @description RFC 6750: `Bearer realm="keyhouse"`, with `error="invalid_token"` when a key was sent. */
                     "WWW-Authenticate": string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2170,6 +2541,9 @@ export interface operations {
             /** @description A good key, not good for this request: `environment_mismatch`, `insufficient_scope`, `ip_not_allowed`, `usage_exceeded`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    /** @description RFC 6750, for `insufficient_scope`: `Bearer realm="keyhouse", error="insufficient_scope"`. */
+                    "WWW-Authenticate"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2178,6 +2552,7 @@ export interface operations {
             /** @description Over its rate limit: `rate_limited`. Also, without the rate-limit headers, a key that is not good from an address that sent too many of them (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`, counted by the client address): good keys from that address still pass. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     /** @description Seconds until a call is admitted again. */
                     "Retry-After": number;
                     /** @description The key's rate limit (calls per window); only for keys with one. */
@@ -2194,6 +2569,7 @@ export interface operations {
             /** @description An unexpected error; the log has it, under the `X-Request-Id`. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2202,6 +2578,7 @@ export interface operations {
             /** @description The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down. The gateway should refuse the request. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2228,6 +2605,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2259,6 +2637,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2285,6 +2664,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2305,6 +2685,7 @@ export interface operations {
             /** @description The key lacks `admin:clients:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2328,6 +2709,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2349,6 +2731,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2369,6 +2752,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2405,6 +2789,7 @@ export interface operations {
             /** @description Created. */
             201: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2431,6 +2816,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2457,6 +2843,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2477,6 +2864,7 @@ export interface operations {
             /** @description The key lacks `admin:clients:write`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2500,6 +2888,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2520,6 +2909,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2540,6 +2930,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2561,6 +2952,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2581,6 +2973,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2619,6 +3012,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2645,6 +3039,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2665,6 +3060,7 @@ export interface operations {
             /** @description The key lacks `admin:clients:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2688,6 +3084,7 @@ export interface operations {
             /** @description No such client, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2708,6 +3105,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2729,6 +3127,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2749,6 +3148,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2791,6 +3191,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2817,6 +3218,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2843,6 +3245,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2863,6 +3266,7 @@ export interface operations {
             /** @description The key lacks `admin:clients:write`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2886,6 +3290,7 @@ export interface operations {
             /** @description No such client, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2906,6 +3311,7 @@ export interface operations {
             /** @description The system client holds the root keys and cannot be suspended nor take `allowed_scopes`; or the new `allowed_scopes` would not cover scopes that keys of the client hold (`conflicting_keys`). */
             409: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2926,6 +3332,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2946,6 +3353,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -2966,6 +3374,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2987,6 +3396,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3007,6 +3417,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3049,6 +3460,7 @@ export interface operations {
             /** @description Created. */
             201: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     /** @description Always `no-store`: the answer carries a secret. */
                     "Cache-Control"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3094,6 +3506,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3120,6 +3533,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3140,6 +3554,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:write`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3163,6 +3578,7 @@ export interface operations {
             /** @description No such client, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3183,6 +3599,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3203,6 +3620,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3223,6 +3641,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3244,6 +3663,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3264,6 +3684,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3287,9 +3708,9 @@ export interface operations {
     ofClientUsage: {
         parameters: {
             query?: {
-                /** @description RFC 3339; default `to` minus 24 hours (hour) or 30 days (day). */
+                /** @description RFC 3339; default `to` minus 24 hours (hour) or 30 days (day). For example `2026-01-01T00:00:00Z`. */
                 from?: string;
-                /** @description RFC 3339, exclusive; default now. */
+                /** @description RFC 3339, exclusive; default now. For example `2026-01-02T00:00:00Z`. */
                 to?: string;
                 /** @description Bucket size; default `hour`. */
                 granularity?: "hour" | "day";
@@ -3309,6 +3730,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3360,6 +3782,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3386,6 +3809,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3406,6 +3830,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3429,6 +3854,7 @@ export interface operations {
             /** @description No such client, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3449,6 +3875,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3470,6 +3897,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3490,6 +3918,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3534,6 +3963,7 @@ export interface operations {
             /** @description The answer: `active` true with the key, or false with the reason. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     /** @description Answers are not to be cached by intermediaries. */
                     "Cache-Control"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3546,6 +3976,7 @@ export interface operations {
             /** @description The body is not a valid introspection request (no `token`, a field of the wrong type, an unknown `environment`, a `client_ip` that is no address). */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3572,6 +4003,7 @@ export interface operations {
             /** @description The caller's own key is missing or not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3592,6 +4024,7 @@ export interface operations {
             /** @description The caller's key lacks `admin:introspect`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3615,6 +4048,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3635,6 +4069,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3655,6 +4090,7 @@ export interface operations {
             /** @description Too many requests whose caller's own key was not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): they get this instead of a 401 until `Retry-After` seconds have passed. A good caller key still passes; tokens that are not good are ordinary answers (`active: false`) and never count. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3676,6 +4112,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3696,6 +4133,7 @@ export interface operations {
             /** @description The database does not answer and the key is not cached (or has a usage limit to count), or this instance is shutting down; retry after `Retry-After` seconds. Never `active: true` on a guess. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3719,11 +4157,11 @@ export interface operations {
     streamKeyChanges: {
         parameters: {
             query?: {
-                /** @description As `Last-Event-ID`, for clients that cannot set headers; the header wins. */
+                /** @description As `Last-Event-ID`, for clients that cannot set headers; the header wins. For example `9f2c4e1a7b30-42`. */
                 last_event_id?: string;
             };
             header?: {
-                /** @description The id of the last event received: resume after it. */
+                /** @description The id of the last event received: resume after it. For example `9f2c4e1a7b30-42`. */
                 "Last-Event-ID"?: string;
             };
             path?: never;
@@ -3734,6 +4172,7 @@ export interface operations {
             /** @description The stream, open until the caller or the instance ends it. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     /** @description Not to be cached. */
                     "Cache-Control"?: string;
                     /** @description Tells nginx not to buffer the stream. */
@@ -3759,6 +4198,7 @@ export interface operations {
             /** @description The caller's own key is missing or not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3779,6 +4219,7 @@ export interface operations {
             /** @description The caller's key lacks `admin:introspect`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3802,6 +4243,7 @@ export interface operations {
             /** @description Too many requests whose caller's own key was not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`). */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3823,6 +4265,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3843,6 +4286,7 @@ export interface operations {
             /** @description This instance already serves `KEY_CHANGES_MAX_SUBSCRIBERS` streams, the database does not answer and the caller's key is not cached, or the instance is shutting down; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -3883,6 +4327,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3930,6 +4375,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3956,6 +4402,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3976,6 +4423,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3999,6 +4447,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4020,6 +4469,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4040,6 +4490,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4083,6 +4534,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4093,6 +4545,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4119,6 +4572,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4139,6 +4593,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:write` or `admin:leaks:report`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4163,6 +4618,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4183,6 +4639,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4203,6 +4660,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4224,6 +4682,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4244,6 +4703,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4282,6 +4742,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4324,6 +4785,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4344,6 +4806,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4367,6 +4830,7 @@ export interface operations {
             /** @description No such key, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4387,6 +4851,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4408,6 +4873,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4428,6 +4894,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4470,6 +4937,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4512,6 +4980,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4538,6 +5007,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4558,6 +5028,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:write`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4581,6 +5052,7 @@ export interface operations {
             /** @description No such key, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4601,6 +5073,7 @@ export interface operations {
             /** @description The key is revoked or expired. */
             409: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4621,6 +5094,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4641,6 +5115,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4661,6 +5136,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4682,6 +5158,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4702,6 +5179,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4744,6 +5222,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4786,6 +5265,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4812,6 +5292,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4832,6 +5313,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:write`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4855,6 +5337,7 @@ export interface operations {
             /** @description No such key, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4875,6 +5358,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4895,6 +5379,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4915,6 +5400,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4936,6 +5422,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4956,6 +5443,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4998,6 +5486,7 @@ export interface operations {
             /** @description The successor, with its full key (shown once). */
             201: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     /** @description Always `no-store`: the answer carries a secret. */
                     "Cache-Control"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5043,6 +5532,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5069,6 +5559,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5089,6 +5580,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:write`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5112,6 +5604,7 @@ export interface operations {
             /** @description No such key, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5132,6 +5625,7 @@ export interface operations {
             /** @description Already rotated, revoked or expired. */
             409: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5152,6 +5646,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5172,6 +5667,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5192,6 +5688,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5213,6 +5710,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5233,6 +5731,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5256,9 +5755,9 @@ export interface operations {
     ofKeyUsage: {
         parameters: {
             query?: {
-                /** @description RFC 3339; default `to` minus 24 hours (hour) or 30 days (day). */
+                /** @description RFC 3339; default `to` minus 24 hours (hour) or 30 days (day). For example `2026-01-01T00:00:00Z`. */
                 from?: string;
-                /** @description RFC 3339, exclusive; default now. */
+                /** @description RFC 3339, exclusive; default now. For example `2026-01-02T00:00:00Z`. */
                 to?: string;
                 /** @description Bucket size; default `hour`. */
                 granularity?: "hour" | "day";
@@ -5278,6 +5777,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5314,6 +5814,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5340,6 +5841,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5360,6 +5862,7 @@ export interface operations {
             /** @description The key lacks `admin:keys:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5383,6 +5886,7 @@ export interface operations {
             /** @description No such key, or not yours. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5403,6 +5907,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5424,6 +5929,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5444,6 +5950,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5481,6 +5988,7 @@ export interface operations {
             /** @description OK. */
             200: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5503,6 +6011,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5529,6 +6038,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5549,6 +6059,7 @@ export interface operations {
             /** @description The key lacks `admin:scopes:read`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5572,6 +6083,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5593,6 +6105,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5613,6 +6126,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5649,6 +6163,7 @@ export interface operations {
             /** @description Created. */
             201: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5666,6 +6181,7 @@ export interface operations {
             /** @description Invalid input; `errors` names each field. */
             400: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5692,6 +6208,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5712,6 +6229,7 @@ export interface operations {
             /** @description The key lacks `admin:scopes:write`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5735,6 +6253,7 @@ export interface operations {
             /** @description The scope is already in the catalog. */
             409: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5755,6 +6274,7 @@ export interface operations {
             /** @description The body is larger than the service accepts (`BODY_LIMIT_BYTES`). */
             413: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5775,6 +6295,7 @@ export interface operations {
             /** @description The body is neither `application/json` nor a form where the operation takes one. */
             415: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5795,6 +6316,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5816,6 +6338,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5836,6 +6359,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5870,6 +6394,7 @@ export interface operations {
             /** @description Removed. */
             204: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5878,6 +6403,7 @@ export interface operations {
             /** @description No key, or a key that is not good. */
             401: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5898,6 +6424,7 @@ export interface operations {
             /** @description The key lacks `admin:scopes:write`. */
             403: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5921,6 +6448,7 @@ export interface operations {
             /** @description No such scope. */
             404: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5941,6 +6469,7 @@ export interface operations {
             /** @description Keys still hold the scope, or it is built in. */
             409: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5961,6 +6490,7 @@ export interface operations {
             /** @description Too many requests with keys that are not good from this address (`AUTH_FAILURE_LIMIT` per `AUTH_FAILURE_WINDOW_SECONDS`): its bad keys get this instead of a 401 until `Retry-After` seconds have passed. A good key still passes. */
             429: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -5982,6 +6512,7 @@ export interface operations {
             /** @description An unexpected error; quote the `request_id` when reporting it. Never carries details. */
             500: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6002,6 +6533,7 @@ export interface operations {
             /** @description The database does not answer; retry after `Retry-After` seconds. Nothing was changed. */
             503: {
                 headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
