@@ -11,6 +11,8 @@ import { KeysRepository } from '../store/keys.repository';
 /** The system client, made by the first migration; it holds the operators' root keys. */
 export const SYSTEM_CLIENT_ID = '00000000-0000-4000-8000-000000000000';
 const BOOTSTRAP_LOCK = 7_426_002;
+/** The bootstrap's transaction found the system client with a key already. */
+const ALREADY_THERE = Symbol('root key already there');
 
 /**
  * On the first start, gives the operators a root key (`admin:*`): BOOTSTRAP_ROOT_KEY
@@ -42,7 +44,7 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
     }
     const generated = await this.transactions.run(async (manager) => {
       await lockForTransaction(manager, BOOTSTRAP_LOCK);
-      if (await this.keys.hasAnyOfClient(SYSTEM_CLIENT_ID, manager)) return null;
+      if (await this.keys.hasAnyOfClient(SYSTEM_CLIENT_ID, manager)) return ALREADY_THERE;
       const key = given ?? generateKey('live');
       const root = await this.keys.insertWithScopes(
         {
@@ -82,8 +84,26 @@ export class RootKeyBootstrap implements OnApplicationBootstrap {
       );
       return given ? null : key;
     });
+    // After the transaction: on the embedded database its one connection is the transaction's until then.
+    if (generated === ALREADY_THERE) {
+      if (given) await this.warnIfNotRegistered(given);
+      return;
+    }
     // The one place a secret is written out: straight to stderr, never through the logger.
     if (generated) process.stderr.write(rootKeyNotice(generated));
+  }
+
+  /**
+   * BOOTSTRAP_ROOT_KEY is only read while the system client has no key: when another key got
+   * there first (an instance started without it, or an earlier deployment), the one set here
+   * does nothing, and an operator who relies on it would meet only 401s.
+   */
+  private async warnIfNotRegistered(given: string): Promise<void> {
+    if (await this.keys.findRecordRowByDigest(this.digest.of(given))) return;
+    this.logger.warn(
+      `BOOTSTRAP_ROOT_KEY ${keyHint(given)} is ignored: the system client already has a root key, registered ` +
+        'before this start (by another instance, or an earlier one). Use that key, or issue one with it; then unset BOOTSTRAP_ROOT_KEY.',
+    );
   }
 }
 

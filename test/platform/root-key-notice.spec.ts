@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppConfig } from '../../src/config/config';
-import { parseKey } from '../../src/credentials/key-format';
+import { generateKey, keyHint, parseKey } from '../../src/credentials/key-format';
 import { rootKeyNotice } from '../../src/keys/root-key.bootstrap';
 import { TestApp, usingPostgres } from '../support/test-app';
 import { createThrowawayDatabase } from '../support/throwaway-database';
@@ -31,7 +31,9 @@ describe(`the generated root key (${usingPostgres ? 'PostgreSQL' : 'embedded dat
   });
 
   /** Starts (and closes) the service on the suite's fresh database, capturing the log, stdout and stderr. */
-  async function start(): Promise<{ app: TestApp; log: string[]; stdout: string; stderr: string }> {
+  async function start(
+    extra: Partial<AppConfig> = {},
+  ): Promise<{ app: TestApp; log: string[]; stdout: string; stderr: string }> {
     const log: string[] = [];
     const out = { stdout: '', stderr: '' };
     const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
@@ -43,7 +45,10 @@ describe(`the generated root key (${usingPostgres ? 'PostgreSQL' : 'embedded dat
       return true;
     });
     try {
-      const app = await TestApp.start(overrides, { logDestination: { write: (line: string) => void log.push(line) } });
+      const app = await TestApp.start(
+        { ...overrides, ...extra },
+        { logDestination: { write: (line: string) => void log.push(line) } },
+      );
       return { app, log, ...out };
     } finally {
       stdout.mockRestore();
@@ -89,5 +94,24 @@ describe(`the generated root key (${usingPostgres ? 'PostgreSQL' : 'embedded dat
     } finally {
       await again.app.close();
     }
-  });
+
+    // A BOOTSTRAP_ROOT_KEY set after the root key exists does nothing: the start says so, by hint only.
+    const late = generateKey('live');
+    const ignored = await start({ BOOTSTRAP_ROOT_KEY: late });
+    try {
+      const warning = ignored.log.map((l) => JSON.parse(l)).find((l) => /BOOTSTRAP_ROOT_KEY/.test(l.msg));
+      expect(warning).toMatchObject({ level: 'warn', msg: expect.stringContaining(`${keyHint(late)} is ignored`) });
+      expect(ignored.log.join('') + ignored.stderr + ignored.stdout).not.toContain(late);
+      expect((await ignored.app.call('GET', '/v1/clients', { key: late })).status).toBe(401);
+    } finally {
+      await ignored.app.close();
+    }
+    // The registered root key given again (every instance of a deployment configured alike): no warning.
+    const same = await start({ BOOTSTRAP_ROOT_KEY: key });
+    try {
+      expect(same.log.join('')).not.toContain('BOOTSTRAP_ROOT_KEY');
+    } finally {
+      await same.app.close();
+    }
+  }, 300_000);
 });
