@@ -285,6 +285,9 @@ describe('the configuration, variable by variable', () => {
       fc.tuple(fc.integer({ min: 256, max: 999 }), fc.nat(255)).map(([a, b]) => `${a}.${b}.0.1`),
     ),
     MIGRATIONS_RUN: fc.string({ minLength: 1 }).filter((v) => !['true', 'false', '1', '0'].includes(v)),
+    DOCS_ENABLED: fc.string({ minLength: 1 }).filter((v) => !['true', 'false', '1', '0'].includes(v)),
+    MANAGEMENT_HOST: fc.stringMatching(/^[a-z]+ [a-z]+$|^[a-z]+:\d+$|^-[a-z]+$/),
+    KEYHOUSE_COMMIT: fc.string({ minLength: 101, maxLength: 300 }),
     CORS_ORIGINS: fc.oneof(
       fc.webUrl({ withQueryParameters: true }).filter((u) => new URL(u).origin !== u),
       fc.domain(),

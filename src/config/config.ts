@@ -242,8 +242,7 @@ export class AppConfig {
   MANAGEMENT_PORT = 9464;
 
   /** Address of the management listener: loopback unless the scraper is elsewhere. */
-  @IsString()
-  @MinLength(1)
+  @Rule(hostProblem)
   MANAGEMENT_HOST = '127.0.0.1';
 
   /** Swagger UI at /docs and the document at /docs-json, on the public listener. */

@@ -23,7 +23,7 @@ describe('loadDatabaseConfig (what migrations read)', () => {
   it('should refuse a bad database variable, naming it', () => {
     const load = () => loadDatabaseConfig({ DATABASE_URL: 'mysql://db/keyhouse', DB_POOL_SIZE: '0' });
     expect(load).toThrow(InvalidConfiguration);
-    expect(load).toThrow(/DATABASE_URL: DATABASE_URL must be a postgres:\/\/ URL/);
+    expect(load).toThrow(/DATABASE_URL: DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/);
     expect(load).toThrow(/DB_POOL_SIZE: /);
   });
 });

@@ -106,7 +106,7 @@ export class HealthController {
       status: 'down',
       required: true,
       impact: 'admin calls answer 503; introspection answers cached keys only',
-      ...(withMessage && typeof message === 'string' ? { message } : {}),
+      ...(withMessage && typeof message === 'string' ? { message: message.slice(0, 2000) } : {}),
     };
   }
 

@@ -18,10 +18,10 @@ export class ReadinessCheck {
   @ApiProperty({ example: true })
   required!: boolean;
   /** What a check that is not up means for the service. */
-  @ApiProperty({ required: false, example: 'rate limits are counted per instance until Redis answers' })
+  @ApiProperty({ required: false, maxLength: 200, example: 'rate limits are counted per instance until Redis answers' })
   impact?: string;
   /** Why it is down, when known: on the management listener only (a driver's error names private hosts). */
-  @ApiProperty({ required: false, example: 'timeout of 2000ms exceeded' })
+  @ApiProperty({ required: false, maxLength: 2000, example: 'timeout of 2000ms exceeded' })
   message?: string;
   /** usage only: age in seconds of the oldest usage count not yet written. */
   @ApiProperty({ required: false, example: 0 })
@@ -52,7 +52,11 @@ export class ReadinessResponse {
   })
   status!: ReadinessStatus;
   /** The checks that are down, required or not: empty when `ok`. */
-  @ApiProperty({ example: [] })
+  @ApiProperty({
+    example: [],
+    maxItems: 4,
+    items: { type: 'string', enum: ['database', 'usage', 'redis', 'change_listener'] },
+  })
   down!: string[];
   checks!: ReadinessChecks;
 }

@@ -116,6 +116,7 @@ const SCHEMAS: Record<string, SchemaObject> = {
       stream: {
         type: 'string',
         description: "The epoch of this instance's buffer (the part of event ids before the dash).",
+        maxLength: 64,
         example: '9f2c4e1a7b30',
       },
       heartbeat_seconds: { type: 'integer', description: 'Seconds between keep-alive comments.', example: 15 },
@@ -415,13 +416,13 @@ const KEY_CHANGES: Operation = {
       name: 'Last-Event-ID',
       in: 'header',
       description: 'The id of the last event received: resume after it.',
-      schema: { type: 'string', example: '9f2c4e1a7b30-42' },
+      schema: { type: 'string', maxLength: 200, example: '9f2c4e1a7b30-42' },
     },
     {
       name: 'last_event_id',
       in: 'query',
       description: 'As `Last-Event-ID`, for clients that cannot set headers; the header wins.',
-      schema: { type: 'string', example: '9f2c4e1a7b30-42' },
+      schema: { type: 'string', maxLength: 200, example: '9f2c4e1a7b30-42' },
     },
   ],
   responses: {
@@ -431,7 +432,7 @@ const KEY_CHANGES: Operation = {
         'Cache-Control': { description: 'Not to be cached.', schema: { type: 'string', example: 'no-cache' } },
         'X-Accel-Buffering': {
           description: 'Tells nginx not to buffer the stream.',
-          schema: { type: 'string', example: 'no' },
+          schema: { type: 'string', enum: ['no'], example: 'no' },
         },
       },
       content: {

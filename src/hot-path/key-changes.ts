@@ -139,7 +139,8 @@ export class KeyChangeStream implements OnModuleDestroy {
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
     });
-    res.socket?.setNoDelay(true);
+    // Not every socket is a TCP one (an in-process request has none to tune).
+    res.socket?.setNoDelay?.(true);
     const ready = JSON.stringify({ stream: this.feed.epoch, heartbeat_seconds: this.heartbeatSeconds });
     let head = `retry: ${RETRY_MS}\n\n`;
     let missed: string[] = [];

@@ -123,8 +123,11 @@ const LABELS: Record<string, (value: string) => boolean> = {
   outcome: oneOf(['valid', ...REASONS]),
   reason: oneOf(REASONS),
   event: oneOf(['hit', 'miss', 'invalidation']),
-  state: oneOf(['idle', 'used']),
-  result: oneOf(['recorded', 'failed', 'dropped', 'refused', 'throttled']),
+  // Pool connections; the digest secret a live key depends on (docs/operations.md, rotation).
+  state: oneOf(['idle', 'used', 'current', 'older', 'unconfigured']),
+  result: oneOf(['recorded', 'failed', 'dropped', 'refused', 'throttled', 'moved', 'skipped']),
+  // The ids of KEY_HASH_SECRETS: the operator's own short names, a handful at most.
+  secret: (v) => /^[A-Za-z0-9._-]{1,32}$/.test(v),
   le: (v) => v === '+Inf' || Number.isFinite(Number(v)),
   // The admin API's request duration: route templates only, never a path with an id in it.
   http_request_method: oneOf(['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS', '_OTHER']),

@@ -80,8 +80,10 @@ describe('npm scripts', () => {
   const env = () => ({ DATA_DIR: join(work, 'data'), BOOTSTRAP_ROOT_KEY: process.env.KEYHOUSE_TEST_ROOT_KEY! });
 
   beforeAll(() => {
-    // What building and starting take (no tests, docs or bench); node_modules is the checkout's own.
-    const wanted = /^(src|migrations|scripts)\/|^(package(-lock)?\.json|tsconfig(\.build)?\.json|nest-cli\.json)$/;
+    // What building and starting take (the service, the client package's sources it imports, the console;
+    // no tests, docs or bench); node_modules is the checkout's own.
+    const wanted =
+      /^(src|migrations|scripts|console|packages\/client\/src)\/|^(package(-lock)?\.json|tsconfig(\.build)?\.json|nest-cli\.json)$/;
     work = scratchCopy(
       'npm-scripts',
       checkoutFiles().filter((f) => wanted.test(f) && !f.endsWith('.spec.ts')),

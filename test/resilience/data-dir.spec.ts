@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { recordTally } from '../support/openapi-validation';
 import { buildService, Service } from '../support/service-process';
 
+// Each test starts and stops real processes on an embedded database: slow when the machine is busy.
+jest.setTimeout(180_000);
+
 /**
  * The embedded database's folder, as real processes share it: one process at a time
  * (a second one exits at once, naming the folder and the holder), free again once the

@@ -63,7 +63,7 @@ describe(`digest secret rotation (${usingPostgres ? 'PostgreSQL' : 'embedded'})`
   };
   /** keyhouse_keys_by_digest_secret as {"<secret>/<state>": count}. */
   const counts = async (app: TestApp) => {
-    const res = await app.get('/metrics', { key: null });
+    const res = await app.get('/metrics', { key: null, listener: 'management' });
     expect(res.status).toBe(200);
     const found: Record<string, number> = {};
     for (const [, secret, state, value] of res.raw.matchAll(

@@ -1,6 +1,6 @@
 import type { RequestListener } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import inject from 'light-my-request';
+import inject, { type Response } from 'light-my-request';
 import { AppOptions, createApp, managementServer } from '../../src/app';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { checkResponse, exempt, recordTally } from './openapi-validation';
@@ -80,7 +80,15 @@ export class TestApp {
     }
     const server = (call.listener === 'management' && managementServer(this.app)) || this.app.getHttpServer();
     const listener = server.listeners('request')[0] as RequestListener;
-    const res = await inject(listener, { method: method as 'GET', url, headers, payload, query: call.query });
+    const res = await inject(listener, {
+      method: method as 'GET',
+      url,
+      headers,
+      payload,
+      query: call.query,
+      payloadAsStream: true,
+    });
+    res.body = await payloadOf(res);
     let body: unknown = res.body;
     try {
       body = res.body.length > 0 ? JSON.parse(res.body) : undefined;
@@ -110,4 +118,29 @@ export class TestApp {
     recordTally();
     await this.app.close();
   }
+}
+
+/**
+ * The payload as text. A change stream (text/event-stream) never ends: what it sent first (up to
+ * its `ready` event, or for half a second) stands for it, and the stream is let go.
+ */
+export async function payloadOf(res: Response): Promise<string> {
+  const stream = res.stream();
+  const chunks: Buffer[] = [];
+  if (!String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks).toString();
+  }
+  await new Promise<void>((done) => {
+    const timer = setTimeout(done, 500);
+    stream.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (/\nevent: ready\n[^]*\n\n/.test(`\n${Buffer.concat(chunks).toString()}`)) {
+        clearTimeout(timer);
+        done();
+      }
+    });
+  });
+  stream.destroy();
+  return Buffer.concat(chunks).toString();
 }

@@ -265,7 +265,7 @@ describe('createVerifier', () => {
   });
 
   it('should keep every answer only fallbackTtlMs without a stream', async () => {
-    verifier = createVerifier({ url: keyhouse.url, key: SERVICE_KEY, subscribe: false, fallbackTtlMs: 40 });
+    verifier = createVerifier({ url: keyhouse.url, key: SERVICE_KEY, subscribe: false, fallbackTtlMs: 400 });
     expect(verifier.status().stream).toBe('off');
     const token = generateKey('live');
     keyhouse.answers.set(token, active('k1', 'c1'));

@@ -1427,7 +1427,7 @@ export interface components {
              * @description The checks that are down, required or not: empty when `ok`.
              * @example []
              */
-            down: string[];
+            down: ("database" | "usage" | "redis" | "change_listener")[];
             /**
              * @description `ok`: every check is up (or disabled). `degraded`: a required check is up but an optional one is down; still ready (200). `unavailable`: a required check is down (503).
              * @example ok
@@ -4176,7 +4176,7 @@ export interface operations {
                     /** @description Not to be cached. */
                     "Cache-Control"?: string;
                     /** @description Tells nginx not to buffer the stream. */
-                    "X-Accel-Buffering"?: string;
+                    "X-Accel-Buffering"?: "no";
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
