@@ -97,6 +97,8 @@ describe('GET /v1/key-changes', () => {
     const stream = await open();
     await ready(stream);
     const scope = await makeScope(app);
+    // Counted before the key is made: its event may arrive before makeKey returns.
+    let seen = stream.events.length;
     const key = await makeKey(app, client.id, { scopes: [scope.name] });
     const expectEvent = async (type: string, change: string, after: number) =>
       stream.next(
@@ -104,7 +106,6 @@ describe('GET /v1/key-changes', () => {
         `${type} ${change}`,
         after,
       );
-    let seen = stream.events.length;
     const created = await expectEvent('key', 'created', seen);
     expect(data(created)).toEqual({ key_id: key.id, client_id: client.id, change: 'created' });
 

@@ -15,7 +15,12 @@ describe('listeners', () => {
     where = await listen(app.app, { ...app.env, HOST: '127.0.0.1', PORT: 0, MANAGEMENT_PORT: 0 });
   });
 
-  const status = async (url: string) => (await fetch(url)).status;
+  /** The status, the body read to its end: an unread body keeps its connection busy, and the server's close waits for it. */
+  const status = async (url: string) => {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status;
+  };
 
   it('should open a management listener of its own, on loopback by default', () => {
     expect(app.env.MANAGEMENT_HOST).toBe('127.0.0.1');
@@ -43,6 +48,7 @@ describe('listeners', () => {
       body: JSON.stringify({ token: app.rootKey }),
     });
     expect(introspect.status).toBe(404);
+    await introspect.arrayBuffer();
     for (const base of [where.url, where.managementUrl!])
       for (const path of ['/health', '/health/live', '/health/ready']) expect(await status(`${base}${path}`)).toBe(200);
   });
