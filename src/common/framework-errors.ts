@@ -38,16 +38,28 @@ const CLIENT_ERRORS: Record<string, { code: ProblemCode; detail: string }> = {
  * with the security headers. The error is logged by its code alone: its raw packet holds
  * the request's headers, keys included.
  */
+/** How long a refused connection's remaining input is read before the socket is dropped. */
+const CLIENT_ERROR_LINGER_MS = 2000;
+/** Sockets whose refusal has been written. */
+const answered = new WeakSet<Socket>();
+
 export function clientErrorHandler(logger: Logger, securityHeaders: ReadonlyArray<[string, string]>) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
-    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    // The parser reports each further chunk of an input it has refused: the first report was answered.
+    if (err.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return;
     const { status, headers, body } = parserRefusal(err.code, logger, securityHeaders);
     if (!socket.writable) return void socket.destroy(err);
     const lines = [
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
       ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
     ];
+    answered.add(socket);
     socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    // What the client is still sending (the rest of an oversized header) is read and dropped until it
+    // has the answer and closes: a socket closed with unread input resets the connection, and the client
+    // would lose the answer with it (Node.js 24 leaves that input unread).
+    socket.resume();
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
   };
 }
 
